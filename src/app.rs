@@ -1,0 +1,13 @@
+//! `App`: the state every handler needs, built once at start-up and passed down as `&App`.
+
+use crate::auth::Hasher;
+use crate::config::Config;
+use crate::repo::Pool;
+use crate::resets::ResetDesk;
+
+pub struct App {
+    pub config: Config,
+    pub pool: Pool,
+    pub hasher: Hasher,
+    pub resets: ResetDesk,
+}

@@ -1,0 +1,8 @@
+//! Secrets: scrypt password hashing behind a concurrency gate, and the random bearer and reset
+//! tokens of which only a SHA-256 digest is ever stored. Knows nothing of HTTP.
+
+mod gate;
+pub mod password;
+pub mod token;
+
+pub use password::{HashError, Hasher, Verdict};

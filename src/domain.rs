@@ -1,0 +1,372 @@
+//! Domain values: ids, timestamps, and inputs validated at the edge (names, emails,
+//! passwords), so that past the edge every value is known to follow the contract's rules.
+//! Knows nothing of HTTP or SQL.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Why an input was refused; the edge adds which field it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub &'static str);
+
+/// A value that is parsed from a string field of a request body.
+pub trait Parse: Sized {
+    fn parse(raw: &str) -> Result<Self, Invalid>;
+}
+
+pub type UserId = i64;
+pub type SessionId = i64;
+
+/// A point in time in whole milliseconds since the Unix epoch, UTC: how the database stores
+/// time, shown to clients as RFC 3339 with milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Timestamp {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    pub fn plus_minutes(self, minutes: u32) -> Timestamp {
+        Timestamp(self.0 + i64::from(minutes) * 60_000)
+    }
+
+    pub fn plus_days(self, days: u32) -> Timestamp {
+        self.plus_minutes(days * 24 * 60)
+    }
+
+    /// Splits into calendar fields (UTC): year, month, day, hour, minute, second, millisecond,
+    /// and the weekday (0 = Monday).
+    fn civil(self) -> Civil {
+        let millis = self.0.rem_euclid(1000);
+        let secs = self.0.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let of_day = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        Civil {
+            year,
+            month,
+            day,
+            hour: of_day / 3600,
+            minute: of_day % 3600 / 60,
+            second: of_day % 60,
+            millis,
+            // 1970-01-01 was a Thursday (3 when Monday is 0).
+            weekday: (days + 3).rem_euclid(7),
+        }
+    }
+
+    /// The date form of RFC 5322 (e-mail `Date:` header), always in UTC.
+    pub fn to_rfc5322(self) -> String {
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let c = self.civil();
+        format!(
+            "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+            DAYS[c.weekday as usize],
+            c.day,
+            MONTHS[(c.month - 1) as usize],
+            c.year,
+            c.hour,
+            c.minute,
+            c.second
+        )
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-26T11:41:34.512Z`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.civil();
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            c.year, c.month, c.day, c.hour, c.minute, c.second, c.millis
+        )
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+struct Civil {
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    millis: i64,
+    weekday: i64,
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A display name: 1–100 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form the case-insensitive user search compares against.
+    pub fn folded(&self) -> String {
+        fold_case(&self.0)
+    }
+}
+
+impl Parse for Name {
+    fn parse(raw: &str) -> Result<Name, Invalid> {
+        let trimmed = raw.trim();
+        let length = trimmed.chars().count();
+        if length == 0 {
+            return Err(Invalid("must not be empty"));
+        }
+        if length > 100 {
+            return Err(Invalid("must be at most 100 characters"));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(Invalid("must not contain control characters"));
+        }
+        Ok(Name(trimmed.to_owned()))
+    }
+}
+
+/// Lower-cases in every script (`Émile` → `émile`), for case-insensitive search.
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// An e-mail address as the user typed it; unique on its lower-cased form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form accounts are looked up by: addresses compare case-insensitively.
+    pub fn lowered(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl Parse for Email {
+    fn parse(raw: &str) -> Result<Email, Invalid> {
+        if raw.len() > 254 {
+            return Err(Invalid("must be at most 254 bytes"));
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Invalid("must not contain whitespace"));
+        }
+        let mut parts = raw.split('@');
+        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Invalid("must contain exactly one @"));
+        };
+        let domain_ok = domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
+        if local.is_empty() || !domain_ok {
+            return Err(Invalid("must look like name@example.org"));
+        }
+        Ok(Email(raw.to_owned()))
+    }
+}
+
+/// A password: 8–1024 characters, every one of them significant. Its `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Parse for Password {
+    fn parse(raw: &str) -> Result<Password, Invalid> {
+        let length = raw.chars().count();
+        if length < 8 {
+            return Err(Invalid("must be at least 8 characters"));
+        }
+        if length > 1024 {
+            return Err(Invalid("must be at most 1024 characters"));
+        }
+        Ok(Password(raw.to_owned()))
+    }
+}
+
+/// A user as the database knows them (without the password hash).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+    pub created_at: Timestamp,
+}
+
+/// A live login session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A page request: `page` ≥ 1, `page_size` 1–100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_SIZE: u32 = 30;
+    pub const MAX_SIZE: u32 = 100;
+    /// Keeps `offset()` far from overflow; a page past the end is simply empty.
+    pub const MAX_PAGE: u32 = 1_000_000_000;
+
+    pub fn offset(self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.page_size)
+    }
+
+    pub fn total_pages(self, total_items: i64) -> i64 {
+        (total_items + i64::from(self.page_size) - 1) / i64::from(self.page_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_format_as_rfc3339_with_millis() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp(1_795_693_294_512).to_string(),
+            "2026-11-26T11:41:34.512Z"
+        );
+        // a leap day, and a date before the epoch
+        assert_eq!(
+            Timestamp(951_782_400_000).to_string(),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn timestamps_format_for_mail_headers() {
+        assert_eq!(
+            Timestamp(1_795_693_294_512).to_rfc5322(),
+            "Thu, 26 Nov 2026 11:41:34 +0000"
+        );
+        assert_eq!(Timestamp(0).to_rfc5322(), "Thu, 01 Jan 1970 00:00:00 +0000");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded_in_characters() {
+        assert_eq!(Name::parse("  Ada  ").map(|n| n.0), Ok("Ada".into()));
+        assert!(Name::parse("   ").is_err());
+        assert!(Name::parse(&"é".repeat(100)).is_ok());
+        assert!(Name::parse(&"é".repeat(101)).is_err());
+        assert!(Name::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn names_fold_case_in_every_script() {
+        let name = Name::parse("Émile ΣΟΦΊΑ").map(|n| n.folded());
+        assert_eq!(name, Ok("émile σοφία".into()));
+    }
+
+    #[test]
+    fn emails_follow_the_contract_rules() {
+        assert!(Email::parse("ada@example.org").is_ok());
+        for bad in [
+            "",
+            "ada",
+            "@example.org",
+            "ada@example",
+            "ada@@example.org",
+            "a@b@example.org",
+            "ada @example.org",
+            "ada@.org",
+            "ada@org.",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        let at_limit = format!("{}@example.org", "a".repeat(254 - 12));
+        assert_eq!(at_limit.len(), 254);
+        assert!(Email::parse(&at_limit).is_ok());
+        assert!(Email::parse(&format!("a{at_limit}")).is_err());
+    }
+
+    #[test]
+    fn emails_compare_lower_cased() {
+        assert_eq!(
+            Email::parse("Ada@Example.ORG").map(|e| e.lowered()),
+            Ok("ada@example.org".into())
+        );
+    }
+
+    #[test]
+    fn passwords_count_characters_not_bytes() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse("ééééééé").is_err());
+        assert!(Password::parse(&"é".repeat(1024)).is_ok());
+        assert!(Password::parse(&"é".repeat(1025)).is_err());
+        assert_eq!(
+            format!("{:?}", Password("secret-pw".into())),
+            "Password(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn pagination_maths() {
+        let page = PageRequest {
+            page: 2,
+            page_size: 30,
+        };
+        assert_eq!(page.offset(), 30);
+        assert_eq!(page.total_pages(0), 0);
+        assert_eq!(page.total_pages(1), 1);
+        assert_eq!(page.total_pages(30), 1);
+        assert_eq!(page.total_pages(31), 2);
+        assert_eq!(page.total_pages(45), 2);
+        let last = PageRequest {
+            page: PageRequest::MAX_PAGE,
+            page_size: 100,
+        };
+        assert_eq!(last.offset(), 99_999_999_900);
+    }
+}

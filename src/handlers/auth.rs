@@ -1,0 +1,137 @@
+//! Registration, login, logout, token validation and the caller's sessions.
+
+use rouille::{Request, Response};
+
+use super::Caller;
+use crate::app::App;
+use crate::auth::token;
+use crate::domain::{Email, Name, Password, Timestamp};
+use crate::error::{ApiError, Kind};
+use crate::http::{Params, extract, reply};
+use crate::repo::{self, RepoError, sessions, users};
+use crate::wire::{self, LoggedIn, Registered, SessionInfo, Sessions, TokenValid};
+
+/// User agents are kept for the sessions list; longer ones are cut, not refused.
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let name: Name = body.field("name")?;
+    let email: Email = body.field("email")?;
+    let password: Password = body.field("password")?;
+    let hash = app.hasher.hash(&password)?;
+    let user = repo::write(&app.pool, |tx| {
+        users::insert(tx, &name, &email, &hash, Timestamp::now())
+    })
+    .map_err(|err| match err {
+        RepoError::Conflict(_) => ApiError::new(
+            Kind::EmailTaken,
+            "An account with that email already exists",
+        ),
+        other => other.into(),
+    })?;
+    Ok(reply::ok(&Registered {
+        message: "Registration successful",
+        user: user.into(),
+    }))
+}
+
+/// Unknown email and wrong password look the same from outside: same error, and the same
+/// scrypt work (against a dummy hash) so the timing does not tell either.
+pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let email: Email = body.field("email")?;
+    let password: Password = body.field("password")?;
+    let found = repo::read(&app.pool, |conn| {
+        users::find_with_hash_by_email(conn, &email)
+    })?;
+    let Some((user, stored_hash)) = found else {
+        app.hasher.verify_dummy(&password)?;
+        return Err(ApiError::invalid_credentials());
+    };
+    let verdict = app.hasher.verify(&password, &stored_hash)?;
+    if !verdict.matches {
+        return Err(ApiError::invalid_credentials());
+    }
+    let fresh_hash = if verdict.needs_rehash {
+        Some(app.hasher.hash(&password)?)
+    } else {
+        None
+    };
+    let issued = token::issue().map_err(|e| ApiError::internal(format!("random source: {e}")))?;
+    let now = Timestamp::now();
+    let expires_at = now.plus_days(app.config.session_days);
+    let user_agent = user_agent(request);
+    let session = repo::write(&app.pool, |tx| {
+        if let Some(hash) = &fresh_hash {
+            users::set_password_hash(tx, user.id, hash)?;
+        }
+        sessions::insert(
+            tx,
+            user.id,
+            &issued.digest,
+            user_agent.as_deref(),
+            now,
+            expires_at,
+        )
+    })?;
+    Ok(reply::ok(&LoggedIn {
+        message: "Login successful",
+        token: issued.token,
+        token_type: "Bearer",
+        expires_at: session.expires_at,
+        user: user.into(),
+    }))
+}
+
+fn user_agent(request: &Request) -> Option<String> {
+    request
+        .header("User-Agent")
+        .map(|agent| agent.chars().take(USER_AGENT_MAX_CHARS).collect())
+}
+
+pub fn logout(app: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Response, ApiError> {
+    repo::write(&app.pool, |tx| {
+        sessions::delete_own(tx, caller.user.id, caller.session.id)
+    })?;
+    Ok(reply::ok(&wire::Message {
+        message: "Logged out",
+    }))
+}
+
+pub fn validate(_: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Response, ApiError> {
+    Ok(reply::ok(&TokenValid {
+        message: "Token is valid",
+        user: caller.user.clone().into(),
+        expires_at: caller.session.expires_at,
+    }))
+}
+
+pub fn sessions(app: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Response, ApiError> {
+    let now = Timestamp::now();
+    let live = repo::read(&app.pool, |conn| {
+        sessions::list_live(conn, caller.user.id, now)
+    })?;
+    Ok(reply::ok(&Sessions {
+        sessions: live
+            .into_iter()
+            .map(|session| SessionInfo::new(session, caller.session.id))
+            .collect(),
+    }))
+}
+
+pub fn revoke_session(
+    app: &App,
+    _: &Request,
+    params: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let id = params.id("id")?;
+    let revoked = repo::write(&app.pool, |tx| sessions::delete_own(tx, caller.user.id, id))?;
+    if !revoked {
+        return Err(ApiError::not_found());
+    }
+    Ok(reply::ok(&wire::Message {
+        message: "Session revoked",
+    }))
+}

@@ -1,0 +1,57 @@
+//! Password reset: asking for a link, and using it.
+
+use rouille::{Request, Response};
+
+use crate::app::App;
+use crate::auth::token;
+use crate::domain::{Email, Password, Timestamp};
+use crate::error::{ApiError, Kind};
+use crate::http::{Params, extract, reply};
+use crate::repo::{self, resets, sessions, users};
+use crate::wire;
+
+/// Always the same answer, so it tells nothing about which emails have accounts.
+pub fn request_reset(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let email: Email = body.field("email")?;
+    app.resets.request(email);
+    Ok(reply::ok(&wire::Message {
+        message: "If that email is registered, a reset link has been sent",
+    }))
+}
+
+/// The password is checked before the token, so a rejected password leaves the token usable;
+/// the token is checked before hashing, so a bad token costs no scrypt work; and it is
+/// consumed atomically, so two requests with one token cannot both succeed.
+pub fn reset(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let digest = token::digest(body.string("token")?);
+    let password: Password = body.field("password")?;
+    let invalid_token = || {
+        ApiError::new(
+            Kind::InvalidToken,
+            "The reset link is invalid or has expired",
+        )
+    };
+    let usable = repo::read(&app.pool, |conn| {
+        resets::find_usable(conn, &digest, Timestamp::now())
+    })?;
+    if usable.is_none() {
+        return Err(invalid_token());
+    }
+    let hash = app.hasher.hash(&password)?;
+    let consumed = repo::write(&app.pool, |tx| {
+        let Some(user_id) = resets::consume(tx, &digest, Timestamp::now())? else {
+            return Ok(false);
+        };
+        users::set_password_hash(tx, user_id, &hash)?;
+        sessions::delete_all_for_user(tx, user_id, None)?;
+        Ok(true)
+    })?;
+    if !consumed {
+        return Err(invalid_token());
+    }
+    Ok(reply::ok(&wire::Message {
+        message: "Password has been reset",
+    }))
+}

@@ -1,0 +1,86 @@
+//! The HTTP edge: the one function every request goes through. It routes, turns errors and
+//! panics into the contract's JSON bodies, adds the headers every response carries, and logs
+//! one line per request (method, path without its query string, status, duration), so no
+//! token or reset link in a query can reach the log.
+
+pub mod extract;
+pub mod reply;
+mod router;
+
+pub use router::Params;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use rouille::{Request, Response};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+pub fn handle(app: &App, request: &Request) -> Response {
+    let started = Instant::now();
+    let response = finish(guarded(|| router::dispatch(app, request)));
+    log::info!(
+        "{} {} {} {}ms",
+        request.method(),
+        path_of(request),
+        response.status_code,
+        started.elapsed().as_millis()
+    );
+    response
+}
+
+/// Runs a handler so that neither an error nor a panic escapes as anything but a contract
+/// body. The panic's own message goes to stderr through the panic hook, never to the client.
+fn guarded(handler: impl FnOnce() -> Result<Response, ApiError>) -> Response {
+    match catch_unwind(AssertUnwindSafe(handler)) {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => err.into_response(),
+        Err(_) => ApiError::internal("a handler panicked").into_response(),
+    }
+}
+
+/// Headers every response carries. API answers are never cached unless the handler chose a
+/// cache policy itself (public emote images do).
+fn finish(response: Response) -> Response {
+    let has_cache_policy = response
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("Cache-Control"));
+    let response = response.with_unique_header("X-Content-Type-Options", "nosniff");
+    if has_cache_policy {
+        response
+    } else {
+        response.with_unique_header("Cache-Control", "no-store")
+    }
+}
+
+/// The request path without its query string.
+pub fn path_of(request: &Request) -> &str {
+    let url = request.raw_url();
+    url.split_once('?').map_or(url, |(path, _)| path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn a_panicking_handler_answers_the_contract_500() {
+        let response = finish(guarded(|| panic!("secret detail at /srv/db")));
+        assert_eq!(response.status_code, 500);
+        let (mut reader, _) = response.data.into_reader_and_size();
+        let mut body = String::new();
+        reader.read_to_string(&mut body).expect("body");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(body["error"], "internal");
+        assert!(!body.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn paths_are_logged_without_their_query() {
+        let request = Request::fake_http("GET", "/api/events?access_token=abc", vec![], vec![]);
+        assert_eq!(path_of(&request), "/api/events");
+    }
+}

@@ -1,0 +1,246 @@
+//! The repository: the only place that speaks SQL. This file owns the connection pool, the
+//! pragmas every connection gets, the schema and its migrations, and the error type the rest
+//! of the program sees. One file per table beside it, one function per query.
+
+pub mod resets;
+pub mod sessions;
+pub mod users;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+
+/// The schema a new file gets.
+const SCHEMA: &str = include_str!("../../schema.sql");
+/// The version `SCHEMA` sets with `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 2;
+/// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/002_chat.sql")];
+
+/// How long a connection waits for another writer before giving up with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const POOL_SIZE: u32 = 16;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+#[derive(Debug)]
+pub enum RepoError {
+    NotFound,
+    /// A unique value is already taken (the constraint's columns say which).
+    Conflict(String),
+    /// The database stayed locked or the pool stayed empty for too long.
+    Busy,
+    Other(String),
+}
+
+impl fmt::Display for RepoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RepoError::NotFound => f.write_str("not found"),
+            RepoError::Conflict(what) => write!(f, "conflict: {what}"),
+            RepoError::Busy => f.write_str("database busy"),
+            RepoError::Other(cause) => write!(f, "database error: {cause}"),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for RepoError {
+    fn from(err: rusqlite::Error) -> RepoError {
+        match &err {
+            rusqlite::Error::QueryReturnedNoRows => RepoError::NotFound,
+            rusqlite::Error::SqliteFailure(code, message) => match code.code {
+                ErrorCode::ConstraintViolation
+                    if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    RepoError::Conflict(message.clone().unwrap_or_default())
+                }
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => RepoError::Busy,
+                _ => RepoError::Other(err.to_string()),
+            },
+            _ => RepoError::Other(err.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for RepoError {
+    fn from(_: r2d2::Error) -> RepoError {
+        RepoError::Busy
+    }
+}
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+/// Why a database file could not be opened; shown to the operator as one line.
+#[derive(Debug)]
+pub struct OpenError(pub String);
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Opens (or creates) the database file, checks that it is an EmoteChat database this binary
+/// understands, brings its schema up to date, and returns a pool of configured connections.
+/// A file that is not SQLite, belongs to something else, or was written by a newer EmoteChat
+/// is refused before anything is written to it.
+pub fn open(path: &Path) -> Result<Pool, OpenError> {
+    let shown = path.display();
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))?;
+    let found = inspect(&conn).map_err(|e| OpenError(format!("database {shown}: {e}")))?;
+    configure(&mut conn)
+        .map_err(|e| OpenError(format!("cannot configure database {shown}: {e}")))?;
+    migrate(&mut conn, found)
+        .map_err(|e| OpenError(format!("cannot upgrade database {shown}: {e}")))?;
+    drop(conn);
+
+    let manager = SqliteConnectionManager::file(path).with_init(configure);
+    r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        .connection_timeout(BUSY_TIMEOUT)
+        .build(manager)
+        .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))
+}
+
+/// What an existing file holds, read without writing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Empty,
+    Version(i64),
+}
+
+fn inspect(conn: &Connection) -> Result<Found, String> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => "not an SQLite database; refusing to touch it".into(),
+            _ => e.to_string(),
+        })?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(|e| e.to_string())?;
+    match version {
+        0 if tables == 0 => Ok(Found::Empty),
+        0 => Err("holds tables but no EmoteChat schema version; refusing to touch it".into()),
+        v if v > SCHEMA_VERSION => Err(format!(
+            "schema version {v} is newer than this EmoteChat understands ({SCHEMA_VERSION}); \
+             run a newer release"
+        )),
+        v => Ok(Found::Version(v)),
+    }
+}
+
+/// The pragmas every connection gets. `busy_timeout` first, so that the others wait for a
+/// lock instead of failing. `synchronous = FULL` syncs the WAL at every commit: an
+/// acknowledged write survives a crash of the process and a power cut alike.
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;",
+    )
+}
+
+fn migrate(conn: &mut Connection, found: Found) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    match found {
+        Found::Empty => tx.execute_batch(SCHEMA)?,
+        Found::Version(from) => {
+            for (to, sql) in (2_i64..).zip(MIGRATIONS) {
+                if to > from {
+                    tx.execute_batch(sql)?;
+                    tx.pragma_update(None, "user_version", to)?;
+                }
+            }
+        }
+    }
+    tx.commit()
+}
+
+/// Runs `work` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the
+/// transaction never fails half-way with `SQLITE_BUSY`. Commits only if `work` succeeds.
+pub fn write<T>(pool: &Pool, work: impl FnOnce(&Transaction) -> RepoResult<T>) -> RepoResult<T> {
+    let mut conn = pool.get()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = work(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+/// Runs a read on a pooled connection.
+pub fn read<T>(pool: &Pool, work: impl FnOnce(&Connection) -> RepoResult<T>) -> RepoResult<T> {
+    let conn = pool.get()?;
+    work(&conn)
+}
+
+/// Whether the database answers a trivial query.
+pub fn ping(pool: &Pool) -> RepoResult<()> {
+    read(pool, |conn| {
+        conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every table, index and column definition, normalised for comparison.
+    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+            .expect("prepare");
+        stmt.query_map([], |row| {
+            let sql: String = row.get(1)?;
+            Ok((
+                row.get(0)?,
+                sql.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    }
+
+    #[test]
+    fn migrating_from_version_1_gives_the_current_schema() {
+        let mut fresh = Connection::open_in_memory().expect("open");
+        migrate(&mut fresh, Found::Empty).expect("fresh schema");
+
+        let mut old = Connection::open_in_memory().expect("open");
+        old.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
+            .expect("v1 schema");
+        assert_eq!(inspect(&old), Ok(Found::Version(1)));
+        migrate(&mut old, Found::Version(1)).expect("migrate");
+
+        assert_eq!(schema_of(&old), schema_of(&fresh));
+        let version = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                .expect("version")
+        };
+        assert_eq!(version(&old), SCHEMA_VERSION);
+        assert_eq!(version(&fresh), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn foreign_databases_are_refused() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE other (x)")
+            .expect("create");
+        assert!(inspect(&conn).is_err());
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("version");
+        assert!(inspect(&conn).expect_err("newer").contains("newer"));
+    }
+}

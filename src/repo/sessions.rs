@@ -1,0 +1,106 @@
+//! The `sessions` table: one row per login, found by the SHA-256 of its bearer token.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::RepoResult;
+use crate::domain::{Session, SessionId, Timestamp, User, UserId};
+
+const SESSION_COLUMNS: &str = "id, user_agent, created_at, last_used_at, expires_at";
+
+fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        user_agent: row.get(1)?,
+        created_at: Timestamp(row.get(2)?),
+        last_used_at: Timestamp(row.get(3)?),
+        expires_at: Timestamp(row.get(4)?),
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    user_id: UserId,
+    token_hash: &[u8],
+    user_agent: Option<&str>,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> RepoResult<Session> {
+    let sql = format!(
+        "INSERT INTO sessions (user_id, token_hash, user_agent, created_at, last_used_at,
+                                    expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5) RETURNING {SESSION_COLUMNS}"
+    );
+    Ok(conn.query_row(
+        &sql,
+        params![user_id, token_hash, user_agent, now.0, expires_at.0],
+        session_from_row,
+    )?)
+}
+
+/// The unexpired session a token hash belongs to, with its user.
+pub fn find_live_by_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: Timestamp,
+) -> RepoResult<Option<(Session, User)>> {
+    // Qualified columns: both tables have an `id` and a `created_at`.
+    let sql = "SELECT s.id, s.user_agent, s.created_at, s.last_used_at, s.expires_at,
+                u.id, u.name, u.email, u.created_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(stmt
+        .query_row(params![token_hash, now.0], |row| {
+            let user = User {
+                id: row.get(5)?,
+                name: row.get(6)?,
+                email: row.get(7)?,
+                created_at: Timestamp(row.get(8)?),
+            };
+            Ok((session_from_row(row)?, user))
+        })
+        .optional()?)
+}
+
+pub fn touch(conn: &Connection, id: SessionId, now: Timestamp) -> RepoResult<()> {
+    conn.execute(
+        "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
+        params![id, now.0],
+    )?;
+    Ok(())
+}
+
+/// The user's unexpired sessions, newest first.
+pub fn list_live(conn: &Connection, user_id: UserId, now: Timestamp) -> RepoResult<Vec<Session>> {
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions
+         WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC, id DESC"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let sessions = stmt
+        .query_map(params![user_id, now.0], session_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(sessions)
+}
+
+/// Deletes one of the user's sessions; false if the user has no session with that id.
+pub fn delete_own(conn: &Connection, user_id: UserId, id: SessionId) -> RepoResult<bool> {
+    let deleted = conn.execute(
+        "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2",
+        params![id, user_id],
+    )?;
+    Ok(deleted > 0)
+}
+
+/// Deletes every session of the user except `keep` (if given).
+pub fn delete_all_for_user(
+    conn: &Connection,
+    user_id: UserId,
+    keep: Option<SessionId>,
+) -> RepoResult<()> {
+    conn.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2",
+        params![user_id, keep],
+    )?;
+    Ok(())
+}

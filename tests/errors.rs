@@ -1,0 +1,158 @@
+//! The error contract: every failure is the contract's JSON body, and nothing leaks.
+
+use serde_json::json;
+
+use crate::util::{PASSWORD, TestServer};
+
+#[test]
+fn unknown_routes_are_json_404s() {
+    let server = TestServer::start();
+    for path in [
+        "/",
+        "/api",
+        "/api/nothing",
+        "/api/profile/",
+        "/api/auth/sessions/1/x",
+    ] {
+        server
+            .request("GET", path)
+            .send()
+            .assert_error(404, "not_found");
+    }
+}
+
+#[test]
+fn a_known_path_with_the_wrong_method_is_405_with_allow() {
+    let server = TestServer::start();
+    let reply = server.request("DELETE", "/api/profile").send();
+    reply.assert_error(405, "method_not_allowed");
+    assert_eq!(reply.header("Allow"), Some("GET, PATCH"));
+    let reply = server.request("GET", "/api/auth/login").send();
+    reply.assert_error(405, "method_not_allowed");
+    assert_eq!(reply.header("Allow"), Some("POST"));
+}
+
+#[test]
+fn bodies_must_be_json_objects() {
+    let server = TestServer::start();
+    let send = |content_type: &str, body: &[u8]| {
+        server
+            .request("POST", "/api/auth/login")
+            .body_bytes(content_type, body.to_vec())
+            .send()
+    };
+    send("text/plain", br#"{"email":"a@b.org"}"#).assert_error(415, "unsupported_media_type");
+    send("application/json", b"{not json").assert_error(400, "invalid_json");
+    send("application/json", b"[1, 2]").assert_error(400, "invalid_json");
+    send("application/json", b"\"a string\"").assert_error(400, "invalid_json");
+    send("application/json", b"{\"email\": \"\xff\"}").assert_error(400, "invalid_json");
+    send("application/json", b"").assert_error(400, "invalid_json");
+    send("application/json", "[".repeat(5000).as_bytes()).assert_error(400, "invalid_json");
+    let reply = send(
+        "application/json; charset=utf-8",
+        br#"{"email":"a@b.org","password":"12345678"}"#,
+    );
+    reply.assert_error(401, "invalid_credentials");
+}
+
+#[test]
+fn a_body_without_a_content_type_is_415() {
+    let server = TestServer::start();
+    let body = r#"{"email":"a@b.org","password":"12345678"}"#;
+    let answer = server.raw(
+        format!(
+            "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+    assert!(answer.contains("\"unsupported_media_type\""), "{answer}");
+}
+
+#[test]
+fn bodies_are_limited_to_64_kib() {
+    let server = TestServer::start();
+    let padded = |size: usize| {
+        let body = json!({"email": "a@b.org", "password": "12345678"}).to_string();
+        let mut bytes = body.into_bytes();
+        bytes.resize(size, b' ');
+        bytes
+    };
+    let send = |bytes: Vec<u8>| {
+        server
+            .request("POST", "/api/auth/login")
+            .body_bytes("application/json", bytes)
+            .send()
+    };
+    send(padded(65_536)).assert_error(401, "invalid_credentials");
+    send(padded(65_537)).assert_error(413, "payload_too_large");
+    send(padded(10 << 20)).assert_error(413, "payload_too_large");
+}
+
+#[test]
+fn no_response_or_log_line_carries_a_secret() {
+    let server = TestServer::start_with(&["--mail-command", "cat > /dev/null"]);
+    let user = server.user("Ada");
+    let mut replies = vec![
+        server.get("/api/auth/validate", &user.token),
+        server.get("/api/profile", &user.token),
+        server.get("/api/auth/sessions", &user.token),
+        server.get("/api/profile/users", &user.token),
+        server.login(&user.email, "wrong password"),
+        server.post(
+            "/api/auth/register",
+            json!({"name": "X", "email": user.email, "password": PASSWORD}),
+        ),
+        server.post("/api/password/reset-request", json!({"email": user.email})),
+        server.post(
+            "/api/password/reset",
+            json!({"token": "x", "password": PASSWORD}),
+        ),
+        server
+            .request("GET", "/api/events?access_token=secret-in-query")
+            .send(),
+    ];
+    replies.push(
+        server
+            .request("POST", "/api/profile/password")
+            .token(&user.token)
+            .json(&json!({"current_password": PASSWORD, "new_password": "second password"}))
+            .send(),
+    );
+    for reply in &replies {
+        let text = String::from_utf8_lossy(&reply.bytes);
+        for secret in [
+            "$scrypt$",
+            PASSWORD,
+            "second password",
+            "SELECT",
+            "sqlite",
+            "/tmp",
+            "panicked",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        if !text.contains("Login successful") {
+            assert!(!text.contains(&user.token), "token in {text}");
+        }
+    }
+    for line in server.log() {
+        for secret in [
+            PASSWORD,
+            "second password",
+            user.token.as_str(),
+            "secret-in-query",
+            user.email.as_str(),
+        ] {
+            assert!(!line.contains(secret), "{secret} in log line {line}");
+        }
+    }
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.contains("GET /api/profile 200"))
+    );
+}

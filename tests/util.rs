@@ -1,0 +1,342 @@
+//! The test harness: a real `emotechat` binary on a free loopback port with a fresh SQLite file
+//! in a temp dir, and a small HTTP client for it. `TestServer::start` returns once the server
+//! has printed its `listening on` line, so no test sleeps to wait for readiness.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_emotechat");
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestServer {
+    child: Child,
+    pub base: String,
+    dir: TempDir,
+    args: Vec<String>,
+    log: Arc<Mutex<Vec<String>>>,
+    agent: ureq::Agent,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts with extra settings; `{dir}` in an argument becomes the server's temp dir.
+    pub fn start_with(args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestServer::start_in(dir, args)
+    }
+
+    pub fn start_in(dir: TempDir, args: &[&str]) -> TestServer {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
+            .collect();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (child, base) = spawn(&dir, &args, &log);
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        TestServer {
+            child,
+            base,
+            dir,
+            args,
+            log,
+            agent,
+        }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("emotechat.db")
+    }
+
+    /// Kills the process (like a crash or a reboot) and starts it again on the same file.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, base) = spawn(&self.dir, &self.args, &self.log);
+        self.child = child;
+        self.base = base;
+    }
+
+    /// Kills the process, keeping its directory and database file.
+    pub fn stop(&mut self) {
+        // It may have exited already; either way it is gone afterwards.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Every line the server has written to stderr so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Waits up to 10 s for a log line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
+                return Some(line);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Call<'_> {
+        Call {
+            server: self,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Reply {
+        self.request("GET", path).token(token).send()
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Reply {
+        self.request("POST", path).json(&body).send()
+    }
+
+    /// Sends raw bytes on a new connection and returns everything the server writes back
+    /// before it closes the connection.
+    pub fn raw(&self, bytes: &[u8]) -> String {
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.write_all(bytes).expect("write");
+        let mut answer = Vec::new();
+        // A reset after the answer still leaves the answer read.
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// Registers a user with a unique email and returns the user object.
+    pub fn register(&self, name: &str) -> Value {
+        let email = unique_email(name);
+        let reply = self.post(
+            "/api/auth/register",
+            json!({"name": name, "email": email, "password": PASSWORD}),
+        );
+        assert_eq!(reply.status, 200, "register: {}", reply.body);
+        reply.body["user"].clone()
+    }
+
+    pub fn login(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "/api/auth/login",
+            json!({"email": email, "password": password}),
+        )
+    }
+
+    /// Registers and logs in a user: their id, email and bearer token.
+    pub fn user(&self, name: &str) -> TestUser {
+        let user = self.register(name);
+        let email = user["email"].as_str().expect("email").to_owned();
+        let reply = self.login(&email, PASSWORD);
+        assert_eq!(reply.status, 200, "login: {}", reply.body);
+        TestUser {
+            id: user["id"].as_i64().expect("id"),
+            email,
+            token: reply.body["token"].as_str().expect("token").to_owned(),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    pub token: String,
+}
+
+pub fn unique_email(name: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let local: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    format!("{local}.{n}@example.org")
+}
+
+fn spawn(dir: &TempDir, args: &[String], log: &Arc<Mutex<Vec<String>>>) -> (Child, String) {
+    let db = dir.path().join("emotechat.db");
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .arg("--addr")
+        .arg("127.0.0.1:0")
+        .arg("--db")
+        .arg(&db)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn emotechat");
+    let stderr = child.stderr.take().expect("stderr");
+    let (ready, listening) = mpsc::channel();
+    let log = Arc::clone(log);
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix("listening on ") {
+                let _ = ready.send(url.to_owned());
+            }
+            log.lock().expect("log lock").push(line);
+        }
+    });
+    let base = listening
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server did not report listening");
+    (child, base)
+}
+
+/// A request being put together.
+pub struct Call<'a> {
+    server: &'a TestServer,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Call<'_> {
+    pub fn token(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.body_bytes("application/json", body.to_string().into_bytes())
+    }
+
+    pub fn body_bytes(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.body = body;
+        self.header("Content-Type", content_type)
+    }
+
+    pub fn send(self) -> Reply {
+        let url = format!("{}{}", self.server.base, self.path);
+        let mut builder = ureq::http::Request::builder()
+            .method(self.method.as_str())
+            .uri(url);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(self.body).expect("request");
+        let mut response = self.server.agent.run(request).expect("response");
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(10 << 20)
+            .read_to_vec()
+            .expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            bytes,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON, or `Null` if it is not JSON.
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts the contract's error body: this status, this code, and nothing unexpected.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["error"], code, "{}", self.body);
+        assert!(self.body["message"].is_string(), "{}", self.body);
+        let keys: Vec<&String> = self.body.as_object().expect("object").keys().collect();
+        assert!(
+            keys.iter()
+                .all(|k| ["error", "message", "field"].contains(&k.as_str())),
+            "unexpected keys in {}",
+            self.body
+        );
+    }
+
+    pub fn assert_field_error(&self, status: u16, code: &str, field: &str) {
+        self.assert_error(status, code);
+        assert_eq!(self.body["field"], field, "{}", self.body);
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC timestamp such as
+/// `2026-11-26T11:41:34.512Z` (the only form the server writes).
+pub fn millis_of(stamp: &str) -> i64 {
+    let field =
+        |range: std::ops::Range<usize>| -> i64 { stamp[range].parse().expect("timestamp field") };
+    let (year, month, day) = (field(0..4), field(5..7), field(8..10));
+    // Days from civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + field(11..13) * 3600 + field(14..16) * 60 + field(17..19);
+    seconds * 1000 + field(20..23)
+}
