@@ -16,6 +16,9 @@ pub trait Parse: Sized {
 
 pub type UserId = i64;
 pub type SessionId = i64;
+pub type ConversationId = i64;
+pub type MessageId = i64;
+pub type EventId = i64;
 
 /// A point in time in whole milliseconds since the Unix epoch, UTC: how the database stores
 /// time, shown to clients as RFC 3339 with milliseconds.
@@ -224,6 +227,154 @@ impl Parse for Password {
     }
 }
 
+/// A group title: 1–100 characters after trimming, no control characters (the name rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Parse for Title {
+    fn parse(raw: &str) -> Result<Title, Invalid> {
+        Name::parse(raw).map(|name| Title(name.0))
+    }
+}
+
+/// A message body: 1–4000 characters, not all whitespace. Kept exactly as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Parse for MessageBody {
+    fn parse(raw: &str) -> Result<MessageBody, Invalid> {
+        if raw.trim().is_empty() {
+            return Err(Invalid("must not be empty or only whitespace"));
+        }
+        if raw.chars().count() > MessageBody::MAX_CHARS {
+            return Err(Invalid("must be at most 4000 characters"));
+        }
+        Ok(MessageBody(raw.to_owned()))
+    }
+}
+
+/// A client's idempotency key for a message: 1–64 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Parse for ClientId {
+    fn parse(raw: &str) -> Result<ClientId, Invalid> {
+        let length = raw.chars().count();
+        if length == 0 || length > 64 {
+            return Err(Invalid("must be 1 to 64 characters"));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(Invalid("must not contain control characters"));
+        }
+        Ok(ClientId(raw.to_owned()))
+    }
+}
+
+/// A custom emote's name: `[a-z0-9_]{2,32}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmoteName(String);
+
+impl EmoteName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Parse for EmoteName {
+    fn parse(raw: &str) -> Result<EmoteName, Invalid> {
+        let allowed = raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if allowed && (2..=32).contains(&raw.len()) {
+            Ok(EmoteName(raw.to_owned()))
+        } else {
+            Err(Invalid("must be 2 to 32 of a-z, 0-9 and _"))
+        }
+    }
+}
+
+/// What a reaction shows: one emoji, or a custom emote written `:name:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reaction {
+    Emoji(String),
+    Custom(EmoteName),
+}
+
+impl Reaction {
+    /// The form stored and shown to clients: the emoji itself, or `:name:`.
+    pub fn key(&self) -> String {
+        match self {
+            Reaction::Emoji(emoji) => emoji.clone(),
+            Reaction::Custom(name) => format!(":{}:", name.0),
+        }
+    }
+}
+
+impl Parse for Reaction {
+    fn parse(raw: &str) -> Result<Reaction, Invalid> {
+        if let Some(name) = raw.strip_prefix(':').and_then(|r| r.strip_suffix(':')) {
+            return EmoteName::parse(name).map(Reaction::Custom);
+        }
+        let one_grapheme =
+            unicode_segmentation::UnicodeSegmentation::graphemes(raw, true).count() == 1;
+        if one_grapheme && emojis::get(raw).is_some() {
+            Ok(Reaction::Emoji(raw.to_owned()))
+        } else {
+            Err(Invalid("must be one emoji or a custom emote as :name:"))
+        }
+    }
+}
+
+/// The image formats emotes may have, told apart by their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageType {
+    Png,
+    Gif,
+    Webp,
+}
+
+impl ImageType {
+    pub fn sniff(bytes: &[u8]) -> Option<ImageType> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(ImageType::Png)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(ImageType::Gif)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(ImageType::Webp)
+        } else {
+            None
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ImageType::Png => "image/png",
+            ImageType::Gif => "image/gif",
+            ImageType::Webp => "image/webp",
+        }
+    }
+}
+
 /// A user as the database knows them (without the password hash).
 #[derive(Debug, Clone)]
 pub struct User {
@@ -241,6 +392,72 @@ pub struct Session {
     pub created_at: Timestamp,
     pub last_used_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// Who a message or reaction is from, as members see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    pub id: UserId,
+    pub name: String,
+}
+
+/// One emote's tally on a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub emote: String,
+    pub count: i64,
+    /// Whether the user the message is shown to is among them.
+    pub me: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender: UserRef,
+    pub body: String,
+    pub client_id: Option<String>,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted: bool,
+    pub reactions: Vec<ReactionCount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationKind {
+    Direct,
+    Group,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub members: Vec<UserRef>,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+    pub created_at: Timestamp,
+    pub last_activity_at: Timestamp,
+}
+
+/// A stored custom emote, without its image bytes.
+#[derive(Debug, Clone)]
+pub struct Emote {
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_by: UserRef,
+    pub created_at: Timestamp,
 }
 
 /// A page request: `page` ≥ 1, `page_size` 1–100.
@@ -368,5 +585,68 @@ mod tests {
             page_size: 100,
         };
         assert_eq!(last.offset(), 99_999_999_900);
+    }
+    #[test]
+    fn message_bodies_count_characters_and_refuse_blank_text() {
+        assert!(MessageBody::parse("hi").is_ok());
+        assert!(MessageBody::parse(" \n\t ").is_err());
+        assert!(MessageBody::parse("").is_err());
+        assert!(MessageBody::parse(&"é".repeat(4000)).is_ok());
+        assert!(MessageBody::parse(&"é".repeat(4001)).is_err());
+    }
+
+    #[test]
+    fn client_ids_are_1_to_64_characters() {
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse(&"é".repeat(64)).is_ok());
+        assert!(ClientId::parse(&"é".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn emote_names_follow_the_pattern() {
+        for good in ["ok", "party_parrot", "a1", &"z".repeat(32)] {
+            assert!(EmoteName::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "a",
+            "Party",
+            "with space",
+            "dash-ed",
+            "émote",
+            &"z".repeat(33),
+        ] {
+            assert!(EmoteName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reactions_are_one_emoji_or_a_custom_emote() {
+        for emoji in ["👍", "👍🏽", "❤️", "👨‍👩‍👧", "🇫🇷", "😀"] {
+            assert_eq!(
+                Reaction::parse(emoji),
+                Ok(Reaction::Emoji(emoji.into())),
+                "{emoji}"
+            );
+        }
+        for bad in ["👍👍", "a", "ab", "", "👍a", ":", "::", ":x:", "1"] {
+            assert!(Reaction::parse(bad).is_err(), "{bad:?}");
+        }
+        let custom = Reaction::parse(":party_parrot:").expect("custom");
+        assert_eq!(custom.key(), ":party_parrot:");
+    }
+
+    #[test]
+    fn images_are_told_apart_by_their_magic_bytes() {
+        assert_eq!(
+            ImageType::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(ImageType::Png)
+        );
+        assert_eq!(ImageType::sniff(b"GIF89a..."), Some(ImageType::Gif));
+        assert_eq!(
+            ImageType::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(ImageType::Webp)
+        );
+        assert_eq!(ImageType::sniff(b"<svg></svg>"), None);
+        assert_eq!(ImageType::sniff(b"RIFF\0\0\0\0WAVE"), None);
     }
 }

@@ -115,6 +115,14 @@ impl ApiError {
         ApiError::new(Kind::NotFound, "Not found")
     }
 
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(Kind::Forbidden, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(Kind::Conflict, message)
+    }
+
     pub fn unauthorized() -> ApiError {
         ApiError::new(Kind::Unauthorized, "A valid bearer token is required")
     }

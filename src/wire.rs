@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::domain::{PageRequest, Session, SessionId, Timestamp, User, UserId};
+use crate::domain::{
+    self, ConversationId, MessageId, PageRequest, Session, SessionId, Timestamp, User, UserId,
+};
 
 /// A user as they see themselves.
 #[derive(Serialize)]
@@ -64,7 +66,7 @@ impl Pagination {
 
 /// `{"message": ...}` alone.
 #[derive(Serialize)]
-pub struct Message {
+pub struct Notice {
     pub message: &'static str,
 }
 
@@ -138,4 +140,241 @@ pub struct UserPage {
 pub struct Health {
     pub status: &'static str,
     pub version: &'static str,
+}
+
+/// Who sent a message or reacted: `{"id", "name"}`.
+#[derive(Serialize, Clone)]
+pub struct UserRef {
+    pub id: UserId,
+    pub name: String,
+}
+
+impl From<domain::UserRef> for UserRef {
+    fn from(user: domain::UserRef) -> UserRef {
+        UserRef {
+            id: user.id,
+            name: user.name,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Reaction {
+    pub emote: String,
+    pub count: i64,
+    pub me: bool,
+}
+
+#[derive(Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender: UserRef,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted: bool,
+    pub reactions: Vec<Reaction>,
+    pub client_id: Option<String>,
+}
+
+impl From<domain::Message> for Message {
+    fn from(message: domain::Message) -> Message {
+        Message {
+            id: message.id,
+            conversation_id: message.conversation_id,
+            sender: message.sender.into(),
+            body: message.body,
+            created_at: message.created_at,
+            edited_at: message.edited_at,
+            deleted: message.deleted,
+            reactions: message
+                .reactions
+                .into_iter()
+                .map(|r| Reaction {
+                    emote: r.emote,
+                    count: r.count,
+                    me: r.me,
+                })
+                .collect(),
+            client_id: message.client_id,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: &'static str,
+    pub title: Option<String>,
+    pub members: Vec<UserRef>,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+    pub created_at: Timestamp,
+    pub last_activity_at: Timestamp,
+}
+
+impl From<domain::Conversation> for Conversation {
+    fn from(conversation: domain::Conversation) -> Conversation {
+        Conversation {
+            id: conversation.id,
+            kind: conversation.kind.as_str(),
+            title: conversation.title,
+            members: conversation.members.into_iter().map(Into::into).collect(),
+            last_message: conversation.last_message.map(Into::into),
+            unread_count: conversation.unread_count,
+            created_at: conversation.created_at,
+            last_activity_at: conversation.last_activity_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OneConversation {
+    pub conversation: Conversation,
+}
+
+#[derive(Serialize)]
+pub struct ConversationPage {
+    pub conversations: Vec<Conversation>,
+    pub pagination: Pagination,
+}
+
+#[derive(Serialize)]
+pub struct OneMessage {
+    pub message: Message,
+}
+
+#[derive(Serialize)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+#[derive(Serialize)]
+pub struct ReadState {
+    pub last_read_message_id: MessageId,
+    pub unread_count: i64,
+}
+
+#[derive(Serialize)]
+pub struct Emote {
+    pub name: String,
+    pub url: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_by: UserRef,
+    pub created_at: Timestamp,
+}
+
+impl From<domain::Emote> for Emote {
+    fn from(emote: domain::Emote) -> Emote {
+        Emote {
+            url: format!("/api/emotes/{}", emote.name),
+            name: emote.name,
+            content_type: emote.content_type,
+            size: emote.size,
+            created_by: emote.created_by.into(),
+            created_at: emote.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OneEmote {
+    pub emote: Emote,
+}
+
+#[derive(Serialize)]
+pub struct EmotePage {
+    pub emotes: Vec<Emote>,
+    pub pagination: Pagination,
+}
+
+/// A stored realtime event: its type and its `data` payload as the contract describes.
+pub struct Event {
+    pub kind: &'static str,
+    pub data: EventData,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum EventData {
+    Conversation {
+        conversation: Conversation,
+    },
+    Message {
+        message: Message,
+    },
+    Reaction {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        emote: String,
+        user: UserRef,
+    },
+    Read {
+        conversation_id: ConversationId,
+        user_id: UserId,
+        last_read_message_id: MessageId,
+    },
+}
+
+impl Event {
+    pub fn conversation_created(conversation: domain::Conversation) -> Event {
+        Event {
+            kind: "conversation.created",
+            data: EventData::Conversation {
+                conversation: conversation.into(),
+            },
+        }
+    }
+
+    /// `kind` is `message.created`, `message.updated` or `message.deleted`. Every member gets
+    /// the same payload, so `me` in its reactions is always false.
+    pub fn message(kind: &'static str, message: domain::Message) -> Event {
+        let mut message = Message::from(message);
+        for reaction in &mut message.reactions {
+            reaction.me = false;
+        }
+        Event {
+            kind,
+            data: EventData::Message { message },
+        }
+    }
+
+    /// `kind` is `reaction.added` or `reaction.removed`.
+    pub fn reaction(
+        kind: &'static str,
+        message: &domain::Message,
+        emote: String,
+        user: &User,
+    ) -> Event {
+        Event {
+            kind,
+            data: EventData::Reaction {
+                conversation_id: message.conversation_id,
+                message_id: message.id,
+                emote,
+                user: UserRef {
+                    id: user.id,
+                    name: user.name.clone(),
+                },
+            },
+        }
+    }
+
+    pub fn read_updated(
+        conversation_id: ConversationId,
+        user_id: UserId,
+        last_read_message_id: MessageId,
+    ) -> Event {
+        Event {
+            kind: "read.updated",
+            data: EventData::Read {
+                conversation_id,
+                user_id,
+                last_read_message_id,
+            },
+        }
+    }
 }

@@ -4,7 +4,13 @@ mod util;
 
 mod accounts;
 mod cli;
+mod conversations;
+mod emotes;
 mod errors;
+mod events;
+mod isolation;
+mod messages;
 mod password_reset;
 mod profile;
+mod reactions;
 mod storage;

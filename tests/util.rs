@@ -340,3 +340,84 @@ pub fn millis_of(stamp: &str) -> i64 {
     let seconds = days * 86_400 + field(11..13) * 3600 + field(14..16) * 60 + field(17..19);
     seconds * 1000 + field(20..23)
 }
+
+impl TestServer {
+    pub fn open_db(&self) -> rusqlite::Connection {
+        let db = rusqlite::Connection::open(self.db_path()).expect("open db");
+        db.busy_timeout(Duration::from_secs(10))
+            .expect("busy timeout");
+        db
+    }
+
+    /// Adds `count` users straight to the database, for tests that need many members but not
+    /// their logins (registering each over HTTP would cost a scrypt hash apiece).
+    pub fn insert_users(&self, count: usize) -> Vec<i64> {
+        let db = self.open_db();
+        (0..count)
+            .map(|i| {
+                let email = unique_email(&format!("bulk{i}"));
+                db.query_row(
+                    "INSERT INTO users (name, name_fold, email, email_lower, password_hash, created_at)
+                     VALUES (?1, lower(?1), ?2, ?2, 'not-a-hash', 0) RETURNING id",
+                    rusqlite::params![format!("Bulk {i}"), email],
+                    |row| row.get(0),
+                )
+                .expect("insert user")
+            })
+            .collect()
+    }
+
+    /// The stored events as (conversation_id, type, data).
+    pub fn events(&self) -> Vec<(i64, String, Value)> {
+        let db = self.open_db();
+        let mut stmt = db
+            .prepare("SELECT conversation_id, type, data FROM events ORDER BY id")
+            .expect("prepare");
+        stmt.query_map([], |row| {
+            let data: String = row.get(2)?;
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                serde_json::from_str(&data).expect("event json"),
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    }
+
+    pub fn conversation(&self, token: &str, members: &[i64], title: Option<&str>) -> Reply {
+        let mut body = json!({"member_ids": members});
+        if let Some(title) = title {
+            body["title"] = json!(title);
+        }
+        self.request("POST", "/api/conversations")
+            .token(token)
+            .json(&body)
+            .send()
+    }
+
+    /// Creates a group of the caller and `members`; its id.
+    pub fn group(&self, token: &str, members: &[i64]) -> i64 {
+        let reply = self.conversation(token, members, Some("Group"));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body["conversation"]["id"].as_i64().expect("id")
+    }
+
+    pub fn send(&self, token: &str, conversation: i64, body: Value) -> Reply {
+        self.request(
+            "POST",
+            &format!("/api/conversations/{conversation}/messages"),
+        )
+        .token(token)
+        .json(&body)
+        .send()
+    }
+
+    /// Sends a text message; its id.
+    pub fn say(&self, token: &str, conversation: i64, text: &str) -> i64 {
+        let reply = self.send(token, conversation, json!({"body": text}));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body["message"]["id"].as_i64().expect("id")
+    }
+}

@@ -94,7 +94,7 @@ pub fn logout(app: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Res
     repo::write(&app.pool, |tx| {
         sessions::delete_own(tx, caller.user.id, caller.session.id)
     })?;
-    Ok(reply::ok(&wire::Message {
+    Ok(reply::ok(&wire::Notice {
         message: "Logged out",
     }))
 }
@@ -131,7 +131,7 @@ pub fn revoke_session(
     if !revoked {
         return Err(ApiError::not_found());
     }
-    Ok(reply::ok(&wire::Message {
+    Ok(reply::ok(&wire::Notice {
         message: "Session revoked",
     }))
 }

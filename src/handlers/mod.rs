@@ -3,18 +3,23 @@
 //! no SQL and no hand-built JSON here.
 
 pub mod auth;
+pub mod conversations;
+pub mod emotes;
 pub mod health;
+pub mod messages;
 pub mod password;
 pub mod profile;
+pub mod reactions;
 
 use rouille::Request;
 
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{Session, Timestamp, User};
+use crate::domain::{ConversationId, Session, Timestamp, User};
 use crate::error::ApiError;
 use crate::http::extract;
-use crate::repo::{self, sessions};
+use crate::repo::{self, RepoError, RepoResult, events, sessions};
+use crate::wire::Event;
 
 /// `last_used_at` is rewritten at most this often, so that a busy client does not turn every
 /// read into a database write.
@@ -40,4 +45,12 @@ pub fn authenticate(app: &App, request: &Request) -> Result<Caller, ApiError> {
         repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;
     }
     Ok(Caller { user, session })
+}
+
+/// Writes an event to the outbox inside the transaction of the change it reports.
+fn record(tx: &repo::Tx, conversation_id: ConversationId, event: &Event) -> RepoResult<()> {
+    let data = serde_json::to_string(&event.data)
+        .map_err(|e| RepoError::Other(format!("event payload: {e}")))?;
+    events::append(tx, conversation_id, event.kind, &data, Timestamp::now())?;
+    Ok(())
 }

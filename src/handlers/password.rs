@@ -15,7 +15,7 @@ pub fn request_reset(app: &App, request: &Request, _: &Params) -> Result<Respons
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let email: Email = body.field("email")?;
     app.resets.request(email);
-    Ok(reply::ok(&wire::Message {
+    Ok(reply::ok(&wire::Notice {
         message: "If that email is registered, a reset link has been sent",
     }))
 }
@@ -40,18 +40,13 @@ pub fn reset(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
         return Err(invalid_token());
     }
     let hash = app.hasher.hash(&password)?;
-    let consumed = repo::write(&app.pool, |tx| {
-        let Some(user_id) = resets::consume(tx, &digest, Timestamp::now())? else {
-            return Ok(false);
-        };
+    repo::write(&app.pool, |tx| {
+        let user_id = resets::consume(tx, &digest, Timestamp::now())?.ok_or_else(invalid_token)?;
         users::set_password_hash(tx, user_id, &hash)?;
         sessions::delete_all_for_user(tx, user_id, None)?;
-        Ok(true)
+        Ok::<_, ApiError>(())
     })?;
-    if !consumed {
-        return Err(invalid_token());
-    }
-    Ok(reply::ok(&wire::Message {
+    Ok(reply::ok(&wire::Notice {
         message: "Password has been reset",
     }))
 }

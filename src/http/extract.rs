@@ -11,6 +11,8 @@ use crate::error::{ApiError, Kind};
 
 /// The body limit of every route but emote upload.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// The body limit of emote upload: a 256 KiB image in base64, with room for the JSON around it.
+pub const EMOTE_BODY_LIMIT: usize = 512 * 1024;
 
 /// A request body that is a JSON object; fields are taken out one by one, each failure naming
 /// its field.
@@ -87,6 +89,40 @@ impl JsonObject {
             .map_err(|why| ApiError::invalid_field(name, format!("{name} {}", why.0)))
     }
 
+    /// An optional string field (absent or null is `None`), parsed into its domain type.
+    pub fn optional<T: Parse>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.field(name).map(Some),
+        }
+    }
+
+    /// A required positive integer id.
+    pub fn id(&self, name: &str) -> Result<i64, ApiError> {
+        self.0.get(name).and_then(positive_id).ok_or_else(|| {
+            ApiError::invalid_field(name, format!("{name} must be a positive integer id"))
+        })
+    }
+
+    /// A required array of positive integer ids.
+    pub fn ids(&self, name: &str) -> Result<Vec<i64>, ApiError> {
+        let invalid = || {
+            ApiError::invalid_field(
+                name,
+                format!("{name} must be an array of positive integer ids"),
+            )
+        };
+        let items = self
+            .0
+            .get(name)
+            .and_then(Value::as_array)
+            .ok_or_else(invalid)?;
+        items
+            .iter()
+            .map(|item| positive_id(item).ok_or_else(invalid))
+            .collect()
+    }
+
     /// A required field that must be a string.
     pub fn string(&self, name: &str) -> Result<&str, ApiError> {
         match self.0.get(name) {
@@ -98,6 +134,10 @@ impl JsonObject {
             None => Err(ApiError::invalid_field(name, format!("{name} is required"))),
         }
     }
+}
+
+fn positive_id(value: &Value) -> Option<i64> {
+    value.as_i64().filter(|id| *id > 0)
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -137,6 +177,21 @@ pub fn number_param(
         _ => Err(ApiError::invalid_parameter(
             name,
             format!("{name} must be a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+/// An optional message cursor in the query string: a message id, or 0 for "the very start"
+/// (so `after=0` walks a history from its first message).
+pub fn cursor_param(request: &Request, name: &str) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = request.get_param(name) else {
+        return Ok(None);
+    };
+    match raw.parse::<i64>() {
+        Ok(id) if raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(id)),
+        _ => Err(ApiError::invalid_parameter(
+            name,
+            format!("{name} must be a message id"),
         )),
     }
 }

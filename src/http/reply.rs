@@ -10,3 +10,18 @@ pub fn ok<T: Serialize>(body: &T) -> Response {
 pub fn created<T: Serialize>(body: &T) -> Response {
     Response::json(body).with_status_code(201)
 }
+
+/// An image with its validator; public caching for a day.
+pub fn image(content_type: String, bytes: Vec<u8>, etag: &str) -> Response {
+    Response::from_data(content_type, bytes)
+        .with_unique_header("ETag", etag.to_owned())
+        .with_unique_header("Cache-Control", "public, max-age=86400")
+}
+
+/// `304 Not Modified` for a cached copy that is still current.
+pub fn not_modified(etag: &str) -> Response {
+    Response::empty_204()
+        .with_status_code(304)
+        .with_unique_header("ETag", etag.to_owned())
+        .with_unique_header("Cache-Control", "public, max-age=86400")
+}

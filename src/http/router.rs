@@ -9,7 +9,9 @@ use rouille::{Request, Response};
 use super::path_of;
 use crate::app::App;
 use crate::error::ApiError;
-use crate::handlers::{self, Caller, auth, health, password, profile};
+use crate::handlers::{
+    self, Caller, auth, conversations, emotes, health, messages, password, profile, reactions,
+};
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
 type Private = fn(&App, &Request, &Params, &Caller) -> Result<Response, ApiError>;
@@ -51,6 +53,7 @@ const ROUTES: &[Route] = &[
         password::request_reset,
     ),
     public("POST", "/api/password/reset", password::reset),
+    public("GET", "/api/emotes/{name}", emotes::image),
     private("POST", "/api/auth/logout", auth::logout),
     private("GET", "/api/auth/validate", auth::validate),
     private("GET", "/api/auth/sessions", auth::sessions),
@@ -60,6 +63,39 @@ const ROUTES: &[Route] = &[
     private("GET", "/api/profile", profile::me),
     private("PATCH", "/api/profile", profile::rename),
     private("POST", "/api/profile/password", profile::change_password),
+    private("GET", "/api/conversations", conversations::list),
+    private("POST", "/api/conversations", conversations::create),
+    private("GET", "/api/conversations/{id}", conversations::get),
+    private("GET", "/api/conversations/{id}/messages", messages::history),
+    private("POST", "/api/conversations/{id}/messages", messages::send),
+    private(
+        "PATCH",
+        "/api/conversations/{id}/messages/{message_id}",
+        messages::edit,
+    ),
+    private(
+        "DELETE",
+        "/api/conversations/{id}/messages/{message_id}",
+        messages::delete,
+    ),
+    private(
+        "PUT",
+        "/api/conversations/{id}/messages/{message_id}/reactions/{emote}",
+        reactions::add,
+    ),
+    private(
+        "DELETE",
+        "/api/conversations/{id}/messages/{message_id}/reactions/{emote}",
+        reactions::remove,
+    ),
+    private(
+        "POST",
+        "/api/conversations/{id}/read",
+        conversations::mark_read,
+    ),
+    private("GET", "/api/emotes", emotes::list),
+    private("POST", "/api/emotes", emotes::upload),
+    private("DELETE", "/api/emotes/{name}", emotes::delete),
 ];
 
 /// Values captured from `{name}` segments of a route's pattern.

@@ -2,6 +2,11 @@
 //! pragmas every connection gets, the schema and its migrations, and the error type the rest
 //! of the program sees. One file per table beside it, one function per query.
 
+pub mod conversations;
+pub mod emotes;
+pub mod events;
+pub mod messages;
+pub mod reactions;
 pub mod resets;
 pub mod sessions;
 pub mod users;
@@ -25,6 +30,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: u32 = 16;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+/// The write transaction handed to callers of `write`, who pass it on to the functions here.
+pub type Tx<'conn> = Transaction<'conn>;
 
 #[derive(Debug)]
 pub enum RepoError {
@@ -145,6 +152,8 @@ fn inspect(conn: &Connection) -> Result<Found, String> {
 /// acknowledged write survives a crash of the process and a power cut alike.
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // `rarray(?)`: a list of ids as one bound parameter, for batch loads without N+1 queries.
+    rusqlite::vtab::array::load_module(conn)?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA journal_mode = WAL;
@@ -169,26 +178,40 @@ fn migrate(conn: &mut Connection, found: Found) -> rusqlite::Result<()> {
 }
 
 /// Runs `work` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the
-/// transaction never fails half-way with `SQLITE_BUSY`. Commits only if `work` succeeds.
-pub fn write<T>(pool: &Pool, work: impl FnOnce(&Transaction) -> RepoResult<T>) -> RepoResult<T> {
-    let mut conn = pool.get()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// transaction never fails half-way with `SQLITE_BUSY`. Commits only if `work` succeeds; any
+/// error, the caller's own included, rolls everything back.
+pub fn write<T, E: From<RepoError>>(
+    pool: &Pool,
+    work: impl FnOnce(&Tx) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut conn = pool.get().map_err(RepoError::from)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(RepoError::from)?;
     let value = work(&tx)?;
-    tx.commit()?;
+    tx.commit().map_err(RepoError::from)?;
     Ok(value)
 }
 
 /// Runs a read on a pooled connection.
-pub fn read<T>(pool: &Pool, work: impl FnOnce(&Connection) -> RepoResult<T>) -> RepoResult<T> {
-    let conn = pool.get()?;
+pub fn read<T, E: From<RepoError>>(
+    pool: &Pool,
+    work: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    let conn = pool.get().map_err(RepoError::from)?;
     work(&conn)
+}
+
+/// A list of ids as one `rarray(?)` parameter.
+fn id_array(ids: impl IntoIterator<Item = i64>) -> rusqlite::vtab::array::Array {
+    std::rc::Rc::new(ids.into_iter().map(rusqlite::types::Value::from).collect())
 }
 
 /// Whether the database answers a trivial query.
 pub fn ping(pool: &Pool) -> RepoResult<()> {
     read(pool, |conn| {
         conn.query_row("SELECT 1", [], |_| Ok(()))?;
-        Ok(())
+        Ok::<_, RepoError>(())
     })
 }
 

@@ -122,3 +122,15 @@ pub fn page(
         .collect::<Result<Vec<_>, _>>()?;
     Ok((users, total))
 }
+
+/// Which of the given ids belong to no user.
+pub fn missing_ids(conn: &Connection, ids: &[UserId]) -> RepoResult<Vec<UserId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT value FROM rarray(?1) WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = value)
+         ORDER BY value",
+    )?;
+    let missing = stmt
+        .query_map([super::id_array(ids.iter().copied())], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(missing)
+}

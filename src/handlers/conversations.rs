@@ -1,0 +1,131 @@
+//! Conversations: listing, creating (direct or group), reading one, and the read marker.
+
+use rouille::{Request, Response};
+
+use super::{Caller, record};
+use crate::app::App;
+use crate::domain::{ConversationId, Timestamp, Title, UserId};
+use crate::error::ApiError;
+use crate::http::{Params, extract, reply};
+use crate::repo::{self, conversations, messages, users};
+use crate::wire::{ConversationPage, Event, OneConversation, Pagination, ReadState};
+
+/// A group holds at most this many members, its creator included.
+const MAX_GROUP_MEMBERS: usize = 256;
+
+pub fn list(
+    app: &App,
+    request: &Request,
+    _: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let page = extract::page_request(request)?;
+    let (found, total) = repo::read(&app.pool, |conn| {
+        conversations::page_for_user(conn, caller.user.id, page)
+    })?;
+    Ok(reply::ok(&ConversationPage {
+        conversations: found.into_iter().map(Into::into).collect(),
+        pagination: Pagination::new(page, total),
+    }))
+}
+
+/// One other member and no title is the pair's direct conversation: `200` if it already
+/// existed, `201` if it is new. Anything else is a new group.
+pub fn create(
+    app: &App,
+    request: &Request,
+    _: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let others = other_members(body.ids("member_ids")?, caller.user.id)?;
+    let title: Option<Title> = body.optional("title")?;
+    let me = caller.user.id;
+    let (conversation, created) = repo::write(&app.pool, |tx| {
+        if let Some(unknown) = users::missing_ids(tx, &others)?.first() {
+            let why = format!("no user has id {unknown}");
+            return Err(ApiError::invalid_field("member_ids", why));
+        }
+        let now = Timestamp::now();
+        let (id, created) = match (others.as_slice(), &title) {
+            ([other], None) => conversations::create_direct(tx, me, *other, now)?,
+            _ => (
+                conversations::create_group(tx, me, title.as_ref(), &others, now)?,
+                true,
+            ),
+        };
+        let conversation = conversations::get(tx, id, me)?;
+        if created {
+            record(tx, id, &Event::conversation_created(conversation.clone()))?;
+        }
+        Ok((conversation, created))
+    })?;
+    let body = OneConversation {
+        conversation: conversation.into(),
+    };
+    Ok(if created {
+        reply::created(&body)
+    } else {
+        reply::ok(&body)
+    })
+}
+
+/// The other members: the caller's own id is ignored, repeats count once.
+fn other_members(mut ids: Vec<UserId>, me: UserId) -> Result<Vec<UserId>, ApiError> {
+    ids.retain(|id| *id != me);
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(ApiError::invalid_field(
+            "member_ids",
+            "member_ids must name at least one other user",
+        ));
+    }
+    if ids.len() >= MAX_GROUP_MEMBERS {
+        return Err(ApiError::invalid_field(
+            "member_ids",
+            format!("a conversation has at most {MAX_GROUP_MEMBERS} members, you included"),
+        ));
+    }
+    Ok(ids)
+}
+
+pub fn get(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<Response, ApiError> {
+    let id: ConversationId = params.id("id")?;
+    let conversation = repo::read(&app.pool, |conn| {
+        conversations::require_member(conn, id, caller.user.id)?;
+        conversations::get(conn, id, caller.user.id)
+    })?;
+    Ok(reply::ok(&OneConversation {
+        conversation: conversation.into(),
+    }))
+}
+
+/// Moves the caller's read marker forward (never back) and reports the unread count.
+pub fn mark_read(
+    app: &App,
+    request: &Request,
+    params: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let id: ConversationId = params.id("id")?;
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let message_id = body.id("message_id")?;
+    let me = caller.user.id;
+    let state = repo::write(&app.pool, |tx| {
+        conversations::require_member(tx, id, me)?;
+        if !messages::exists_in(tx, id, message_id)? {
+            let why = "message_id is not a message of this conversation";
+            return Err(ApiError::invalid_field("message_id", why));
+        }
+        let (marker, moved) = conversations::mark_read(tx, id, me, message_id)?;
+        if moved {
+            record(tx, id, &Event::read_updated(id, me, marker))?;
+        }
+        Ok(ReadState {
+            last_read_message_id: marker,
+            unread_count: conversations::unread_count(tx, id, me)?,
+        })
+    })?;
+    Ok(reply::ok(&state))
+}

@@ -1,0 +1,158 @@
+//! Messages: history pages, sending (idempotent with `client_id`), editing and deleting.
+
+use rouille::{Request, Response};
+
+use super::{Caller, record};
+use crate::app::App;
+use crate::domain::{ClientId, ConversationId, Message, MessageBody, Timestamp, User};
+use crate::error::ApiError;
+use crate::http::{Params, extract, reply};
+use crate::repo::messages::Cursor;
+use crate::repo::{self, Tx, conversations, messages};
+use crate::wire::{Event, MessagePage, OneMessage};
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 100;
+
+pub fn history(
+    app: &App,
+    request: &Request,
+    params: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let id: ConversationId = params.id("id")?;
+    let cursor = match (
+        extract::cursor_param(request, "before")?,
+        extract::cursor_param(request, "after")?,
+    ) {
+        (None, None) => Cursor::Newest,
+        (Some(before), None) => Cursor::Before(before),
+        (None, Some(after)) => Cursor::After(after),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_parameter(
+                "after",
+                "before and after cannot be combined",
+            ));
+        }
+    };
+    let limit = extract::number_param(request, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
+    let (page, has_more) = repo::read(&app.pool, |conn| {
+        conversations::require_member(conn, id, caller.user.id)?;
+        messages::page(conn, id, cursor, limit, caller.user.id)
+    })?;
+    Ok(reply::ok(&MessagePage {
+        messages: page.into_iter().map(Into::into).collect(),
+        has_more,
+    }))
+}
+
+/// `201` with the new message, or `200` with the original when the sender already sent one
+/// with this `client_id` here (a retry), storing nothing new.
+pub fn send(
+    app: &App,
+    request: &Request,
+    params: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let id: ConversationId = params.id("id")?;
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let text: MessageBody = body.field("body")?;
+    let client_id: Option<ClientId> = body.optional("client_id")?;
+    let (message, created) = repo::write(&app.pool, |tx| {
+        conversations::require_member(tx, id, caller.user.id)?;
+        store(tx, id, &caller.user, &text, client_id.as_ref())
+    })?;
+    let reply_body = OneMessage {
+        message: message.into(),
+    };
+    Ok(if created {
+        reply::created(&reply_body)
+    } else {
+        reply::ok(&reply_body)
+    })
+}
+
+/// Stores a message with its side effects: the conversation's last activity, the sender's read
+/// marker, and the `message.created` event. A `client_id` retry changes nothing.
+fn store(
+    tx: &Tx,
+    id: ConversationId,
+    sender: &User,
+    text: &MessageBody,
+    client_id: Option<&ClientId>,
+) -> Result<(Message, bool), ApiError> {
+    let now = Timestamp::now();
+    let Some(message_id) = messages::insert(tx, id, sender.id, text, client_id, now)? else {
+        let client_id =
+            client_id.ok_or_else(|| ApiError::internal("insert ignored without client_id"))?;
+        let original = messages::id_by_client_id(tx, id, sender.id, client_id)?;
+        return Ok((messages::get(tx, id, original, Some(sender.id))?, false));
+    };
+    conversations::record_message(tx, id, message_id, now)?;
+    conversations::mark_read(tx, id, sender.id, message_id)?;
+    let message = messages::get(tx, id, message_id, Some(sender.id))?;
+    record(tx, id, &Event::message("message.created", message.clone()))?;
+    Ok((message, true))
+}
+
+pub fn edit(
+    app: &App,
+    request: &Request,
+    params: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let (id, message_id) = (params.id("id")?, params.id("message_id")?);
+    let body = extract::json_object(request, extract::BODY_LIMIT)?;
+    let text: MessageBody = body.field("body")?;
+    let message = repo::write(&app.pool, |tx| -> Result<Message, ApiError> {
+        let original = own_message(tx, id, message_id, caller)?;
+        if original.deleted {
+            return Err(ApiError::conflict("A deleted message cannot be edited"));
+        }
+        messages::edit(tx, message_id, &text, Timestamp::now())?;
+        let edited = messages::get(tx, id, message_id, Some(caller.user.id))?;
+        record(tx, id, &Event::message("message.updated", edited.clone()))?;
+        Ok(edited)
+    })?;
+    Ok(reply::ok(&OneMessage {
+        message: message.into(),
+    }))
+}
+
+/// Deleting leaves a tombstone; deleting it again changes nothing and answers the same.
+pub fn delete(
+    app: &App,
+    _: &Request,
+    params: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let (id, message_id) = (params.id("id")?, params.id("message_id")?);
+    let message = repo::write(&app.pool, |tx| -> Result<Message, ApiError> {
+        let original = own_message(tx, id, message_id, caller)?;
+        if original.deleted {
+            return Ok(original);
+        }
+        messages::delete(tx, message_id, Timestamp::now())?;
+        let deleted = messages::get(tx, id, message_id, Some(caller.user.id))?;
+        record(tx, id, &Event::message("message.deleted", deleted.clone()))?;
+        Ok(deleted)
+    })?;
+    Ok(reply::ok(&OneMessage {
+        message: message.into(),
+    }))
+}
+
+/// The message, if the caller is a member (`404` otherwise) and its sender (`403` otherwise).
+fn own_message(
+    tx: &Tx,
+    id: ConversationId,
+    message_id: i64,
+    caller: &Caller,
+) -> Result<Message, ApiError> {
+    conversations::require_member(tx, id, caller.user.id)?;
+    let message = messages::get(tx, id, message_id, Some(caller.user.id))?;
+    if message.sender.id != caller.user.id {
+        return Err(ApiError::forbidden("Only its sender can change a message"));
+    }
+    Ok(message)
+}
