@@ -15,6 +15,9 @@ pub mod repo;
 pub mod resets;
 pub mod wire;
 
+#[cfg(test)]
+mod query_plans;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,7 +70,7 @@ impl Running {
 }
 
 pub fn start(config: Config) -> Result<Running, StartError> {
-    let pool = repo::open(&config.db).map_err(|e| StartError(e.to_string()))?;
+    let pool = repo::open(&config.db, repo::POOL_SIZE).map_err(|e| StartError(e.to_string()))?;
     let (resets, inbox) = ResetDesk::new();
     let app = Arc::new(App {
         config: config.clone(),

@@ -27,7 +27,8 @@ const MIGRATIONS: &[&str] = &[include_str!("migrations/002_chat.sql")];
 
 /// How long a connection waits for another writer before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const POOL_SIZE: u32 = 16;
+/// Connections the server keeps open: enough for the request threads of a small server.
+pub const POOL_SIZE: u32 = 16;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 /// The write transaction handed to callers of `write`, who pass it on to the functions here.
@@ -94,7 +95,7 @@ impl fmt::Display for OpenError {
 /// understands, brings its schema up to date, and returns a pool of configured connections.
 /// A file that is not SQLite, belongs to something else, or was written by a newer EmoteChat
 /// is refused before anything is written to it.
-pub fn open(path: &Path) -> Result<Pool, OpenError> {
+pub fn open(path: &Path, connections: u32) -> Result<Pool, OpenError> {
     let shown = path.display();
     let mut conn = Connection::open_with_flags(
         path,
@@ -112,7 +113,10 @@ pub fn open(path: &Path) -> Result<Pool, OpenError> {
 
     let manager = SqliteConnectionManager::file(path).with_init(configure);
     r2d2::Pool::builder()
-        .max_size(POOL_SIZE)
+        .max_size(connections)
+        // A local SQLite connection cannot go stale; checking it on every checkout would
+        // cost a query per request.
+        .test_on_check_out(false)
         .connection_timeout(BUSY_TIMEOUT)
         .build(manager)
         .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))
