@@ -9,7 +9,8 @@ conversations over HTTP, stops the server and seeds the big history straight int
 file (with the events that sending would have written, so the size is honest), starts the
 server again and times, one request at a time over a keep-alive connection, alternating
 between the two conversations: sending a message, the newest page (50), and a page deep in
-the history (before= a cursor in the middle). Figures, not assertions.
+the history (before= a cursor in the middle). Reports the client's view and the server's own
+time per request (from its request log). Figures, not assertions.
 """
 import http.client
 import json
@@ -25,12 +26,17 @@ import time
 BODY = "x" * 100
 
 
-def start(binary, db):
+def start(binary, db, log):
     proc = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--db", db],
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "RUST_LOG": "warn"})
-    line = proc.stderr.readline()
-    assert line.startswith("listening on http://"), line
+                            stderr=open(log, "w"), text=True,
+                            env={**os.environ, "RUST_LOG": "info"})
+    for _ in range(500):
+        with open(log) as f:
+            line = next((l for l in f if l.startswith("listening on http://")), None)
+        if line:
+            break
+        time.sleep(0.01)
+    assert line, "server did not start"
     host, port = line.strip().removeprefix("listening on http://").rsplit(":", 1)
     return proc, http.client.HTTPConnection(host, int(port))
 
@@ -113,7 +119,8 @@ def main():
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.db")
-        proc, conn = start(binary, db)
+        log = os.path.join(tmp, "server.log")
+        proc, conn = start(binary, db, log)
         ada, token = account(conn, "Ada")
         bob, _ = account(conn, "Bob")
         ids = []
@@ -136,7 +143,7 @@ def main():
                  "mib_per_million_messages_with_events":
                      round((with_events - empty) * per_million, 1)}
 
-        proc, conn = start(binary, db)
+        proc, conn = start(binary, db, log)
         targets = (("big", ids[0], first_big + count // 2), ("small", ids[1], first_small + 50))
         results = {name: {"send": [], "newest_page": [], "page_before_cursor": []}
                    for name, _, _ in targets}
@@ -152,9 +159,24 @@ def main():
                                    f"/api/conversations/{id_}/messages?before={middle}",
                                    None, token))
         stop(proc)
-        print(json.dumps({"size": sizes,
-                          **{name: {k: summary(v) for k, v in r.items()}
-                             for name, r in results.items()}}, indent=1))
+        report = {"size": sizes, **{name: {"client": {k: summary(v) for k, v in r.items()}}
+                                    for name, r in results.items()}}
+        for name, id_, _ in targets:
+            report[name]["server"] = server_times(log, id_)
+        print(json.dumps(report, indent=1))
+
+
+def server_times(log, conversation):
+    """The server's own time per request, from its request log (no network or client)."""
+    times = {"send": [], "page": []}
+    path = f" /api/conversations/{conversation}/messages "
+    with open(log) as f:
+        for line in f:
+            if path in line and line.rstrip().endswith("ms"):
+                kind = "send" if "] POST " in line else "page"
+                times[kind].append(float(line.rsplit(" ", 1)[1].removesuffix("ms\n")
+                                         .removesuffix("ms")))
+    return {k: summary(v) for k, v in times.items() if v}
 
 
 if __name__ == "__main__":

@@ -20,8 +20,13 @@ static TRACED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn collect(event: TraceEvent<'_>) {
     if let TraceEvent::Stmt(stmt, _) = event {
-        let sql = stmt.expanded_sql().unwrap_or_else(|| stmt.sql().into_owned());
-        TRACED.lock().unwrap_or_else(PoisonError::into_inner).push(sql);
+        let sql = stmt
+            .expanded_sql()
+            .unwrap_or_else(|| stmt.sql().into_owned());
+        TRACED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(sql);
     }
 }
 
@@ -87,12 +92,18 @@ fn seed(pool: &Pool, history: usize) -> (UserId, ConversationId) {
 /// The statements one request ran, and its status.
 fn traced(world: &World, method: &str, url: &str, body: &str) -> (u16, Vec<String>) {
     let headers = vec![
-        ("Authorization".to_owned(), format!("Bearer {}", world.token)),
+        (
+            "Authorization".to_owned(),
+            format!("Bearer {}", world.token),
+        ),
         ("Content-Type".to_owned(), "application/json".to_owned()),
     ];
     let request = Request::fake_http(method, url, headers, body.as_bytes().to_vec());
     let conn = world.app.pool.get().expect("connection");
-    TRACED.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    TRACED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
     conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(collect));
     drop(conn);
     let response = crate::http::handle(&world.app, &request);
@@ -112,7 +123,9 @@ fn check_plans(world: &World, label: &str, statements: &[String]) {
         if !sql.starts_with("SELECT") && !sql.starts_with("UPDATE") && !sql.starts_with("INSERT") {
             continue;
         }
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
         let details: Vec<String> = stmt
             .query_map([], |row| row.get(3))
             .expect("plan")
@@ -120,7 +133,9 @@ fn check_plans(world: &World, label: &str, statements: &[String]) {
             .expect("plan rows");
         for detail in details {
             println!("    {detail}");
-            let scanned = detail.strip_prefix("SCAN ").map(|rest| rest.split(' ').next());
+            let scanned = detail
+                .strip_prefix("SCAN ")
+                .map(|rest| rest.split(' ').next());
             let full_scan = matches!(
                 scanned,
                 Some(Some("messages" | "m" | "reactions" | "events"))
@@ -137,10 +152,18 @@ fn hot_paths_run_a_fixed_number_of_indexed_statements() {
     let cases = |w: &World| {
         let id = w.conversation;
         vec![
-            ("list conversations", traced(w, "GET", "/api/conversations", "")),
+            (
+                "list conversations",
+                traced(w, "GET", "/api/conversations", ""),
+            ),
             (
                 "send a message",
-                traced(w, "POST", &format!("/api/conversations/{id}/messages"), r#"{"body":"hi"}"#),
+                traced(
+                    w,
+                    "POST",
+                    &format!("/api/conversations/{id}/messages"),
+                    r#"{"body":"hi"}"#,
+                ),
             ),
             (
                 "newest page",
@@ -148,15 +171,27 @@ fn hot_paths_run_a_fixed_number_of_indexed_statements() {
             ),
             (
                 "page before a cursor",
-                traced(w, "GET", &format!("/api/conversations/{id}/messages?before=5&limit=100"), ""),
+                traced(
+                    w,
+                    "GET",
+                    &format!("/api/conversations/{id}/messages?before=5&limit=100"),
+                    "",
+                ),
             ),
         ]
     };
     for ((label, (status_small, small_sql)), (_, (status_large, large_sql))) in
         cases(&small).into_iter().zip(cases(&large))
     {
-        assert!(status_small < 300 && status_large < 300, "{label}: {status_small} {status_large}");
-        assert_eq!(small_sql.len(), large_sql.len(), "{label}: {small_sql:#?} vs {large_sql:#?}");
+        assert!(
+            status_small < 300 && status_large < 300,
+            "{label}: {status_small} {status_large}"
+        );
+        assert_eq!(
+            small_sql.len(),
+            large_sql.len(),
+            "{label}: {small_sql:#?} vs {large_sql:#?}"
+        );
         check_plans(&large, label, &large_sql);
     }
 }

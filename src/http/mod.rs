@@ -21,11 +21,11 @@ pub fn handle(app: &App, request: &Request) -> Response {
     let started = Instant::now();
     let response = finish(guarded(|| router::dispatch(app, request)));
     log::info!(
-        "{} {} {} {}ms",
+        "{} {} {} {:.2}ms",
         request.method(),
         path_of(request),
         response.status_code,
-        started.elapsed().as_millis()
+        started.elapsed().as_secs_f64() * 1000.0
     );
     response
 }
