@@ -1,11 +1,8 @@
 //! Conversations: direct and group creation, listing, reading one.
 
-use std::sync::Barrier;
-use std::thread;
-
 use serde_json::json;
 
-use crate::util::TestServer;
+use crate::util::{TestServer, at_once};
 
 #[test]
 fn a_direct_conversation_is_created_once_and_then_returned() {
@@ -35,31 +32,15 @@ fn simultaneous_direct_creations_end_in_one_conversation() {
     let server = TestServer::start();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
-    let barrier = Barrier::new(16);
-    let replies: Vec<(u16, i64)> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..16)
-            .map(|i| {
-                let (me, other) = if i % 2 == 0 {
-                    (&ada, &bob)
-                } else {
-                    (&bob, &ada)
-                };
-                let barrier = &barrier;
-                let server = &server;
-                scope.spawn(move || {
-                    barrier.wait();
-                    let reply = server.conversation(&me.token, &[other.id], None);
-                    (
-                        reply.status,
-                        reply.body["conversation"]["id"].as_i64().expect("id"),
-                    )
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .collect()
+    let replies: Vec<(u16, i64)> = at_once(16, |i| {
+        let (me, other) = if i % 2 == 0 {
+            (&ada, &bob)
+        } else {
+            (&bob, &ada)
+        };
+        let reply = server.conversation(&me.token, &[other.id], None);
+        let id = reply.body["conversation"]["id"].as_i64().expect("id");
+        (reply.status, id)
     });
     assert_eq!(
         replies.iter().filter(|(status, _)| *status == 201).count(),

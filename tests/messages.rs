@@ -1,13 +1,12 @@
 //! Messages: sending, idempotent retries, history cursors, edits, deletes and read state.
 
 use std::collections::BTreeSet;
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use serde_json::{Value, json};
 
-use crate::util::{TestServer, TestUser};
+use crate::util::{TestServer, TestUser, at_once};
 
 fn pair(server: &TestServer) -> (TestUser, TestUser, i64) {
     let ada = server.user("Ada");
@@ -109,22 +108,9 @@ fn a_retry_with_the_same_client_id_returns_the_original() {
 fn concurrent_retries_store_one_message() {
     let server = TestServer::start();
     let (ada, _, id) = pair(&server);
-    let barrier = Barrier::new(12);
-    let replies: Vec<(u16, Value)> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..12)
-            .map(|_| {
-                scope.spawn(|| {
-                    barrier.wait();
-                    let reply =
-                        server.send(&ada.token, id, json!({"body": "hi", "client_id": "same"}));
-                    (reply.status, reply.body["message"]["id"].clone())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .collect()
+    let replies: Vec<(u16, Value)> = at_once(12, |_| {
+        let reply = server.send(&ada.token, id, json!({"body": "hi", "client_id": "same"}));
+        (reply.status, reply.body["message"]["id"].clone())
     });
     assert_eq!(
         replies.iter().filter(|(s, _)| *s == 201).count(),

@@ -421,3 +421,24 @@ impl TestServer {
         reply.body["message"]["id"].as_i64().expect("id")
     }
 }
+
+/// Runs `n` calls of `work` on as many threads, released together, and returns their results
+/// in order: for races such as simultaneous creations and retries.
+pub fn at_once<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(n);
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, work) = (&barrier, &work);
+                scope.spawn(move || {
+                    barrier.wait();
+                    work(i)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    })
+}

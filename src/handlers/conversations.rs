@@ -63,11 +63,7 @@ pub fn create(
     let body = OneConversation {
         conversation: conversation.into(),
     };
-    Ok(if created {
-        reply::created(&body)
-    } else {
-        reply::ok(&body)
-    })
+    Ok(reply::created_or_ok(created, &body))
 }
 
 /// The other members: the caller's own id is ignored, repeats count once.

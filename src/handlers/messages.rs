@@ -65,11 +65,7 @@ pub fn send(
     let reply_body = OneMessage {
         message: message.into(),
     };
-    Ok(if created {
-        reply::created(&reply_body)
-    } else {
-        reply::ok(&reply_body)
-    })
+    Ok(reply::created_or_ok(created, &reply_body))
 }
 
 /// Stores a message with its side effects: the conversation's last activity, the sender's read

@@ -25,3 +25,13 @@ pub fn not_modified(etag: &str) -> Response {
         .with_unique_header("ETag", etag.to_owned())
         .with_unique_header("Cache-Control", "public, max-age=86400")
 }
+
+/// `201` for something made by this request, `200` for something that already existed
+/// (an existing direct conversation, a retried message).
+pub fn created_or_ok<T: Serialize>(created: bool, body: &T) -> Response {
+    if created {
+        self::created(body)
+    } else {
+        ok(body)
+    }
+}
