@@ -17,6 +17,19 @@ pub struct Config {
     pub session_days: u32,
     pub reset_minutes: u32,
     pub rate_limits: bool,
+    pub connections: ConnectionLimits,
+}
+
+/// What the connection layer allows one client and all of them together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub request_timeout_secs: u32,
+    pub body_timeout_secs: u32,
+    pub write_timeout_secs: u32,
+    pub idle_timeout_secs: u32,
 }
 
 /// The mail command may carry credentials (an SMTP password on a command line), so `Debug`
@@ -34,6 +47,7 @@ impl fmt::Debug for Config {
             .field("session_days", &self.session_days)
             .field("reset_minutes", &self.reset_minutes)
             .field("rate_limits", &self.rate_limits)
+            .field("connections", &self.connections)
             .finish()
     }
 }
@@ -88,6 +102,48 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_RATE_LIMITS",
         default: "on",
         help: "rate limiting, on or off",
+    },
+    Setting {
+        flag: "--max-connections",
+        env: "EMOTECHAT_MAX_CONNECTIONS",
+        default: "1024",
+        help: "open connections at most; more are closed at once (1-100000)",
+    },
+    Setting {
+        flag: "--max-header-bytes",
+        env: "EMOTECHAT_MAX_HEADER_BYTES",
+        default: "8192",
+        help: "longest request line or header line (256-1048576)",
+    },
+    Setting {
+        flag: "--max-headers",
+        env: "EMOTECHAT_MAX_HEADERS",
+        default: "100",
+        help: "most header fields in a request (8-1000)",
+    },
+    Setting {
+        flag: "--request-timeout",
+        env: "EMOTECHAT_REQUEST_TIMEOUT",
+        default: "10",
+        help: "seconds for a request head to arrive, from its first byte (1-3600)",
+    },
+    Setting {
+        flag: "--body-timeout",
+        env: "EMOTECHAT_BODY_TIMEOUT",
+        default: "30",
+        help: "seconds for a request body to arrive (1-3600)",
+    },
+    Setting {
+        flag: "--write-timeout",
+        env: "EMOTECHAT_WRITE_TIMEOUT",
+        default: "30",
+        help: "seconds a response write may block (1-3600)",
+    },
+    Setting {
+        flag: "--idle-timeout",
+        env: "EMOTECHAT_IDLE_TIMEOUT",
+        default: "30",
+        help: "seconds a kept-alive connection may wait for its next request (1-3600)",
     },
 ];
 
@@ -195,6 +251,26 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         session_days: number_in("--session-days", &text("--session-days"), 1, 3650)?,
         reset_minutes: number_in("--reset-minutes", &text("--reset-minutes"), 1, 1440)?,
         rate_limits: on_off("--rate-limits", &text("--rate-limits"))?,
+        connections: ConnectionLimits {
+            max_connections: number_in("--max-connections", &text("--max-connections"), 1, 100_000)?
+                as usize,
+            max_header_bytes: number_in(
+                "--max-header-bytes",
+                &text("--max-header-bytes"),
+                256,
+                1 << 20,
+            )? as usize,
+            max_headers: number_in("--max-headers", &text("--max-headers"), 8, 1000)? as usize,
+            request_timeout_secs: number_in(
+                "--request-timeout",
+                &text("--request-timeout"),
+                1,
+                3600,
+            )?,
+            body_timeout_secs: number_in("--body-timeout", &text("--body-timeout"), 1, 3600)?,
+            write_timeout_secs: number_in("--write-timeout", &text("--write-timeout"), 1, 3600)?,
+            idle_timeout_secs: number_in("--idle-timeout", &text("--idle-timeout"), 1, 3600)?,
+        },
     })
 }
 
@@ -270,6 +346,11 @@ mod tests {
         assert_eq!(config.session_days, 30);
         assert_eq!(config.reset_minutes, 15);
         assert!(config.rate_limits);
+        assert_eq!(config.connections.max_connections, 1024);
+        assert_eq!(config.connections.max_header_bytes, 8192);
+        assert_eq!(config.connections.max_headers, 100);
+        assert_eq!(config.connections.request_timeout_secs, 10);
+        assert_eq!(config.connections.idle_timeout_secs, 30);
         assert_eq!(serve(&["serve"], &[]), Ok(config));
     }
 

@@ -64,13 +64,23 @@ impl Timestamp {
 
     /// The date form of RFC 5322 (e-mail `Date:` header), always in UTC.
     pub fn to_rfc5322(self) -> String {
+        format!("{} +0000", self.day_and_time())
+    }
+
+    /// The HTTP `Date:` form (RFC 9110 IMF-fixdate), e.g. `Thu, 26 Nov 2026 11:41:34 GMT`.
+    pub fn to_http_date(self) -> String {
+        format!("{} GMT", self.day_and_time())
+    }
+
+    /// `Thu, 26 Nov 2026 11:41:34`: the part the mail and HTTP date forms share.
+    fn day_and_time(self) -> String {
         const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
         const MONTHS: [&str; 12] = [
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
         ];
         let c = self.civil();
         format!(
-            "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+            "{}, {:02} {} {} {:02}:{:02}:{:02}",
             DAYS[c.weekday as usize],
             c.day,
             MONTHS[(c.month - 1) as usize],
@@ -508,6 +518,7 @@ mod tests {
             "Thu, 26 Nov 2026 11:41:34 +0000"
         );
         assert_eq!(Timestamp(0).to_rfc5322(), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(Timestamp(0).to_http_date(), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
     #[test]

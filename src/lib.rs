@@ -21,12 +21,14 @@ mod query_plans;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use app::App;
 use auth::Hasher;
 use config::Config;
+use http::parse::HeadLimits;
+use http::server::{Handler, Limits, Server, Stopper};
 use mail::Mailer;
 use resets::ResetDesk;
 
@@ -46,7 +48,8 @@ impl std::error::Error for StartError {}
 pub struct Running {
     addr: SocketAddr,
     thread: JoinHandle<()>,
-    stop: Sender<()>,
+    stopper: Stopper,
+    pool: repo::Pool,
 }
 
 impl Running {
@@ -55,22 +58,26 @@ impl Running {
         self.addr
     }
 
-    /// Blocks for as long as the server runs.
-    pub fn wait(self) {
-        // A panic of the accept thread has already been reported by the panic hook.
+    /// Stops gracefully: no new connections, idle ones closed, requests in flight given up to
+    /// `deadline` to finish; then the write-ahead log is folded into the database file.
+    pub fn shutdown(self, deadline: Duration) {
+        if !self.stopper.stop(deadline) {
+            log::warn!(
+                "{} connections still open after {deadline:?}; stopping anyway",
+                self.stopper.open_connections()
+            );
+        }
+        // The accept loop ends once woken; a panic there was already reported.
         let _ = self.thread.join();
-    }
-
-    /// Stops accepting requests and waits for the accept loop to end.
-    pub fn stop(self) {
-        // The loop may already have ended; then there is nothing to stop.
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
+        if let Err(err) = repo::checkpoint(&self.pool) {
+            log::error!("checkpoint at shutdown failed: {err}");
+        }
     }
 }
 
 pub fn start(config: Config) -> Result<Running, StartError> {
     let pool = repo::open(&config.db, repo::POOL_SIZE).map_err(|e| StartError(e.to_string()))?;
+    raise_open_file_limit(config.connections.max_connections);
     let (resets, inbox) = ResetDesk::new();
     let app = Arc::new(App {
         config: config.clone(),
@@ -78,13 +85,56 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         hasher: Hasher::new(),
         resets,
     });
-    let server = rouille::Server::new(config.addr, move |request| http::handle(&app, request))
+    let handler: Handler = Arc::new(move |request| http::handle(&app, request));
+    let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.addr)))?;
-    let addr = server.server_addr();
+    let addr = server.addr();
     let mailer = Mailer::new(config.mail_command.clone(), config.public_url_for(addr));
     inbox
-        .start_worker(pool, mailer, config.reset_minutes)
+        .start_worker(pool.clone(), mailer, config.reset_minutes)
         .map_err(|e| StartError(format!("cannot start the reset worker: {e}")))?;
-    let (thread, stop) = server.stoppable();
-    Ok(Running { addr, thread, stop })
+    let stopper = server.stopper();
+    let thread = std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || server.run())
+        .map_err(|e| StartError(format!("cannot start the accept thread: {e}")))?;
+    Ok(Running {
+        addr,
+        thread,
+        stopper,
+        pool,
+    })
+}
+
+fn limits(config: &Config) -> Limits {
+    let c = &config.connections;
+    let secs = |s: u32| Duration::from_secs(u64::from(s));
+    Limits {
+        max_connections: c.max_connections,
+        head: HeadLimits {
+            max_line: c.max_header_bytes,
+            max_headers: c.max_headers,
+        },
+        head_timeout: secs(c.request_timeout_secs),
+        body_timeout: secs(c.body_timeout_secs),
+        write_timeout: secs(c.write_timeout_secs),
+        idle_timeout: secs(c.idle_timeout_secs),
+    }
+}
+
+/// Each connection holds a file descriptor, and the default soft limit (often 1024) is below
+/// what the connection cap allows: raise it to the hard limit, and say what that affords.
+fn raise_open_file_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            log::info!("open-file limit {limit}: room for {max_connections} connections");
+            if limit < max_connections as u64 + 64 {
+                log::warn!(
+                    "open-file limit {limit} is below --max-connections {max_connections}; \
+                     accept errors will pause new connections when it runs out"
+                );
+            }
+        }
+        Err(err) => log::warn!("cannot raise the open-file limit: {err}"),
+    }
 }

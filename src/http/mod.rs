@@ -4,10 +4,12 @@
 //! token or reset link in a query can reach the log.
 
 pub mod extract;
+pub mod parse;
 pub mod reply;
 mod router;
+pub mod server;
 
-pub use router::Params;
+pub use router::{Params, body_limit};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;

@@ -6,7 +6,7 @@
 use percent_encoding::percent_decode_str;
 use rouille::{Request, Response};
 
-use super::path_of;
+use super::{extract, path_of};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::handlers::{
@@ -97,6 +97,16 @@ const ROUTES: &[Route] = &[
     private("POST", "/api/emotes", emotes::upload),
     private("DELETE", "/api/emotes/{name}", emotes::delete),
 ];
+
+/// The most bytes of body a route reads: emote uploads carry an image, the rest small JSON.
+/// The connection layer refuses a larger body before reading it.
+pub fn body_limit(method: &str, path: &str) -> usize {
+    if method == "POST" && path == "/api/emotes" {
+        extract::EMOTE_BODY_LIMIT
+    } else {
+        extract::BODY_LIMIT
+    }
+}
 
 /// Values captured from `{name}` segments of a route's pattern.
 #[derive(Debug, Default)]

@@ -211,6 +211,15 @@ fn id_array(ids: impl IntoIterator<Item = i64>) -> rusqlite::vtab::array::Array 
     std::rc::Rc::new(ids.into_iter().map(rusqlite::types::Value::from).collect())
 }
 
+/// Folds the write-ahead log into the database file, so a stopped server leaves one
+/// self-contained file behind.
+pub fn checkpoint(pool: &Pool) -> RepoResult<()> {
+    read(pool, |conn| {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok::<_, RepoError>(())
+    })
+}
+
 /// Whether the database answers a trivial query.
 pub fn ping(pool: &Pool) -> RepoResult<()> {
     read(pool, |conn| {

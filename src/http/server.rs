@@ -1,0 +1,639 @@
+//! The connection layer under rouille: accepts connections, reads and bounds each request,
+//! hands it to the application as a `rouille::Request`, and writes the `rouille::Response`
+//! back. Synchronous, one thread per connection, written from RFC 9112.
+//!
+//! It replaces rouille's engine (tiny_http 0.12), which one hostile client could crash or
+//! starve. What it guarantees instead:
+//! - a cap on open connections (past it, a connection is closed at once, no thread spawned);
+//! - a deadline for the whole request head, a deadline for the body, a write timeout, and a
+//!   keep-alive idle timeout, so no client holds a thread for long by being slow;
+//! - limits on header lines and count (431), the request target (414), and the body per route
+//!   (413, judged from `Content-Length` or chunk sizes before the body is read);
+//! - accept errors (such as running out of file descriptors) and failed thread spawns are
+//!   logged and survived; a panicking handler costs only its own connection;
+//! - responses go out with `TCP_NODELAY`, head and body in one write where they fit, streamed
+//!   bodies chunk by chunk as they are produced;
+//! - a handler can take the raw connection over (`HandOff`) for Server-Sent Events and
+//!   WebSocket, with both halves of the `TcpStream` and any bytes already read past the head.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rouille::{Request, Response};
+
+use super::parse::{self, Framing, Head, HeadLimits, Reject};
+use crate::domain::Timestamp;
+
+/// The limits of the connection layer; every one is a server setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub head: HeadLimits,
+    /// From the first byte of a request to the end of its head.
+    pub head_timeout: Duration,
+    /// For the whole body, once the head is in.
+    pub body_timeout: Duration,
+    /// For each write of a response.
+    pub write_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 1024,
+            head: HeadLimits {
+                max_line: 8 * 1024,
+                max_headers: 100,
+            },
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The application: a rouille handler.
+pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+/// The body limit of a route, from its method and path.
+pub type BodyLimit = fn(&str, &str) -> usize;
+
+/// A connection taken over by a handler, for a stream that outlives the request.
+pub struct HandOff {
+    pub stream: TcpStream,
+    /// Bytes the client sent after the request head, already read from the socket.
+    pub leftover: Vec<u8>,
+}
+
+thread_local! {
+    static HANDED_OFF: RefCell<Option<HandOff>> = const { RefCell::new(None) };
+}
+
+/// Takes the connection over. Only meaningful inside `rouille::Upgrade::build`, which the
+/// layer calls on the connection's own thread once the response head is written; the stream
+/// then belongs to the caller, and the layer forgets it.
+pub fn take_connection() -> Option<HandOff> {
+    HANDED_OFF.with(|slot| slot.borrow_mut().take())
+}
+
+/// Stack size of a connection thread: handlers keep little on the stack, and a small stack
+/// keeps a thousand threads cheap.
+const THREAD_STACK: usize = 512 * 1024;
+/// Pause after a failed accept (e.g. out of file descriptors), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Bytes read from a socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a refused connection is drained before it is closed (see `linger`).
+const LINGER: Duration = Duration::from_secs(2);
+/// A response body up to this size is sent in the same write as the head.
+const COALESCE: usize = 64 * 1024;
+
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    addr: SocketAddr,
+    limits: Limits,
+    handler: Handler,
+    body_limit: BodyLimit,
+    open: AtomicUsize,
+    stopping: AtomicBool,
+    next_id: AtomicU64,
+    /// Connections waiting for their next request, so shutdown can close them at once.
+    idle: Mutex<HashMap<u64, TcpStream>>,
+}
+
+/// Stops a running server from another thread.
+#[derive(Clone)]
+pub struct Stopper(Arc<Shared>);
+
+impl Server {
+    pub fn bind(
+        addr: SocketAddr,
+        limits: Limits,
+        body_limit: BodyLimit,
+        handler: Handler,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared {
+                addr,
+                limits,
+                handler,
+                body_limit,
+                open: AtomicUsize::new(0),
+                stopping: AtomicBool::new(false),
+                next_id: AtomicU64::new(0),
+                idle: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.shared))
+    }
+
+    /// Accepts connections until stopped.
+    pub fn run(self) {
+        for accepted in self.listener.incoming() {
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            match accepted {
+                Ok(stream) => admit(&self.shared, stream),
+                Err(err) => {
+                    log::warn!("accept failed: {err}; retrying");
+                    thread::sleep(ACCEPT_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+/// Gives the connection a thread of its own, or closes it at once when the server is full or
+/// no thread can be had.
+fn admit(shared: &Arc<Shared>, stream: TcpStream) {
+    if shared.open.fetch_add(1, Ordering::SeqCst) >= shared.limits.max_connections {
+        shared.open.fetch_sub(1, Ordering::SeqCst);
+        log::warn!("connection limit reached; closing a new connection");
+        return;
+    }
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let for_thread = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name("connection".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || {
+            let id = for_thread.next_id.fetch_add(1, Ordering::Relaxed);
+            if let Err(err) = Connection::new(&for_thread, id, stream, peer).serve() {
+                log::debug!("connection from {peer} ended: {err}");
+            }
+            for_thread.idle_done(id);
+            for_thread.open.fetch_sub(1, Ordering::SeqCst);
+        });
+    if let Err(err) = spawned {
+        shared.open.fetch_sub(1, Ordering::SeqCst);
+        log::error!("cannot start a connection thread: {err}; connection dropped");
+    }
+}
+
+impl Shared {
+    fn idle_start(&self, id: u64, stream: &TcpStream) {
+        if let Ok(clone) = stream.try_clone() {
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, clone);
+        }
+    }
+
+    fn idle_done(&self, id: u64) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+}
+
+impl Stopper {
+    /// Stops accepting, closes idle keep-alive connections, and waits up to `deadline` for
+    /// requests in flight to finish. True if every connection closed in time.
+    pub fn stop(&self, deadline: Duration) -> bool {
+        let shared = &self.0;
+        shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the accept loop, which is blocked in accept().
+        let _ = TcpStream::connect_timeout(&shared.addr, Duration::from_secs(1));
+        let until = Instant::now() + deadline;
+        loop {
+            for stream in shared
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+            {
+                // Ends the idle read; a request in flight is not idle and is not touched.
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            if shared.open.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.0.open.load(Ordering::SeqCst)
+    }
+}
+
+/// One client connection and the bytes read from it but not yet used.
+struct Connection<'a> {
+    shared: &'a Shared,
+    id: u64,
+    stream: TcpStream,
+    peer: SocketAddr,
+    buf: Vec<u8>,
+}
+
+/// How a request ended for the connection.
+enum Next {
+    KeepAlive,
+    Close,
+    HandedOff,
+}
+
+impl<'a> Connection<'a> {
+    fn new(shared: &'a Shared, id: u64, stream: TcpStream, peer: SocketAddr) -> Connection<'a> {
+        Connection {
+            shared,
+            id,
+            stream,
+            peer,
+            buf: Vec::new(),
+        }
+    }
+
+    fn serve(mut self) -> io::Result<()> {
+        self.stream.set_nodelay(true)?;
+        self.stream
+            .set_write_timeout(Some(self.shared.limits.write_timeout))?;
+        loop {
+            if !self.await_request()? {
+                return Ok(());
+            }
+            match self.one_request()? {
+                Next::KeepAlive if !self.shared.stopping.load(Ordering::SeqCst) => {}
+                Next::HandedOff => return Ok(()),
+                _ => {
+                    let _ = self.stream.shutdown(Shutdown::Write);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Waits, up to the idle timeout, for the first byte of the next request. False when the
+    /// client closed, went quiet, or the server is stopping.
+    fn await_request(&mut self) -> io::Result<bool> {
+        if !self.buf.is_empty() {
+            return Ok(true);
+        }
+        self.shared.idle_start(self.id, &self.stream);
+        let idle_timeout = self.shared.limits.idle_timeout;
+        let got = if self.shared.stopping.load(Ordering::SeqCst) {
+            Ok(0)
+        } else {
+            self.read_more(Instant::now() + idle_timeout)
+        };
+        self.shared.idle_done(self.id);
+        match got {
+            Ok(n) => Ok(n > 0),
+            Err(Failure::Io(err)) => Err(err),
+            Err(Failure::Timeout | Failure::Reject(_)) => Ok(false),
+        }
+    }
+
+    fn one_request(&mut self) -> io::Result<Next> {
+        let head = match self.read_head() {
+            Ok(Some(head)) => head,
+            Ok(None) => return Ok(Next::Close),
+            Err(Failure::Reject(reject)) => return self.refuse(reject),
+            Err(Failure::Timeout) => return self.refuse_timeout(),
+            Err(Failure::Io(err)) => return Err(err),
+        };
+        let path = head.target.split('?').next().unwrap_or("/").to_owned();
+        let limit = (self.shared.body_limit)(&head.method, &path);
+        let body = match self.read_body(&head, limit) {
+            Ok(body) => body,
+            Err(Failure::Reject(reject)) => return self.refuse(reject),
+            Err(Failure::Timeout) => return self.refuse_timeout(),
+            Err(Failure::Io(err)) => return Err(err),
+        };
+        let head_only = head.method == "HEAD";
+        let request = Request::fake_http_from(
+            self.peer,
+            if head_only {
+                "GET"
+            } else {
+                head.method.as_str()
+            },
+            head.target.clone(),
+            head.headers.clone(),
+            body,
+        );
+        let handler = &self.shared.handler;
+        let response = catch_unwind(AssertUnwindSafe(|| handler(&request))).unwrap_or_else(|_| {
+            crate::error::ApiError::internal("handler panicked").into_response()
+        });
+        let keep_alive = head.keep_alive && !self.shared.stopping.load(Ordering::SeqCst);
+        self.respond(response, head.minor_version, head_only, keep_alive)
+    }
+
+    fn read_head(&mut self) -> Result<Option<Head>, Failure> {
+        let deadline = Instant::now() + self.shared.limits.head_timeout;
+        loop {
+            if let Some((head, used)) = parse::parse_head(&self.buf, self.shared.limits.head)? {
+                self.buf.drain(..used);
+                return Ok(Some(head));
+            }
+            if self.read_more(deadline)? == 0 {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn read_body(&mut self, head: &Head, limit: usize) -> Result<Vec<u8>, Failure> {
+        let deadline = Instant::now() + self.shared.limits.body_timeout;
+        match head.framing {
+            Framing::None => Ok(Vec::new()),
+            Framing::Length(length) => {
+                let length = usize::try_from(length).unwrap_or(usize::MAX);
+                if length > limit {
+                    return Err(Failure::Reject(Reject::TooLarge));
+                }
+                self.continue_if_expected(head)?;
+                while self.buf.len() < length {
+                    if self.read_more(deadline)? == 0 {
+                        return Err(Failure::Io(ErrorKind::UnexpectedEof.into()));
+                    }
+                }
+                Ok(self.buf.drain(..length).collect())
+            }
+            Framing::Chunked => {
+                self.continue_if_expected(head)?;
+                loop {
+                    if let Some((body, used)) = parse::decode_chunked(&self.buf, limit)? {
+                        self.buf.drain(..used);
+                        return Ok(body);
+                    }
+                    if self.read_more(deadline)? == 0 {
+                        return Err(Failure::Io(ErrorKind::UnexpectedEof.into()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A client that sent `Expect: 100-continue` waits for this before sending its body.
+    fn continue_if_expected(&mut self, head: &Head) -> Result<(), Failure> {
+        if head.expect_continue && head.minor_version == 1 && self.buf.is_empty() {
+            self.stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .map_err(Failure::Io)?;
+        }
+        Ok(())
+    }
+
+    /// Reads what is available, waiting no later than `deadline`; 0 at end of stream.
+    fn read_more(&mut self, deadline: Instant) -> Result<usize, Failure> {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or(Failure::Timeout)?;
+        self.stream
+            .set_read_timeout(Some(left))
+            .map_err(Failure::Io)?;
+        let mut chunk = [0u8; READ_CHUNK];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if is_timeout(&err) => return Err(Failure::Timeout),
+                Err(err) => return Err(Failure::Io(err)),
+            }
+        }
+    }
+
+    /// Answers a request that cannot be served, then closes: after a framing error the rest
+    /// of the stream cannot be trusted, and a refused body is not drained.
+    fn refuse(&mut self, reject: Reject) -> io::Result<Next> {
+        let (code, message) = match reject {
+            Reject::BadRequest(why) => ("bad_request", why),
+            Reject::UriTooLong => ("uri_too_long", "The request target is too long"),
+            Reject::HeadersTooLarge => ("headers_too_large", "The request headers are too large"),
+            Reject::TooLarge => ("payload_too_large", "The request body is too large"),
+            Reject::NotImplemented => (
+                "not_implemented",
+                "Only the chunked transfer coding is supported",
+            ),
+        };
+        self.refuse_with(reject.status(), code, message)
+    }
+
+    fn refuse_timeout(&mut self) -> io::Result<Next> {
+        self.refuse_with(
+            408,
+            "request_timeout",
+            "The request took too long to arrive",
+        )
+    }
+
+    fn refuse_with(&mut self, status: u16, code: &str, message: &str) -> io::Result<Next> {
+        let body = serde_json::json!({ "error": code, "message": message }).to_string();
+        let response =
+            Response::from_data("application/json; charset=utf-8", body).with_status_code(status);
+        self.respond(response, 1, false, false)?;
+        self.linger();
+        Ok(Next::Close)
+    }
+
+    /// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+    /// refusal before the client reads it. So after a refusal: stop writing, then read and
+    /// discard what the client still sends, for a short bounded time, and close.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let until = Instant::now() + LINGER;
+        let mut sink = [0u8; READ_CHUNK];
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match self.stream.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn respond(
+        &mut self,
+        mut response: Response,
+        minor_version: u8,
+        head_only: bool,
+        keep_alive: bool,
+    ) -> io::Result<Next> {
+        if let Some(mut upgrade) = response.upgrade.take() {
+            let head = response_head(&response, None, minor_version, Framing::None, true);
+            self.stream.write_all(&head)?;
+            let stream = self.stream.try_clone()?;
+            let leftover = std::mem::take(&mut self.buf);
+            HANDED_OFF.with(|slot| *slot.borrow_mut() = Some(HandOff { stream, leftover }));
+            upgrade.build(Box::new(self.stream.try_clone()?));
+            HANDED_OFF.with(|slot| slot.borrow_mut().take());
+            return Ok(Next::HandedOff);
+        }
+        let status = response.status_code;
+        let has_body = !(status < 200 || status == 204 || status == 304);
+        let (mut reader, size) =
+            std::mem::replace(&mut response.data, rouille::ResponseBody::empty())
+                .into_reader_and_size();
+        let framing = match size {
+            _ if !has_body => Framing::None,
+            Some(size) => Framing::Length(size as u64),
+            None if minor_version == 1 => Framing::Chunked,
+            // HTTP/1.0 has no chunking: the end of the body is the end of the connection.
+            None => Framing::None,
+        };
+        let keep_alive = keep_alive && (size.is_some() || minor_version == 1 || !has_body);
+        let mut out = response_head(&response, size, minor_version, framing, !keep_alive);
+        if head_only || !has_body {
+            self.stream.write_all(&out)?;
+        } else if framing == Framing::Chunked {
+            self.stream.write_all(&out)?;
+            write_chunked(&mut self.stream, &mut reader)?;
+        } else if size.is_some_and(|size| size <= COALESCE) {
+            reader.read_to_end(&mut out)?;
+            self.stream.write_all(&out)?;
+        } else {
+            self.stream.write_all(&out)?;
+            io::copy(&mut reader, &mut self.stream)?;
+        }
+        Ok(if keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        })
+    }
+}
+
+/// Why reading a request stopped.
+enum Failure {
+    Reject(Reject),
+    Timeout,
+    Io(io::Error),
+}
+
+impl From<Reject> for Failure {
+    fn from(reject: Reject) -> Failure {
+        Failure::Reject(reject)
+    }
+}
+
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// The status line and headers. Framing, `Date`, `Server` and `Connection` are the layer's;
+/// a handler's own versions of them are dropped.
+fn response_head(
+    response: &Response,
+    size: Option<usize>,
+    minor_version: u8,
+    framing: Framing,
+    close: bool,
+) -> Vec<u8> {
+    let status = response.status_code;
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nDate: {}\r\nServer: emotechat\r\n",
+        reason(status),
+        Timestamp::now().to_http_date()
+    );
+    for (name, value) in &response.headers {
+        let reserved = [
+            "Content-Length",
+            "Transfer-Encoding",
+            "Connection",
+            "Date",
+            "Server",
+        ]
+        .iter()
+        .any(|r| name.eq_ignore_ascii_case(r));
+        if !reserved {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    match framing {
+        Framing::Length(_) => head.push_str(&format!("Content-Length: {}\r\n", size.unwrap_or(0))),
+        Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
+        Framing::None => {}
+    }
+    if close {
+        head.push_str("Connection: close\r\n");
+    } else if minor_version == 0 {
+        head.push_str("Connection: keep-alive\r\n");
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// Sends a body of unknown length chunk by chunk, each as soon as the handler produced it.
+fn write_chunked(stream: &mut TcpStream, reader: &mut dyn Read) -> io::Result<()> {
+    let mut data = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match reader.read(&mut data) {
+            Ok(n) => n,
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if n == 0 {
+            return stream.write_all(b"0\r\n\r\n");
+        }
+        let mut chunk = format!("{n:x}\r\n").into_bytes();
+        chunk.extend_from_slice(&data[..n]);
+        chunk.extend_from_slice(b"\r\n");
+        stream.write_all(&chunk)?;
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
