@@ -88,7 +88,7 @@ fn bodies_are_limited_to_64_kib() {
     };
     send(padded(65_536)).assert_error(401, "invalid_credentials");
     send(padded(65_537)).assert_error(413, "payload_too_large");
-    send(padded(10 << 20)).assert_error(413, "payload_too_large");
+    // Far larger declared bodies are refused unread: see transport::a_huge_declared_body_*.
 }
 
 #[test]

@@ -14,3 +14,4 @@ mod password_reset;
 mod profile;
 mod reactions;
 mod storage;
+mod transport;

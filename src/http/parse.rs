@@ -78,9 +78,11 @@ pub fn parse_head(buf: &[u8], limits: HeadLimits) -> Result<Option<(Head, usize)
     }
 }
 
-/// Every line of the head so far, the unfinished last one included, within the line limit.
+/// Every line of the head so far, the unfinished last one included, within the line limit
+/// (which counts the line without its CRLF).
 fn check_lines(head: &[u8], limits: HeadLimits) -> Result<(), Reject> {
     for (index, line) in head.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.len() > limits.max_line {
             return Err(if index == 0 {
                 Reject::UriTooLong

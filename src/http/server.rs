@@ -94,6 +94,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const READ_CHUNK: usize = 16 * 1024;
 /// How long a refused connection is drained before it is closed (see `linger`).
 const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
 /// A response body up to this size is sent in the same write as the head.
 const COALESCE: usize = 64 * 1024;
 
@@ -465,18 +466,23 @@ impl<'a> Connection<'a> {
 
     /// Closing a socket with unread input makes the kernel send a reset, which can destroy the
     /// refusal before the client reads it. So after a refusal: stop writing, then read and
-    /// discard what the client still sends, for a short bounded time, and close.
+    /// discard what the client still sends, for a short time and a few bytes at most, and
+    /// close.
     fn linger(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
         let until = Instant::now() + LINGER;
         let mut sink = [0u8; READ_CHUNK];
+        let mut discarded = 0;
         while let Some(left) = until.checked_duration_since(Instant::now()) {
-            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+            if left.is_zero()
+                || discarded > LINGER_BYTES
+                || self.stream.set_read_timeout(Some(left)).is_err()
+            {
                 break;
             }
             match self.stream.read(&mut sink) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(n) => discarded += n,
             }
         }
     }
@@ -635,5 +641,190 @@ fn reason(status: u16) -> &'static str {
         501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+
+    /// A server with `handler` on a free loopback port; the stopper ends it.
+    fn serve(handler: Handler) -> (SocketAddr, Stopper) {
+        let server = Server::bind(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Limits::default(),
+            |_, _| 1024,
+            handler,
+        )
+        .expect("bind");
+        let (addr, stopper) = (server.addr(), server.stopper());
+        thread::spawn(move || server.run());
+        (addr, stopper)
+    }
+
+    /// Reads one response head: the status and the header lines.
+    fn read_head(reader: &mut impl BufRead) -> (u16, Vec<String>) {
+        let mut status = String::new();
+        reader.read_line(&mut status).expect("status line");
+        let code = status
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status");
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("header line");
+            if line.trim().is_empty() {
+                return (code, headers);
+            }
+            headers.push(line.trim().to_owned());
+        }
+    }
+
+    /// A body that hands out pieces as a test sends them, and ends when the sender is dropped.
+    struct Pieces(mpsc::Receiver<Vec<u8>>);
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.recv() {
+                Ok(piece) => {
+                    buf[..piece.len()].copy_from_slice(&piece);
+                    Ok(piece.len())
+                }
+                Err(_) => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn a_streamed_body_reaches_the_client_piece_by_piece() {
+        let (feed, pieces) = mpsc::channel();
+        let pieces = Mutex::new(Some(Pieces(pieces)));
+        let (addr, stopper) = serve(Arc::new(move |_: &Request| {
+            let body = pieces.lock().expect("lock").take().expect("one request");
+            Response {
+                status_code: 200,
+                headers: vec![("Content-Type".into(), "text/event-stream".into())],
+                data: rouille::ResponseBody::from_reader(body),
+                upgrade: None,
+            }
+        }));
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        (&stream)
+            .write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("request");
+        feed.send(b"data: one\n\n".to_vec()).expect("feed");
+        let (status, headers) = read_head(&mut reader);
+        assert_eq!(status, 200);
+        assert!(headers.iter().any(|h| h == "Transfer-Encoding: chunked"));
+        // Each piece arrives as its own chunk before the next one even exists.
+        for piece in ["data: one\n\n", "data: two\n\n"] {
+            if piece != "data: one\n\n" {
+                feed.send(piece.as_bytes().to_vec()).expect("feed");
+            }
+            let mut size = String::new();
+            reader.read_line(&mut size).expect("chunk size");
+            assert_eq!(
+                usize::from_str_radix(size.trim(), 16).ok(),
+                Some(piece.len())
+            );
+            let mut data = vec![0u8; piece.len() + 2];
+            reader.read_exact(&mut data).expect("chunk");
+            assert_eq!(&data[..piece.len()], piece.as_bytes());
+        }
+        drop(feed);
+        let mut end = String::new();
+        reader.read_line(&mut end).expect("last chunk");
+        assert_eq!(end, "0\r\n");
+        stopper.stop(Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
+        let (addr, stopper) = serve(Arc::new(|request: &Request| {
+            if request.url() == "/panic" {
+                panic!("boom");
+            }
+            Response::text("fine")
+        }));
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        (&stream)
+            .write_all(b"GET /panic HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n")
+            .expect("requests");
+        let (status, headers) = read_head(&mut reader);
+        assert_eq!(status, 500);
+        let length: usize = headers
+            .iter()
+            .find_map(|h| h.strip_prefix("Content-Length: "))
+            .and_then(|n| n.parse().ok())
+            .expect("length");
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).expect("body");
+        assert!(String::from_utf8_lossy(&body).contains("\"internal\""));
+        let (status, _) = read_head(&mut reader);
+        assert_eq!(
+            status, 200,
+            "the pipelined request after the panic is answered"
+        );
+        stopper.stop(Duration::from_secs(5));
+    }
+
+    /// Takes the connection over, greets, then echoes what the client sent after the head.
+    struct Echo;
+
+    impl rouille::Upgrade for Echo {
+        fn build(&mut self, _: Box<dyn rouille::ReadWrite + Send>) {
+            let HandOff { stream, leftover } = take_connection().expect("handed off");
+            let mut writer = stream.try_clone().expect("clone");
+            thread::spawn(move || {
+                writer.write_all(b"hello ").expect("greet");
+                writer.write_all(&leftover).expect("leftover");
+                let mut rest = [0u8; 16];
+                let n = (&stream).read(&mut rest).expect("read");
+                writer.write_all(&rest[..n]).expect("echo");
+            });
+        }
+    }
+
+    #[test]
+    fn a_handler_can_take_the_connection_over_with_its_leftover_bytes() {
+        let (addr, stopper) = serve(Arc::new(|_: &Request| Response {
+            status_code: 101,
+            headers: vec![("Upgrade".into(), "echo".into())],
+            data: rouille::ResponseBody::empty(),
+            upgrade: Some(Box::new(Echo)),
+        }));
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        (&stream)
+            .write_all(b"GET /echo HTTP/1.1\r\n\r\nearly")
+            .expect("request");
+        let (status, _) = read_head(&mut reader);
+        assert_eq!(status, 101);
+        let mut greeting = [0u8; 11];
+        reader.read_exact(&mut greeting).expect("greeting");
+        assert_eq!(&greeting, b"hello early");
+        (&stream).write_all(b"later").expect("write");
+        let mut echo = [0u8; 5];
+        reader.read_exact(&mut echo).expect("echo");
+        assert_eq!(&echo, b"later");
+        assert!(
+            stopper.stop(Duration::from_secs(5)),
+            "a handed-off stream is not waited for"
+        );
     }
 }

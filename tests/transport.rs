@@ -1,0 +1,373 @@
+//! The connection layer against hostile and unusual clients, each failure the old engine had
+//! reproduced against the real binary: huge declared bodies, slow heads, floods of idle
+//! connections, many keep-alive clients at once, oversized heads, and graceful shutdown.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::util::{TestServer, at_once};
+
+/// One parsed response: status, headers (lower-cased names) and body.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn connect(server: &TestServer) -> TcpStream {
+    let stream = TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+}
+
+/// Reads one response from a kept-open connection (Content-Length, chunked, or to the end).
+fn read_response(reader: &mut impl BufRead, head_request: bool) -> Raw {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("status in {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("header colon");
+        headers.push((name.to_lowercase(), value.trim().to_owned()));
+    }
+    let mut response = Raw {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_request || status == 100 || status == 304 {
+        return response;
+    }
+    if let Some(length) = response
+        .header("content-length")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        response.body = vec![0u8; length];
+        reader.read_exact(&mut response.body).expect("body");
+    } else if response.header("transfer-encoding") == Some("chunked") {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).expect("chunk size");
+            let size = usize::from_str_radix(size.trim(), 16).expect("hex");
+            let mut chunk = vec![0u8; size + 2];
+            reader.read_exact(&mut chunk).expect("chunk");
+            if size == 0 {
+                break;
+            }
+            response.body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        reader.read_to_end(&mut response.body).expect("body to end");
+    }
+    response
+}
+
+/// Sends `request` on a new connection and reads one response.
+fn exchange(server: &TestServer, request: &[u8]) -> (Raw, BufReader<TcpStream>) {
+    let stream = connect(server);
+    (&stream).write_all(request).expect("write");
+    let mut reader = BufReader::new(stream);
+    (read_response(&mut reader, false), reader)
+}
+
+/// True if the server closed the connection (end of stream or reset) within the timeout.
+fn closed(reader: &mut BufReader<TcpStream>) -> bool {
+    let mut rest = Vec::new();
+    match reader.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+    }
+}
+
+fn healthz_ms(server: &TestServer) -> u128 {
+    let started = Instant::now();
+    let (response, _) = exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(response.status, 200);
+    started.elapsed().as_millis()
+}
+
+#[test]
+fn a_huge_declared_body_gets_413_and_the_server_keeps_serving() {
+    let server = TestServer::start();
+    let (response, mut reader) = exchange(
+        &server,
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100000000000000\r\n\r\n{",
+    );
+    assert_eq!(response.status, 413);
+    assert_eq!(response.header("connection"), Some("close"));
+    let body: serde_json::Value = serde_json::from_slice(&response.body).expect("json");
+    assert_eq!(body["error"], "payload_too_large");
+    assert!(closed(&mut reader));
+    healthz_ms(&server);
+}
+
+#[test]
+fn malformed_framing_gets_400_and_a_closed_connection() {
+    let server = TestServer::start();
+    for request in [
+        &b"POST /api/auth/login HTTP/1.1\r\nContent-Length: abc\r\n\r\n"[..],
+        b"POST /api/auth/login HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        b"POST /api/auth/login HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"POST /api/auth/login HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GARBAGE\x01\x02\r\n\r\n",
+    ] {
+        let (response, mut reader) = exchange(&server, request);
+        assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(request));
+        assert!(closed(&mut reader));
+    }
+    healthz_ms(&server);
+}
+
+#[test]
+fn oversized_heads_get_414_and_431() {
+    let server = TestServer::start();
+    let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(8 * 1024));
+    assert_eq!(exchange(&server, long_target.as_bytes()).0.status, 414);
+    let at_limit = format!(
+        "GET /healthz HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "v".repeat(8 * 1024 - 7)
+    );
+    assert_eq!(exchange(&server, at_limit.as_bytes()).0.status, 200);
+    let long_header = format!(
+        "GET /healthz HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "v".repeat(8 * 1024 - 6)
+    );
+    assert_eq!(exchange(&server, long_header.as_bytes()).0.status, 431);
+    let headers = |n: usize| {
+        let fields: String = (0..n).map(|i| format!("X-{i}: v\r\n")).collect();
+        format!("GET /healthz HTTP/1.1\r\n{fields}\r\n")
+    };
+    assert_eq!(exchange(&server, headers(100).as_bytes()).0.status, 200);
+    assert_eq!(exchange(&server, headers(101).as_bytes()).0.status, 431);
+    // A 200 MiB header is cut off at the line limit, not read in full.
+    let stream = connect(&server);
+    (&stream)
+        .write_all(b"GET /healthz HTTP/1.1\r\nX-Huge: ")
+        .expect("write");
+    let mut sent = 0;
+    let filler = vec![b'v'; 64 * 1024];
+    while sent < 200 << 20 && (&stream).write_all(&filler).is_ok() {
+        sent += filler.len();
+    }
+    assert!(
+        sent < 200 << 20,
+        "the server stopped reading long before 200 MiB"
+    );
+    healthz_ms(&server);
+}
+
+#[test]
+fn slow_heads_are_cut_at_the_deadline_while_others_are_served() {
+    let server = TestServer::start_with(&["--request-timeout", "2"]);
+    let slow: Vec<TcpStream> = (0..300).map(|_| connect(&server)).collect();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let started = Instant::now();
+    let mut worst = 0;
+    for byte in request.iter().take(3) {
+        for stream in &slow {
+            // The server may already have cut it; that is the point.
+            let _ = (&*stream).write_all(&[*byte]);
+        }
+        worst = worst.max(healthz_ms(&server));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(
+        worst < 1000,
+        "normal requests stayed fast: worst {worst} ms"
+    );
+    for stream in slow {
+        let mut reader = BufReader::new(stream);
+        let response = read_response(&mut reader, false);
+        assert_eq!(response.status, 408);
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn idle_connections_past_the_cap_are_refused_and_the_server_recovers() {
+    rlimit::increase_nofile_limit(8192).expect("open-file limit");
+    let server = TestServer::start_with(&["--max-connections", "1000"]);
+    let idle: Vec<TcpStream> = (0..2000).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Over-cap connections are closed at once; the first thousand are held open.
+    let refused = idle
+        .iter()
+        .filter(|stream| {
+            stream.set_nonblocking(true).expect("nonblocking");
+            match (&**stream).read(&mut [0u8; 1]) {
+                Ok(n) => n == 0,
+                Err(err) => err.kind() != ErrorKind::WouldBlock,
+            }
+        })
+        .count();
+    assert!(
+        (990..=1010).contains(&refused),
+        "about a thousand refused, got {refused}"
+    );
+    drop(idle);
+    // Once they are gone, the server answers again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stream = connect(&server);
+        let answered = (&stream)
+            .write_all(b"GET /healthz HTTP/1.1\r\n\r\n")
+            .is_ok()
+            && {
+                let mut line = String::new();
+                BufReader::new(stream).read_line(&mut line).is_ok()
+                    && line.starts_with("HTTP/1.1 200")
+            };
+        if answered {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server never recovered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sixty_four_keep_alive_clients_at_once_are_all_answered() {
+    let server = TestServer::start();
+    let started = Instant::now();
+    let statuses = at_once(64, |_| {
+        let stream = connect(&server);
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        (0..3)
+            .map(|_| {
+                (&stream)
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .expect("write");
+                read_response(&mut reader, false).status
+            })
+            .collect::<Vec<u16>>()
+    });
+    assert!(statuses.iter().flatten().all(|s| *s == 200));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = TestServer::start();
+    let stream = connect(&server);
+    (&stream)
+        .write_all(b"GET /healthz HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\nHEAD /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut reader = BufReader::new(stream);
+    assert_eq!(read_response(&mut reader, false).status, 200);
+    assert_eq!(read_response(&mut reader, false).status, 404);
+    let head = read_response(&mut reader, true);
+    assert_eq!(head.status, 200);
+    assert!(head.header("content-length").is_some_and(|n| n != "0"));
+    let last = read_response(&mut reader, false);
+    assert_eq!(last.header("connection"), Some("close"));
+    assert!(last.header("date").is_some_and(|d| d.ends_with(" GMT")));
+    assert_eq!(last.header("server"), Some("emotechat"));
+    assert!(closed(&mut reader));
+}
+
+#[test]
+fn expect_100_continue_and_chunked_bodies_work() {
+    let server = TestServer::start();
+    let body = json!({"email": "a@b.org", "password": "12345678"}).to_string();
+    let stream = connect(&server);
+    let head = format!(
+        "POST /api/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    (&stream).write_all(head.as_bytes()).expect("head");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    assert_eq!(read_response(&mut reader, false).status, 100);
+    (&stream).write_all(body.as_bytes()).expect("body");
+    assert_eq!(read_response(&mut reader, false).status, 401);
+
+    let (half, rest) = body.split_at(10);
+    let chunked = format!(
+        "POST /api/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{half}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n",
+        half.len(),
+        rest.len()
+    );
+    (&stream).write_all(chunked.as_bytes()).expect("chunked");
+    assert_eq!(read_response(&mut reader, false).status, 401);
+
+    let (refused, _) = exchange(
+        &server,
+        b"POST /api/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n\
+          Content-Length: 70000\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(refused.status, 413, "refused before the body is sent");
+    let big_chunk = format!(
+        "POST /api/auth/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        70_000
+    );
+    assert_eq!(exchange(&server, big_chunk.as_bytes()).0.status, 413);
+}
+
+#[test]
+fn http_1_0_clients_get_a_closed_connection() {
+    let server = TestServer::start();
+    let (response, mut reader) = exchange(&server, b"GET /healthz HTTP/1.0\r\n\r\n");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(closed(&mut reader));
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_and_exits_cleanly() {
+    let mut server = TestServer::start();
+    let user = server.register("Ada");
+    let email = user["email"].as_str().expect("email").to_owned();
+    let pid = server.pid();
+    let login = std::thread::scope(|scope| {
+        let in_flight = scope.spawn(|| server.login(&email, crate::util::PASSWORD).status);
+        // The login is hashing (hundreds of milliseconds) when the signal arrives.
+        std::thread::sleep(Duration::from_millis(60));
+        let killed = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        assert!(killed.expect("kill").success());
+        in_flight.join().expect("login thread")
+    });
+    assert_eq!(login, 200, "the request in flight was answered");
+    let status = server.wait_exit(Duration::from_secs(15)).expect("exited");
+    assert!(status.success(), "{status:?}");
+    let wal = server.db_path().with_extension("db-wal");
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "WAL checkpointed"
+    );
+    assert!(server.log().iter().any(|l| l.contains("shutting down")));
+}
