@@ -185,17 +185,24 @@ fn oversized_heads_get_414_and_431() {
 #[test]
 fn slow_heads_are_cut_at_the_deadline_while_others_are_served() {
     let server = TestServer::start_with(&["--request-timeout", "2"]);
-    let slow: Vec<TcpStream> = (0..300).map(|_| connect(&server)).collect();
     let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    // Each connection sends its first byte at once: the deadline runs from there.
+    let slow: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let stream = connect(&server);
+            (&stream).write_all(&request[..1]).expect("first byte");
+            stream
+        })
+        .collect();
     let started = Instant::now();
     let mut worst = 0;
-    for byte in request.iter().take(3) {
+    for byte in &request[1..3] {
+        std::thread::sleep(Duration::from_secs(1));
         for stream in &slow {
             // The server may already have cut it; that is the point.
             let _ = (&*stream).write_all(&[*byte]);
         }
         worst = worst.max(healthz_ms(&server));
-        std::thread::sleep(Duration::from_secs(1));
     }
     assert!(
         worst < 1000,
@@ -212,7 +219,8 @@ fn slow_heads_are_cut_at_the_deadline_while_others_are_served() {
 #[test]
 fn idle_connections_past_the_cap_are_refused_and_the_server_recovers() {
     rlimit::increase_nofile_limit(8192).expect("open-file limit");
-    let server = TestServer::start_with(&["--max-connections", "1000"]);
+    // Silent new connections are closed after --request-timeout; keep them for this test.
+    let server = TestServer::start_with(&["--max-connections", "1000", "--request-timeout", "120"]);
     let idle: Vec<TcpStream> = (0..2000).map(|_| connect(&server)).collect();
     std::thread::sleep(Duration::from_millis(500));
     // Over-cap connections are closed at once; the first thousand are held open.

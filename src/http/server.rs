@@ -281,10 +281,12 @@ impl<'a> Connection<'a> {
         self.stream.set_nodelay(true)?;
         self.stream
             .set_write_timeout(Some(self.shared.limits.write_timeout))?;
+        let mut first = true;
         loop {
-            if !self.await_request()? {
+            if !self.await_request(first)? {
                 return Ok(());
             }
+            first = false;
             match self.one_request()? {
                 Next::KeepAlive if !self.shared.stopping.load(Ordering::SeqCst) => {}
                 Next::HandedOff => return Ok(()),
@@ -296,14 +298,21 @@ impl<'a> Connection<'a> {
         }
     }
 
-    /// Waits, up to the idle timeout, for the first byte of the next request. False when the
-    /// client closed, went quiet, or the server is stopping.
-    fn await_request(&mut self) -> io::Result<bool> {
+    /// Waits for the first byte of the next request: up to the idle timeout between requests,
+    /// and no longer than the head deadline on a new connection, so connecting and saying
+    /// nothing holds a thread no longer than sending a slow head does. False when the client
+    /// closed, went quiet, or the server is stopping.
+    fn await_request(&mut self, first: bool) -> io::Result<bool> {
         if !self.buf.is_empty() {
             return Ok(true);
         }
         self.shared.idle_start(self.id, &self.stream);
-        let idle_timeout = self.shared.limits.idle_timeout;
+        let limits = &self.shared.limits;
+        let idle_timeout = if first {
+            limits.head_timeout.min(limits.idle_timeout)
+        } else {
+            limits.idle_timeout
+        };
         let got = if self.shared.stopping.load(Ordering::SeqCst) {
             Ok(0)
         } else {
