@@ -504,7 +504,8 @@ impl<'a> Connection<'a> {
         keep_alive: bool,
     ) -> io::Result<Next> {
         if let Some(mut upgrade) = response.upgrade.take() {
-            let head = response_head(&response, None, minor_version, Framing::None, true);
+            // The handler's own `Connection: Upgrade` stands; no framing, the taker owns the rest.
+            let head = response_head(&response, None, minor_version, Framing::None, None);
             self.stream.write_all(&head)?;
             let stream = self.stream.try_clone()?;
             let leftover = std::mem::take(&mut self.buf);
@@ -526,7 +527,7 @@ impl<'a> Connection<'a> {
             None => Framing::None,
         };
         let keep_alive = keep_alive && (size.is_some() || minor_version == 1 || !has_body);
-        let mut out = response_head(&response, size, minor_version, framing, !keep_alive);
+        let mut out = response_head(&response, size, minor_version, framing, Some(!keep_alive));
         if head_only || !has_body {
             self.stream.write_all(&out)?;
         } else if framing == Framing::Chunked {
@@ -564,14 +565,15 @@ fn is_timeout(err: &io::Error) -> bool {
     matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
-/// The status line and headers. Framing, `Date`, `Server` and `Connection` are the layer's;
-/// a handler's own versions of them are dropped.
+/// The status line and headers. Framing, `Date` and `Server` are the layer's, and so is
+/// `Connection` unless `close` is `None` (a connection being handed off): a handler's own
+/// versions of them are dropped.
 fn response_head(
     response: &Response,
     size: Option<usize>,
     minor_version: u8,
     framing: Framing,
-    close: bool,
+    close: Option<bool>,
 ) -> Vec<u8> {
     let status = response.status_code;
     let mut head = format!(
@@ -580,15 +582,10 @@ fn response_head(
         Timestamp::now().to_http_date()
     );
     for (name, value) in &response.headers {
-        let reserved = [
-            "Content-Length",
-            "Transfer-Encoding",
-            "Connection",
-            "Date",
-            "Server",
-        ]
-        .iter()
-        .any(|r| name.eq_ignore_ascii_case(r));
+        let reserved = ["Content-Length", "Transfer-Encoding", "Date", "Server"]
+            .iter()
+            .any(|r| name.eq_ignore_ascii_case(r))
+            || (close.is_some() && name.eq_ignore_ascii_case("Connection"));
         if !reserved {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -598,10 +595,10 @@ fn response_head(
         Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
         Framing::None => {}
     }
-    if close {
-        head.push_str("Connection: close\r\n");
-    } else if minor_version == 0 {
-        head.push_str("Connection: keep-alive\r\n");
+    match close {
+        Some(true) => head.push_str("Connection: close\r\n"),
+        Some(false) if minor_version == 0 => head.push_str("Connection: keep-alive\r\n"),
+        _ => {}
     }
     head.push_str("\r\n");
     head.into_bytes()
@@ -810,7 +807,10 @@ mod tests {
     fn a_handler_can_take_the_connection_over_with_its_leftover_bytes() {
         let (addr, stopper) = serve(Arc::new(|_: &Request| Response {
             status_code: 101,
-            headers: vec![("Upgrade".into(), "echo".into())],
+            headers: vec![
+                ("Upgrade".into(), "echo".into()),
+                ("Connection".into(), "Upgrade".into()),
+            ],
             data: rouille::ResponseBody::empty(),
             upgrade: Some(Box::new(Echo)),
         }));
@@ -822,8 +822,12 @@ mod tests {
         (&stream)
             .write_all(b"GET /echo HTTP/1.1\r\n\r\nearly")
             .expect("request");
-        let (status, _) = read_head(&mut reader);
+        let (status, headers) = read_head(&mut reader);
         assert_eq!(status, 101);
+        assert!(
+            headers.iter().any(|h| h == "Connection: Upgrade"),
+            "{headers:?}"
+        );
         let mut greeting = [0u8; 11];
         reader.read_exact(&mut greeting).expect("greeting");
         assert_eq!(&greeting, b"hello early");
