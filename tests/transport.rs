@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::{TestServer, at_once};
+use crate::util::{BIN, TestServer, at_once};
 
 /// One parsed response: status, headers (lower-cased names) and body.
 #[derive(Debug)]
@@ -378,4 +378,72 @@ fn sigterm_finishes_requests_in_flight_and_exits_cleanly() {
         "WAL checkpointed"
     );
     assert!(server.log().iter().any(|l| l.contains("shutting down")));
+}
+
+/// With few file descriptors, accepting fails (EMFILE) while idle clients hold them all; the
+/// old engine's accept loop died of that. Here the errors are logged, accepting pauses, and
+/// the server answers again once the idle clients leave.
+#[test]
+fn running_out_of_file_descriptors_does_not_stop_the_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let command = format!(
+        "ulimit -n 96 && exec {BIN} --addr 127.0.0.1:0 --db {}/e.db --request-timeout 120",
+        dir.path().display()
+    );
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.starts_with("listening on ") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("stderr") > 0,
+            "server exited"
+        );
+    }
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_owned();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let healthy = || {
+        let Ok(stream) = TcpStream::connect(&addr) else {
+            return false;
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut line = String::new();
+        (&stream)
+            .write_all(b"GET /healthz HTTP/1.1\r\n\r\n")
+            .is_ok()
+            && BufReader::new(stream).read_line(&mut line).is_ok()
+            && line.starts_with("HTTP/1.1 200")
+    };
+    assert!(healthy());
+    // More than the descriptors left, but few enough that the rest wait in the listen
+    // backlog instead of hanging in connect().
+    let idle: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect(&addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!healthy(), "no descriptor is left for another client");
+    drop(idle);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !healthy() {
+        assert!(Instant::now() < deadline, "the server never recovered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.join().expect("log");
+    assert!(log.contains("accept failed"), "accept errors are logged");
 }

@@ -112,7 +112,7 @@ struct Shared {
     stopping: AtomicBool,
     next_id: AtomicU64,
     /// Connections waiting for their next request, so shutdown can close them at once.
-    idle: Mutex<HashMap<u64, TcpStream>>,
+    idle: Mutex<HashMap<u64, Arc<TcpStream>>>,
 }
 
 /// Stops a running server from another thread.
@@ -153,6 +153,7 @@ impl Server {
 
     /// Accepts connections until stopped.
     pub fn run(self) {
+        let mut failures = FailureLog::default();
         for accepted in self.listener.incoming() {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 break;
@@ -160,10 +161,37 @@ impl Server {
             match accepted {
                 Ok(stream) => admit(&self.shared, stream),
                 Err(err) => {
-                    log::warn!("accept failed: {err}; retrying");
+                    failures.record(&err);
                     thread::sleep(ACCEPT_BACKOFF);
                 }
             }
+        }
+    }
+}
+
+/// Logs accept failures at most once per interval, with a count of those in between, so a
+/// flood that exhausts file descriptors does not also flood the log.
+#[derive(Default)]
+struct FailureLog {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl FailureLog {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn record(&mut self, err: &io::Error) {
+        self.since += 1;
+        if self
+            .last
+            .is_none_or(|last| last.elapsed() >= Self::INTERVAL)
+        {
+            log::warn!(
+                "accept failed ({} times since the last report): {err}; retrying",
+                self.since
+            );
+            self.last = Some(Instant::now());
+            self.since = 0;
         }
     }
 }
@@ -198,13 +226,11 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream) {
 }
 
 impl Shared {
-    fn idle_start(&self, id: u64, stream: &TcpStream) {
-        if let Ok(clone) = stream.try_clone() {
-            self.idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(id, clone);
-        }
+    fn idle_start(&self, id: u64, handle: &Arc<TcpStream>) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, Arc::clone(handle));
     }
 
     fn idle_done(&self, id: u64) {
@@ -255,6 +281,8 @@ struct Connection<'a> {
     shared: &'a Shared,
     id: u64,
     stream: TcpStream,
+    /// A second handle on the socket, lent to the idle registry while waiting for a request.
+    idle_handle: Option<Arc<TcpStream>>,
     peer: SocketAddr,
     buf: Vec<u8>,
 }
@@ -271,6 +299,7 @@ impl<'a> Connection<'a> {
         Connection {
             shared,
             id,
+            idle_handle: stream.try_clone().ok().map(Arc::new),
             stream,
             peer,
             buf: Vec::new(),
@@ -306,7 +335,9 @@ impl<'a> Connection<'a> {
         if !self.buf.is_empty() {
             return Ok(true);
         }
-        self.shared.idle_start(self.id, &self.stream);
+        if let Some(handle) = &self.idle_handle {
+            self.shared.idle_start(self.id, handle);
+        }
         let limits = &self.shared.limits;
         let idle_timeout = if first {
             limits.head_timeout.min(limits.idle_timeout)
