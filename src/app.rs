@@ -2,6 +2,7 @@
 
 use crate::auth::Hasher;
 use crate::config::Config;
+use crate::realtime::Realtime;
 use crate::repo::Pool;
 use crate::resets::ResetDesk;
 
@@ -10,4 +11,5 @@ pub struct App {
     pub pool: Pool,
     pub hasher: Hasher,
     pub resets: ResetDesk,
+    pub realtime: Realtime,
 }

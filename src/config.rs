@@ -18,6 +18,9 @@ pub struct Config {
     pub reset_minutes: u32,
     pub rate_limits: bool,
     pub connections: ConnectionLimits,
+    pub max_streams: usize,
+    pub max_streams_per_user: usize,
+    pub event_retention_days: u32,
 }
 
 /// What the connection layer allows one client and all of them together.
@@ -48,6 +51,9 @@ impl fmt::Debug for Config {
             .field("reset_minutes", &self.reset_minutes)
             .field("rate_limits", &self.rate_limits)
             .field("connections", &self.connections)
+            .field("max_streams", &self.max_streams)
+            .field("max_streams_per_user", &self.max_streams_per_user)
+            .field("event_retention_days", &self.event_retention_days)
             .finish()
     }
 }
@@ -138,6 +144,24 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_WRITE_TIMEOUT",
         default: "30",
         help: "seconds a response write may block (1-3600)",
+    },
+    Setting {
+        flag: "--max-streams",
+        env: "EMOTECHAT_MAX_STREAMS",
+        default: "1000",
+        help: "open realtime streams (SSE and WebSocket) at most (1-100000)",
+    },
+    Setting {
+        flag: "--max-streams-per-user",
+        env: "EMOTECHAT_MAX_STREAMS_PER_USER",
+        default: "8",
+        help: "open realtime streams per user at most (1-1000)",
+    },
+    Setting {
+        flag: "--event-retention-days",
+        env: "EMOTECHAT_EVENT_RETENTION_DAYS",
+        default: "30",
+        help: "days stored events are kept for resuming streams (1-3650)",
     },
     Setting {
         flag: "--idle-timeout",
@@ -271,6 +295,19 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             write_timeout_secs: number_in("--write-timeout", &text("--write-timeout"), 1, 3600)?,
             idle_timeout_secs: number_in("--idle-timeout", &text("--idle-timeout"), 1, 3600)?,
         },
+        max_streams: number_in("--max-streams", &text("--max-streams"), 1, 100_000)? as usize,
+        max_streams_per_user: number_in(
+            "--max-streams-per-user",
+            &text("--max-streams-per-user"),
+            1,
+            1000,
+        )? as usize,
+        event_retention_days: number_in(
+            "--event-retention-days",
+            &text("--event-retention-days"),
+            1,
+            3650,
+        )?,
     })
 }
 

@@ -9,8 +9,10 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod handlers;
+pub mod housekeeping;
 pub mod http;
 pub mod mail;
+pub mod realtime;
 pub mod repo;
 pub mod resets;
 pub mod wire;
@@ -30,7 +32,12 @@ use config::Config;
 use http::parse::HeadLimits;
 use http::server::{Handler, Limits, Server, Stopper};
 use mail::Mailer;
+use realtime::Realtime;
+use realtime::hub::{Hub, HubLimits};
 use resets::ResetDesk;
+
+/// Events a stream may have waiting before it is disconnected as too slow.
+const STREAM_QUEUE: usize = 256;
 
 /// Why the server could not start; one line for the operator.
 #[derive(Debug)]
@@ -79,11 +86,20 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let pool = repo::open(&config.db, repo::POOL_SIZE).map_err(|e| StartError(e.to_string()))?;
     raise_open_file_limit(config.connections.max_connections);
     let (resets, inbox) = ResetDesk::new();
+    let hub = Arc::new(Hub::new(HubLimits {
+        streams_per_user: config.max_streams_per_user,
+        streams_total: config.max_streams,
+        queue: STREAM_QUEUE,
+    }));
+    let poke = realtime::dispatcher::start(pool.clone(), Arc::clone(&hub)).map_err(StartError)?;
+    housekeeping::start(pool.clone(), config.event_retention_days)
+        .map_err(|e| StartError(format!("cannot start housekeeping: {e}")))?;
     let app = Arc::new(App {
         config: config.clone(),
         pool: pool.clone(),
         hasher: Hasher::new(),
         resets,
+        realtime: Realtime { hub, poke },
     });
     let handler: Handler = Arc::new(move |request| http::handle(&app, request));
     let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)

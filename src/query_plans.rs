@@ -4,7 +4,7 @@
 //! one-connection pool whose statements are traced. `cargo test query_plans -- --nocapture`
 //! prints each statement with its plan.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rouille::Request;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
@@ -13,6 +13,8 @@ use crate::app::App;
 use crate::auth::{Hasher, token};
 use crate::config::{self, Command};
 use crate::domain::{ConversationId, MessageBody, Name, Parse, Timestamp, UserId};
+use crate::realtime::Realtime;
+use crate::realtime::hub::{Hub, HubLimits};
 use crate::repo::{self, Pool, conversations, messages, sessions, users};
 use crate::resets::ResetDesk;
 
@@ -53,11 +55,19 @@ fn world(history: usize) -> World {
         panic!("default config");
     };
     let (resets, _inbox) = ResetDesk::new();
+    let hub = Arc::new(Hub::new(HubLimits {
+        streams_per_user: 1,
+        streams_total: 1,
+        queue: 1,
+    }));
+    // No dispatcher: it would share the one traced connection.
+    let poke = crate::realtime::dispatcher::Poke::nowhere();
     let app = App {
         config,
         pool,
         hasher: Hasher::new(),
         resets,
+        realtime: Realtime { hub, poke },
     };
     World {
         app,

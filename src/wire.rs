@@ -378,3 +378,16 @@ impl Event {
         }
     }
 }
+
+/// The `data` of an ephemeral `typing` event.
+#[derive(Serialize)]
+pub struct Typing {
+    pub conversation_id: ConversationId,
+    pub user: UserRef,
+}
+
+/// The `data` of a `resync` event: the stream's resume point is older than what is kept.
+#[derive(Serialize)]
+pub struct Resync {
+    pub reason: &'static str,
+}

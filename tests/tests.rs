@@ -13,5 +13,6 @@ mod messages;
 mod password_reset;
 mod profile;
 mod reactions;
+mod realtime;
 mod storage;
 mod transport;

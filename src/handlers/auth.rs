@@ -94,6 +94,7 @@ pub fn logout(app: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Res
     repo::write(&app.pool, |tx| {
         sessions::delete_own(tx, caller.user.id, caller.session.id)
     })?;
+    app.realtime.hub.close_session(caller.session.id);
     Ok(reply::ok(&wire::Notice {
         message: "Logged out",
     }))
@@ -131,6 +132,7 @@ pub fn revoke_session(
     if !revoked {
         return Err(ApiError::not_found());
     }
+    app.realtime.hub.close_session(id);
     Ok(reply::ok(&wire::Notice {
         message: "Session revoked",
     }))

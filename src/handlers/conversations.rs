@@ -2,7 +2,7 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, record};
+use super::{Caller, record, write_with_events};
 use crate::app::App;
 use crate::domain::{ConversationId, Timestamp, Title, UserId};
 use crate::error::ApiError;
@@ -41,7 +41,7 @@ pub fn create(
     let others = other_members(body.ids("member_ids")?, caller.user.id)?;
     let title: Option<Title> = body.optional("title")?;
     let me = caller.user.id;
-    let (conversation, created) = repo::write(&app.pool, |tx| {
+    let (conversation, created) = write_with_events(app, |tx| {
         if let Some(unknown) = users::missing_ids(tx, &others)?.first() {
             let why = format!("no user has id {unknown}");
             return Err(ApiError::invalid_field("member_ids", why));
@@ -108,7 +108,7 @@ pub fn mark_read(
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let message_id = body.id("message_id")?;
     let me = caller.user.id;
-    let state = repo::write(&app.pool, |tx| {
+    let state = write_with_events(app, |tx| {
         conversations::require_member(tx, id, me)?;
         if !messages::exists_in(tx, id, message_id)? {
             let why = "message_id is not a message of this conversation";

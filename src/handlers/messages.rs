@@ -2,7 +2,7 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, record};
+use super::{Caller, record, write_with_events};
 use crate::app::App;
 use crate::domain::{ClientId, ConversationId, Message, MessageBody, Timestamp, User};
 use crate::error::ApiError;
@@ -58,7 +58,7 @@ pub fn send(
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let text: MessageBody = body.field("body")?;
     let client_id: Option<ClientId> = body.optional("client_id")?;
-    let (message, created) = repo::write(&app.pool, |tx| {
+    let (message, created) = write_with_events(app, |tx| {
         conversations::require_member(tx, id, caller.user.id)?;
         store(tx, id, &caller.user, &text, client_id.as_ref())
     })?;
@@ -100,7 +100,7 @@ pub fn edit(
     let (id, message_id) = (params.id("id")?, params.id("message_id")?);
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let text: MessageBody = body.field("body")?;
-    let message = repo::write(&app.pool, |tx| -> Result<Message, ApiError> {
+    let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
         let original = own_message(tx, id, message_id, caller)?;
         if original.deleted {
             return Err(ApiError::conflict("A deleted message cannot be edited"));
@@ -123,7 +123,7 @@ pub fn delete(
     caller: &Caller,
 ) -> Result<Response, ApiError> {
     let (id, message_id) = (params.id("id")?, params.id("message_id")?);
-    let message = repo::write(&app.pool, |tx| -> Result<Message, ApiError> {
+    let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
         let original = own_message(tx, id, message_id, caller)?;
         if original.deleted {
             return Ok(original);

@@ -10,6 +10,7 @@ pub mod messages;
 pub mod password;
 pub mod profile;
 pub mod reactions;
+pub mod streams;
 
 use rouille::Request;
 
@@ -35,6 +36,11 @@ pub struct Caller {
 /// The auth gate of private routes: a live session for the bearer token, or `401`.
 pub fn authenticate(app: &App, request: &Request) -> Result<Caller, ApiError> {
     let token = extract::bearer_token(request).ok_or_else(ApiError::unauthorized)?;
+    authenticate_token(app, token)
+}
+
+/// The live session a token belongs to, or `401`.
+fn authenticate_token(app: &App, token: &str) -> Result<Caller, ApiError> {
     let digest = token::digest(token);
     let now = Timestamp::now();
     let found = repo::read(&app.pool, |conn| {
@@ -45,6 +51,16 @@ pub fn authenticate(app: &App, request: &Request) -> Result<Caller, ApiError> {
         repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;
     }
     Ok(Caller { user, session })
+}
+
+/// Runs a write that records events, then wakes the dispatcher once it has committed.
+fn write_with_events<T>(
+    app: &App,
+    work: impl FnOnce(&repo::Tx) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let value = repo::write(&app.pool, work)?;
+    app.realtime.poke.poke();
+    Ok(value)
 }
 
 /// Writes an event to the outbox inside the transaction of the change it reports.

@@ -40,12 +40,13 @@ pub fn reset(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
         return Err(invalid_token());
     }
     let hash = app.hasher.hash(&password)?;
-    repo::write(&app.pool, |tx| {
+    let user_id = repo::write(&app.pool, |tx| {
         let user_id = resets::consume(tx, &digest, Timestamp::now())?.ok_or_else(invalid_token)?;
         users::set_password_hash(tx, user_id, &hash)?;
         sessions::delete_all_for_user(tx, user_id, None)?;
-        Ok::<_, ApiError>(())
+        Ok::<_, ApiError>(user_id)
     })?;
+    app.realtime.hub.close_user(user_id, None);
     Ok(reply::ok(&wire::Notice {
         message: "Password has been reset",
     }))

@@ -75,6 +75,9 @@ pub fn change_password(
         resets::delete_for_user(tx, user_id)?;
         sessions::delete_all_for_user(tx, user_id, Some(caller.session.id))
     })?;
+    app.realtime
+        .hub
+        .close_user(user_id, Some(caller.session.id));
     Ok(reply::ok(&wire::Notice {
         message: "Password changed",
     }))

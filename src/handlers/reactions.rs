@@ -2,18 +2,18 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, record};
+use super::{Caller, record, write_with_events};
 use crate::app::App;
 use crate::domain::{ConversationId, Message, Parse, Reaction, Timestamp};
 use crate::error::ApiError;
 use crate::http::{Params, reply};
 use crate::repo::reactions::{Added, MAX_DISTINCT_EMOTES};
-use crate::repo::{self, Tx, conversations, emotes, messages, reactions};
+use crate::repo::{Tx, conversations, emotes, messages, reactions};
 use crate::wire::{Event, OneMessage};
 
 pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<Response, ApiError> {
     let (id, message_id, reaction) = target(params)?;
-    let message = repo::write(&app.pool, |tx| -> Result<Message, ApiError> {
+    let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
         let message = reactable(tx, id, message_id, &reaction, caller)?;
         if message.deleted {
             return Err(ApiError::conflict("A deleted message cannot get reactions"));
@@ -48,7 +48,7 @@ pub fn remove(
     caller: &Caller,
 ) -> Result<Response, ApiError> {
     let (id, message_id, reaction) = target(params)?;
-    let message = repo::write(&app.pool, |tx| -> Result<Message, ApiError> {
+    let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
         let message = reactable(tx, id, message_id, &reaction, caller)?;
         let key = reaction.key();
         if !reactions::remove(tx, message_id, &key, caller.user.id)? {

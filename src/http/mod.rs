@@ -8,6 +8,7 @@ pub mod parse;
 pub mod reply;
 mod router;
 pub mod server;
+pub mod sse;
 
 pub use router::{Params, body_limit};
 

@@ -35,3 +35,7 @@ pub fn created_or_ok<T: Serialize>(created: bool, body: &T) -> Response {
         ok(body)
     }
 }
+
+pub fn no_content() -> Response {
+    Response::empty_204()
+}

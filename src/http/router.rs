@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::handlers::{
     self, Caller, auth, conversations, emotes, health, messages, password, profile, reactions,
+    streams,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -54,6 +55,8 @@ const ROUTES: &[Route] = &[
     ),
     public("POST", "/api/password/reset", password::reset),
     public("GET", "/api/emotes/{name}", emotes::image),
+    // Streams authenticate themselves: browsers can only pass the token in the query.
+    public("GET", "/api/events", streams::sse),
     private("POST", "/api/auth/logout", auth::logout),
     private("GET", "/api/auth/validate", auth::validate),
     private("GET", "/api/auth/sessions", auth::sessions),
@@ -93,6 +96,7 @@ const ROUTES: &[Route] = &[
         "/api/conversations/{id}/read",
         conversations::mark_read,
     ),
+    private("POST", "/api/conversations/{id}/typing", streams::typing),
     private("GET", "/api/emotes", emotes::list),
     private("POST", "/api/emotes", emotes::upload),
     private("DELETE", "/api/emotes/{name}", emotes::delete),

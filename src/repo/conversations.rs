@@ -251,3 +251,12 @@ fn members_of(
     }
     Ok(members)
 }
+
+/// The ids of a conversation's members.
+pub fn member_ids(conn: &Connection, id: ConversationId) -> RepoResult<Vec<UserId>> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM members WHERE conversation_id = ?1")?;
+    let ids = stmt
+        .query_map([id], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}

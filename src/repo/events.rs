@@ -1,10 +1,10 @@
 //! The `events` table: the outbox of realtime events, appended in the same transaction as
 //! the change each one reports, so an event exists exactly when its change committed.
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use super::{RepoResult, Tx};
-use crate::domain::{ConversationId, EventId, Timestamp};
+use crate::domain::{ConversationId, EventId, Timestamp, UserId};
 
 /// Appends an event; `data` is its JSON payload, already serialised.
 pub fn append(
@@ -19,4 +19,80 @@ pub fn append(
     )?;
     stmt.execute(params![conversation_id, kind, data, now.0])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// A stored event as read back.
+pub struct StoredEvent {
+    pub id: EventId,
+    pub conversation_id: ConversationId,
+    pub kind: String,
+    pub data: String,
+}
+
+fn stored_from_row(row: &rusqlite::Row) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        kind: row.get(2)?,
+        data: row.get(3)?,
+    })
+}
+
+/// Up to `limit` events after `after`, in id order: what the dispatcher fans out next.
+pub fn after(conn: &Connection, after: EventId, limit: u32) -> RepoResult<Vec<StoredEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, conversation_id, type, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let events = stmt
+        .query_map(params![after, limit], stored_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(events)
+}
+
+/// Up to `limit` events after `after` in the conversations `user` is a member of, in id
+/// order: what a resuming stream missed.
+pub fn after_for_member(
+    conn: &Connection,
+    user: UserId,
+    after: EventId,
+    limit: u32,
+) -> RepoResult<Vec<StoredEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, e.conversation_id, e.type, e.data
+         FROM events e JOIN members m ON m.conversation_id = e.conversation_id AND m.user_id = ?1
+         WHERE e.id > ?2 ORDER BY e.id LIMIT ?3",
+    )?;
+    let events = stmt
+        .query_map(params![user, after, limit], stored_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(events)
+}
+
+/// The highest id ever handed out (0 if none), pruned events included.
+pub fn newest_id(conn: &Connection) -> RepoResult<EventId> {
+    Ok(conn.query_row(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// The highest id that has been pruned (0 if none was): a resume point below it has lost
+/// events.
+pub fn pruned_through(conn: &Connection) -> RepoResult<EventId> {
+    Ok(conn.query_row(
+        "SELECT coalesce((SELECT min(id) - 1 FROM events),
+                         (SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// Deletes up to `batch` events older than `before`; how many went.
+pub fn prune(tx: &Tx, before: Timestamp, batch: u32) -> RepoResult<usize> {
+    Ok(tx.execute(
+        "DELETE FROM events WHERE id IN
+             (SELECT id FROM events WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
+        params![before.0, batch],
+    )?)
 }

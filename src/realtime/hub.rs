@@ -1,0 +1,301 @@
+//! The hub: who is listening, and a bounded queue per open stream. It knows no HTTP and no
+//! SQL. Publishing never blocks: a stream whose queue is full is dropped from the hub (its
+//! queue then runs dry and the stream ends), so a slow client is disconnected, never silently
+//! skipped, and resumes from the last event it got.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::domain::{ConversationId, EventId, SessionId, UserId};
+
+/// A stored event, its JSON payload serialised once and shared by every stream.
+#[derive(Debug)]
+pub struct Event {
+    pub id: EventId,
+    pub conversation_id: ConversationId,
+    pub kind: String,
+    pub data: String,
+}
+
+/// What a stream is sent: a stored event (with an id) or an ephemeral one (typing, resync).
+#[derive(Debug, Clone)]
+pub enum Frame {
+    Stored(Arc<Event>),
+    Ephemeral { kind: &'static str, data: Arc<str> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubLimits {
+    pub streams_per_user: usize,
+    pub streams_total: usize,
+    /// Frames a stream may have waiting before it is disconnected.
+    pub queue: usize,
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// One typing notice per user and conversation per this interval.
+const TYPING_INTERVAL: Duration = Duration::from_secs(2);
+/// Typing timestamps older than this are forgotten, so the map stays small.
+const TYPING_MEMORY: usize = 10_000;
+
+pub struct Hub {
+    limits: HubLimits,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    streams: HashMap<u64, Listener>,
+    by_user: HashMap<UserId, Vec<u64>>,
+    last_typing: HashMap<(UserId, ConversationId), Instant>,
+}
+
+struct Listener {
+    user: UserId,
+    session: SessionId,
+    queue: SyncSender<Frame>,
+}
+
+/// An open stream's place in the hub: frames arrive on `frames`; dropping it leaves the hub.
+pub struct Subscription {
+    id: u64,
+    hub: Arc<Hub>,
+    pub frames: Receiver<Frame>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.state().remove(self.id);
+    }
+}
+
+impl Hub {
+    pub fn new(limits: HubLimits) -> Hub {
+        Hub {
+            limits,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Opens a stream for a user's session, unless the user or the server has too many.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        user: UserId,
+        session: SessionId,
+    ) -> Result<Subscription, Full> {
+        let mut state = self.state();
+        let of_user = state.by_user.get(&user).map_or(0, Vec::len);
+        if of_user >= self.limits.streams_per_user
+            || state.streams.len() >= self.limits.streams_total
+        {
+            return Err(Full);
+        }
+        let (queue, frames) = sync_channel(self.limits.queue);
+        state.next_id += 1;
+        let id = state.next_id;
+        state.streams.insert(
+            id,
+            Listener {
+                user,
+                session,
+                queue,
+            },
+        );
+        state.by_user.entry(user).or_default().push(id);
+        Ok(Subscription {
+            id,
+            hub: Arc::clone(self),
+            frames,
+        })
+    }
+
+    /// Queues a frame for every stream of the given users, `except` one user if given.
+    pub fn publish(&self, frame: &Frame, users: &[UserId], except: Option<UserId>) {
+        let mut state = self.state();
+        let mut overflowed = Vec::new();
+        for user in users.iter().filter(|u| Some(**u) != except) {
+            for id in state.by_user.get(user).into_iter().flatten() {
+                let Some(listener) = state.streams.get(id) else {
+                    continue;
+                };
+                match listener.queue.try_send(frame.clone()) {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                    Err(TrySendError::Full(_)) => overflowed.push(*id),
+                }
+            }
+        }
+        for id in overflowed {
+            log::info!("stream {id} fell behind and is disconnected");
+            state.remove(id);
+        }
+    }
+
+    /// Ends the streams opened with a session (logout, revocation).
+    pub fn close_session(&self, session: SessionId) {
+        let mut state = self.state();
+        let ids: Vec<u64> = state
+            .streams
+            .iter()
+            .filter(|(_, l)| l.session == session)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.into_iter().for_each(|id| state.remove(id));
+    }
+
+    /// Ends a user's streams, but those of `keep` (password change keeps the calling session).
+    pub fn close_user(&self, user: UserId, keep: Option<SessionId>) {
+        let mut state = self.state();
+        let ids: Vec<u64> = state
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                state
+                    .streams
+                    .get(id)
+                    .is_some_and(|l| Some(l.session) != keep)
+            })
+            .copied()
+            .collect();
+        ids.into_iter().for_each(|id| state.remove(id));
+    }
+
+    /// Whether a typing notice from this user in this conversation may go out now.
+    pub fn allow_typing(&self, user: UserId, conversation: ConversationId) -> bool {
+        let mut state = self.state();
+        let now = Instant::now();
+        if state.last_typing.len() > TYPING_MEMORY {
+            state
+                .last_typing
+                .retain(|_, at| now.duration_since(*at) < TYPING_INTERVAL);
+        }
+        match state.last_typing.get(&(user, conversation)) {
+            Some(at) if now.duration_since(*at) < TYPING_INTERVAL => false,
+            _ => {
+                state.last_typing.insert((user, conversation), now);
+                true
+            }
+        }
+    }
+
+    /// Open streams right now.
+    pub fn open_streams(&self) -> usize {
+        self.state().streams.len()
+    }
+}
+
+impl State {
+    /// Forgets a stream; dropping its sender ends it once its queue is drained.
+    fn remove(&mut self, id: u64) {
+        if let Some(listener) = self.streams.remove(&id)
+            && let Some(ids) = self.by_user.get_mut(&listener.user)
+        {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.by_user.remove(&listener.user);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(per_user: usize, total: usize, queue: usize) -> Arc<Hub> {
+        Arc::new(Hub::new(HubLimits {
+            streams_per_user: per_user,
+            streams_total: total,
+            queue,
+        }))
+    }
+
+    fn event(id: EventId) -> Frame {
+        Frame::Stored(Arc::new(Event {
+            id,
+            conversation_id: 1,
+            kind: "message.created".into(),
+            data: "{}".into(),
+        }))
+    }
+
+    fn ids(subscription: &Subscription) -> Vec<EventId> {
+        subscription
+            .frames
+            .try_iter()
+            .filter_map(|f| match f {
+                Frame::Stored(e) => Some(e.id),
+                Frame::Ephemeral { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn members_get_events_and_others_do_not() {
+        let hub = hub(8, 100, 16);
+        let ada = hub.subscribe(1, 10).expect("ada");
+        let bob = hub.subscribe(2, 20).expect("bob");
+        hub.publish(&event(5), &[1, 3], None);
+        hub.publish(&event(6), &[1, 2], Some(1));
+        assert_eq!(ids(&ada), vec![5]);
+        assert_eq!(ids(&bob), vec![6]);
+    }
+
+    #[test]
+    fn streams_are_capped_per_user_and_in_total() {
+        let hub = hub(2, 3, 4);
+        let _a = hub.subscribe(1, 1).expect("first");
+        let b = hub.subscribe(1, 1).expect("second");
+        assert_eq!(hub.subscribe(1, 1).err(), Some(Full));
+        let _c = hub.subscribe(2, 2).expect("other user");
+        assert_eq!(hub.subscribe(3, 3).err(), Some(Full));
+        drop(b);
+        assert!(hub.subscribe(3, 3).is_ok());
+    }
+
+    #[test]
+    fn a_full_queue_disconnects_the_stream_after_what_it_holds() {
+        let hub = hub(8, 100, 2);
+        let slow = hub.subscribe(1, 1).expect("slow");
+        for id in 1..=3 {
+            hub.publish(&event(id), &[1], None);
+        }
+        assert_eq!(hub.open_streams(), 0);
+        assert_eq!(ids(&slow), vec![1, 2]);
+        assert!(slow.frames.recv().is_err(), "then the stream ends");
+    }
+
+    #[test]
+    fn closing_a_session_or_a_user_ends_their_streams() {
+        let hub = hub(8, 100, 4);
+        let first = hub.subscribe(1, 10).expect("first session");
+        let second = hub.subscribe(1, 11).expect("second session");
+        hub.close_session(10);
+        assert!(first.frames.recv().is_err());
+        hub.close_user(1, Some(11));
+        hub.publish(&event(1), &[1], None);
+        assert_eq!(ids(&second), vec![1]);
+        hub.close_user(1, None);
+        assert!(second.frames.recv().is_err());
+    }
+
+    #[test]
+    fn typing_is_allowed_once_per_two_seconds() {
+        let hub = hub(8, 100, 4);
+        assert!(hub.allow_typing(1, 7));
+        assert!(!hub.allow_typing(1, 7));
+        assert!(hub.allow_typing(1, 8));
+        assert!(hub.allow_typing(2, 7));
+    }
+}

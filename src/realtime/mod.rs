@@ -1,0 +1,16 @@
+//! Realtime delivery: the hub of open streams and the dispatcher that feeds it from the
+//! `events` outbox after each commit. Knows no HTTP.
+
+pub mod dispatcher;
+pub mod hub;
+
+use std::sync::Arc;
+
+use dispatcher::Poke;
+use hub::Hub;
+
+/// What handlers need of realtime: the hub (open streams, typing) and the dispatcher's poke.
+pub struct Realtime {
+    pub hub: Arc<Hub>,
+    pub poke: Poke,
+}

@@ -1,0 +1,502 @@
+//! Realtime over Server-Sent Events: what members receive, resuming without gaps or
+//! duplicates, slow subscribers, stream auth and limits, typing.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::util::{TestServer, TestUser, at_once};
+
+#[derive(Debug, Clone)]
+struct SseEvent {
+    id: Option<i64>,
+    kind: String,
+    data: Value,
+}
+
+struct Stream {
+    status: u16,
+    headers: Vec<String>,
+    reader: BufReader<TcpStream>,
+}
+
+/// Opens `GET /api/events` with extra request lines (auth, Last-Event-ID) and reads its head.
+fn open(server: &TestServer, target: &str, extra: &str) -> Stream {
+    let stream = TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    (&stream)
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").as_bytes())
+        .expect("request");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status");
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header");
+        if line.trim().is_empty() {
+            break;
+        }
+        headers.push(line.trim().to_owned());
+    }
+    Stream {
+        status,
+        headers,
+        reader,
+    }
+}
+
+fn subscribe(server: &TestServer, user: &TestUser, last_event_id: Option<i64>) -> Stream {
+    let mut extra = format!("Authorization: Bearer {}\r\n", user.token);
+    if let Some(id) = last_event_id {
+        extra.push_str(&format!("Last-Event-ID: {id}\r\n"));
+    }
+    let stream = open(server, "/api/events", &extra);
+    assert_eq!(stream.status, 200);
+    stream
+}
+
+impl Stream {
+    /// The next event (pings skipped), or `None` if none comes within `wait` or the stream
+    /// ended.
+    fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(wait))
+            .expect("timeout");
+        let (mut id, mut kind, mut data) = (None, None, None);
+        loop {
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return None;
+                }
+                Err(_) => return None,
+            }
+            let line = line.trim_end_matches('\n');
+            if line.is_empty() {
+                if let (Some(kind), Some(data)) = (kind.take(), data.take()) {
+                    return Some(SseEvent { id, kind, data });
+                }
+                continue;
+            }
+            if let Some(value) = line.strip_prefix("id: ") {
+                id = value.parse().ok();
+            } else if let Some(value) = line.strip_prefix("event: ") {
+                kind = Some(value.to_owned());
+            } else if let Some(value) = line.strip_prefix("data: ") {
+                data = Some(serde_json::from_str(value).expect("data json"));
+            }
+        }
+    }
+
+    /// Collects events until `count` stored ones arrived (or 20 s passed).
+    fn stored(&mut self, count: usize) -> Vec<SseEvent> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut got = Vec::new();
+        while got.len() < count && Instant::now() < deadline {
+            if let Some(event) = self.next(Duration::from_secs(5))
+                && event.id.is_some()
+            {
+                got.push(event);
+            }
+        }
+        got
+    }
+
+    /// True if the server ends the stream within `wait`.
+    fn ends_within(&mut self, wait: Duration) -> bool {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(wait))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        }
+    }
+}
+
+fn ids(events: &[SseEvent]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|e| e.id.expect("stored event id"))
+        .collect()
+}
+
+#[test]
+fn members_receive_every_kind_of_event_and_others_none() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let eve = server.user("Eve");
+    let mut ada_stream = subscribe(&server, &ada, None);
+    assert!(
+        ada_stream
+            .headers
+            .iter()
+            .any(|h| h.starts_with("Content-Type: text/event-stream"))
+    );
+    assert!(
+        ada_stream
+            .headers
+            .iter()
+            .any(|h| h == "Cache-Control: no-store")
+    );
+    assert!(
+        ada_stream
+            .headers
+            .iter()
+            .any(|h| h == "X-Accel-Buffering: no")
+    );
+    let mut eve_stream = subscribe(&server, &eve, None);
+
+    let id = server.group(&bob.token, &[ada.id]);
+    let mid = server.say(&bob.token, id, "hello");
+    let base = format!("/api/conversations/{id}/messages/{mid}");
+    server
+        .request("PATCH", &base)
+        .token(&bob.token)
+        .json(&json!({"body": "edited"}))
+        .send();
+    server
+        .request("PUT", &format!("{base}/reactions/%F0%9F%91%8D"))
+        .token(&ada.token)
+        .send();
+    server
+        .request("DELETE", &format!("{base}/reactions/%F0%9F%91%8D"))
+        .token(&ada.token)
+        .send();
+    server
+        .request("POST", &format!("/api/conversations/{id}/read"))
+        .token(&ada.token)
+        .json(&json!({"message_id": mid}))
+        .send();
+    server.request("DELETE", &base).token(&bob.token).send();
+
+    let events = ada_stream.stored(7);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "conversation.created",
+            "message.created",
+            "message.updated",
+            "reaction.added",
+            "reaction.removed",
+            "read.updated",
+            "message.deleted"
+        ]
+    );
+    assert!(ids(&events).windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(events[1].data["message"]["body"], "hello");
+    assert_eq!(events[3].data["emote"], "👍");
+    assert_eq!(events[6].data["message"]["deleted"], true);
+    assert!(
+        eve_stream.next(Duration::from_millis(500)).is_none(),
+        "a non-member hears nothing"
+    );
+}
+
+#[test]
+fn a_resumed_stream_gets_exactly_what_it_missed_then_live_events() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&bob.token, &[ada.id]);
+    for round in 0..3 {
+        let mut first = subscribe(&server, &ada, None);
+        let marker = server.say(&bob.token, id, &format!("round {round}"));
+        let seen = first.stored(1);
+        assert_eq!(seen[0].data["message"]["id"], marker);
+        let resume_from = seen[0].id.expect("id");
+        drop(first);
+
+        let missed: Vec<i64> = (0..500)
+            .map(|i| server.say(&bob.token, id, &format!("m{i}")))
+            .collect();
+        let writing = AtomicBool::new(true);
+        thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                let mut live = Vec::new();
+                while writing.load(Ordering::Relaxed) && live.len() < 50 {
+                    live.push(server.say(&bob.token, id, "during the resume"));
+                }
+                live
+            });
+            let mut resumed = subscribe(&server, &ada, Some(resume_from));
+            let caught_up = resumed.stored(500);
+            let message_ids: Vec<Value> = caught_up
+                .iter()
+                .map(|e| e.data["message"]["id"].clone())
+                .collect();
+            let expected: Vec<Value> = missed.iter().map(|m| json!(m)).collect();
+            assert_eq!(
+                message_ids, expected,
+                "exactly the missed 500, in order (round {round})"
+            );
+            writing.store(false, Ordering::Relaxed);
+            let live = writer.join().expect("writer");
+            let after = resumed.stored(live.len());
+            let live_ids: Vec<Value> = after
+                .iter()
+                .map(|e| e.data["message"]["id"].clone())
+                .collect();
+            let expected: Vec<Value> = live.iter().map(|m| json!(m)).collect();
+            assert_eq!(
+                live_ids, expected,
+                "then the live ones, no gap, no duplicate"
+            );
+            let all = ids(&[caught_up, after].concat());
+            assert!(all.windows(2).all(|w| w[0] < w[1]));
+        });
+    }
+}
+
+#[test]
+fn concurrent_writers_give_every_subscriber_the_same_sequence() {
+    let server = TestServer::start();
+    let writers: Vec<TestUser> = (0..4)
+        .map(|i| server.user(&format!("Writer {i}")))
+        .collect();
+    let ada = server.user("Ada");
+    let members: Vec<i64> = writers.iter().map(|w| w.id).collect();
+    let id = server.group(&ada.token, &members);
+    let mut streams: Vec<Stream> = (0..3).map(|_| subscribe(&server, &ada, None)).collect();
+    at_once(20, |i| {
+        let writer = &writers[i % writers.len()];
+        for n in 0..10 {
+            server.say(&writer.token, id, &format!("{i}-{n}"));
+        }
+    });
+    let sequences: Vec<Vec<i64>> = streams.iter_mut().map(|s| ids(&s.stored(200))).collect();
+    assert_eq!(sequences[0].len(), 200, "nothing missing");
+    assert!(
+        sequences[0].windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing"
+    );
+    assert!(
+        sequences.iter().all(|s| *s == sequences[0]),
+        "the same at every subscriber"
+    );
+    let db = server.open_db();
+    let mut stmt = db
+        .prepare("SELECT id FROM events WHERE conversation_id = ?1 AND type = 'message.created' ORDER BY id")
+        .expect("prepare");
+    let stored: Vec<i64> = stmt
+        .query_map([id], |row| row.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(sequences[0], stored);
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_is_cut_off_and_its_resume_recovers_everything() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&bob.token, &[ada.id]);
+    let mut stalled = subscribe(&server, &ada, None);
+    let big = "x".repeat(4000);
+    let sent: Vec<i64> = (0..1500)
+        .map(|_| server.say(&bob.token, id, &big))
+        .collect();
+    // It reads only now: what was buffered, then the end of the stream.
+    let mut received = Vec::new();
+    while let Some(event) = stalled.next(Duration::from_secs(3)) {
+        received.push(event);
+    }
+    assert!(
+        received.len() < sent.len(),
+        "the stream was closed, not kept forever"
+    );
+    assert!(stalled.ends_within(Duration::from_secs(1)));
+    let last = received
+        .last()
+        .and_then(|e| e.id)
+        .expect("got some before the cut");
+    let mut resumed = subscribe(&server, &ada, Some(last));
+    let rest = resumed.stored(sent.len() - received.len());
+    let all: Vec<Value> = received
+        .iter()
+        .chain(&rest)
+        .map(|e| e.data["message"]["id"].clone())
+        .collect();
+    let expected: Vec<Value> = sent.iter().map(|m| json!(m)).collect();
+    assert_eq!(all, expected, "nothing lost across the cut");
+}
+
+#[test]
+fn logout_and_password_change_close_streams() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let mut stream = subscribe(&server, &ada, None);
+    server
+        .request("POST", "/api/auth/logout")
+        .token(&ada.token)
+        .send();
+    assert!(stream.ends_within(Duration::from_secs(1)));
+
+    let bob = server.user("Bob");
+    let other = server.login(&bob.email, crate::util::PASSWORD).body["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let other_user = TestUser {
+        id: bob.id,
+        email: bob.email.clone(),
+        token: other,
+    };
+    let mut kept = subscribe(&server, &bob, None);
+    let mut closed = subscribe(&server, &other_user, None);
+    server
+        .request("POST", "/api/profile/password")
+        .token(&bob.token)
+        .json(
+            &json!({"current_password": crate::util::PASSWORD, "new_password": "another password"}),
+        )
+        .send();
+    assert!(closed.ends_within(Duration::from_secs(1)));
+    assert!(
+        !kept.ends_within(Duration::from_millis(300)),
+        "the calling session's stream stays"
+    );
+}
+
+#[test]
+fn streams_need_a_valid_token_and_accept_it_in_the_query() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let refused = open(&server, "/api/events", "Authorization: Bearer nonsense\r\n");
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused
+            .headers
+            .iter()
+            .any(|h| h == "WWW-Authenticate: Bearer")
+    );
+    assert_eq!(open(&server, "/api/events", "").status, 401);
+    let by_query = open(
+        &server,
+        &format!("/api/events?access_token={}", ada.token),
+        "",
+    );
+    assert_eq!(by_query.status, 200);
+    assert!(
+        !server.log().iter().any(|l| l.contains(&ada.token)),
+        "the token is never logged"
+    );
+    let bad_resume = open(
+        &server,
+        "/api/events?since=abc",
+        &format!("Authorization: Bearer {}\r\n", ada.token),
+    );
+    assert_eq!(bad_resume.status, 400);
+}
+
+#[test]
+fn streams_are_limited_per_user_and_in_total() {
+    let server = TestServer::start_with(&["--max-streams-per-user", "2", "--max-streams", "3"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cid = server.user("Cid");
+    let _a1 = subscribe(&server, &ada, None);
+    let a2 = subscribe(&server, &ada, None);
+    let auth = |user: &TestUser| format!("Authorization: Bearer {}\r\n", user.token);
+    let third = open(&server, "/api/events", &auth(&ada));
+    assert_eq!(third.status, 503);
+    assert!(third.headers.iter().any(|h| h.starts_with("Retry-After:")));
+    let _b1 = subscribe(&server, &bob, None);
+    assert_eq!(open(&server, "/api/events", &auth(&cid)).status, 503);
+    drop(a2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The server notices the closed stream at its next write (a ping at the latest).
+    while open(&server, "/api/events", &auth(&cid)).status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the freed place was never reused"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn typing_reaches_the_other_members_at_most_every_two_seconds() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let eve = server.user("Eve");
+    let id = server.group(&ada.token, &[bob.id]);
+    let mut bob_stream = subscribe(&server, &bob, None);
+    let mut ada_stream = subscribe(&server, &ada, None);
+    let typing = |user: &TestUser, conversation: i64| {
+        server
+            .request("POST", &format!("/api/conversations/{conversation}/typing"))
+            .token(&user.token)
+            .send()
+    };
+    assert_eq!(typing(&ada, id).status, 204);
+    assert_eq!(typing(&ada, id).status, 204);
+    let event = bob_stream
+        .next(Duration::from_secs(5))
+        .expect("typing event");
+    assert_eq!(event.kind, "typing");
+    assert_eq!(event.id, None);
+    assert_eq!(
+        event.data,
+        json!({"conversation_id": id, "user": {"id": ada.id, "name": "Ada"}})
+    );
+    assert!(
+        bob_stream.next(Duration::from_millis(500)).is_none(),
+        "the second one was dropped"
+    );
+    assert!(
+        ada_stream.next(Duration::from_millis(200)).is_none(),
+        "not echoed to the typist"
+    );
+    typing(&eve, id).assert_error(404, "not_found");
+}
+
+#[test]
+fn a_resume_point_older_than_what_is_kept_gets_resync() {
+    let mut server = TestServer::start_with(&["--event-retention-days", "1"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&bob.token, &[ada.id]);
+    server.say(&bob.token, id, "old");
+    server.say(&bob.token, id, "old too");
+    server
+        .open_db()
+        .execute("UPDATE events SET created_at = 0", [])
+        .expect("age events");
+    // Pruning runs at start.
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.events().is_empty() {
+        assert!(Instant::now() < deadline, "old events were never pruned");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut stream = subscribe(&server, &ada, Some(1));
+    let event = stream.next(Duration::from_secs(5)).expect("resync");
+    assert_eq!(event.kind, "resync");
+    assert_eq!(event.id, None);
+    assert!(event.data["reason"].is_string());
+    let mid = server.say(&bob.token, id, "new");
+    let live = stream.stored(1);
+    assert_eq!(live[0].data["message"]["id"], mid);
+}
