@@ -131,6 +131,43 @@ impl Stream {
     }
 }
 
+/// The stored event types, in the order `every_kind_of_change` causes them.
+pub const EVERY_KIND: [&str; 7] = [
+    "conversation.created",
+    "message.created",
+    "message.updated",
+    "reaction.added",
+    "reaction.removed",
+    "read.updated",
+    "message.deleted",
+];
+
+/// `author` starts a group with `other` and makes one change of every stored kind.
+pub fn every_kind_of_change(server: &TestServer, author: &TestUser, other: &TestUser) {
+    let id = server.group(&author.token, &[other.id]);
+    let mid = server.say(&author.token, id, "hello");
+    let base = format!("/api/conversations/{id}/messages/{mid}");
+    server
+        .request("PATCH", &base)
+        .token(&author.token)
+        .json(&json!({"body": "edited"}))
+        .send();
+    server
+        .request("PUT", &format!("{base}/reactions/%F0%9F%91%8D"))
+        .token(&other.token)
+        .send();
+    server
+        .request("DELETE", &format!("{base}/reactions/%F0%9F%91%8D"))
+        .token(&other.token)
+        .send();
+    server
+        .request("POST", &format!("/api/conversations/{id}/read"))
+        .token(&other.token)
+        .json(&json!({"message_id": mid}))
+        .send();
+    server.request("DELETE", &base).token(&author.token).send();
+}
+
 fn ids(events: &[SseEvent]) -> Vec<i64> {
     events
         .iter()
@@ -165,43 +202,11 @@ fn members_receive_every_kind_of_event_and_others_none() {
     );
     let mut eve_stream = subscribe(&server, &eve, None);
 
-    let id = server.group(&bob.token, &[ada.id]);
-    let mid = server.say(&bob.token, id, "hello");
-    let base = format!("/api/conversations/{id}/messages/{mid}");
-    server
-        .request("PATCH", &base)
-        .token(&bob.token)
-        .json(&json!({"body": "edited"}))
-        .send();
-    server
-        .request("PUT", &format!("{base}/reactions/%F0%9F%91%8D"))
-        .token(&ada.token)
-        .send();
-    server
-        .request("DELETE", &format!("{base}/reactions/%F0%9F%91%8D"))
-        .token(&ada.token)
-        .send();
-    server
-        .request("POST", &format!("/api/conversations/{id}/read"))
-        .token(&ada.token)
-        .json(&json!({"message_id": mid}))
-        .send();
-    server.request("DELETE", &base).token(&bob.token).send();
+    every_kind_of_change(&server, &bob, &ada);
 
     let events = ada_stream.stored(7);
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "conversation.created",
-            "message.created",
-            "message.updated",
-            "reaction.added",
-            "reaction.removed",
-            "read.updated",
-            "message.deleted"
-        ]
-    );
+    assert_eq!(kinds, EVERY_KIND);
     assert!(ids(&events).windows(2).all(|w| w[0] < w[1]));
     assert_eq!(events[1].data["message"]["body"], "hello");
     assert_eq!(events[3].data["emote"], "👍");

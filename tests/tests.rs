@@ -16,3 +16,4 @@ mod reactions;
 mod realtime;
 mod storage;
 mod transport;
+mod websocket;

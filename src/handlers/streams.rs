@@ -3,26 +3,27 @@
 //! sent: every stored event after the resume point arrives exactly once, in id order.
 
 use std::io;
+use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
-use std::time::{Duration, Instant};
+use std::thread;
+use std::time::Duration;
 
 use rouille::{Request, Response};
 
 use super::{Caller, authenticate_token};
 use crate::app::App;
-use crate::domain::{ConversationId, EventId, UserId};
+use crate::domain::{ConversationId, EventId, User, UserId};
 use crate::error::ApiError;
 use crate::http::server::take_connection;
 use crate::http::sse::{self, SseWriter};
+use crate::http::ws::{self, WsWriter};
 use crate::http::{Params, extract, reply};
-use crate::realtime::hub::{Frame, Subscription};
+use crate::realtime::hub::{Frame, Hub, Subscription};
 use crate::repo::{self, Pool, RepoError, conversations, events};
 use crate::wire::{self, Resync, Typing};
 
-/// A comment or ping at least this often keeps proxies from closing an idle stream.
-const PING_INTERVAL: Duration = Duration::from_secs(15);
-/// How often an idle stream checks whether its client has gone, so its place is freed soon.
-const LIVENESS_CHECK: Duration = Duration::from_secs(1);
+/// How often a WebSocket stream passes on replies and pings when no event comes.
+const WS_TICK: Duration = Duration::from_millis(50);
 /// Stored events read per backfill query.
 const BACKFILL_BATCH: u32 = 500;
 
@@ -36,18 +37,26 @@ pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiErro
         })?),
         None => extract::cursor_param(request, "since")?,
     };
-    let subscription = app
-        .realtime
-        .hub
-        .subscribe(caller.user.id, caller.session.id)
-        .map_err(|_| ApiError::busy())?;
-    let stream = EventStream {
-        pool: app.pool.clone(),
-        user: caller.user.id,
-        resume,
-        subscription,
-    };
+    let stream = EventStream::open(app, &caller, resume)?;
     Ok(sse::response(Box::new(SseUpgrade(Some(stream)))))
+}
+
+/// `GET /api/ws`: the same events over WebSocket, resuming from `since`; client frames are
+/// `{"type": "typing", "conversation_id"}` and `{"type": "ping"}`.
+pub fn ws(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let accept = ws::handshake(request)?;
+    let caller = stream_caller(app, request)?;
+    let resume = extract::cursor_param(request, "since")?;
+    let stream = EventStream::open(app, &caller, resume)?;
+    let typist = Typist {
+        pool: app.pool.clone(),
+        hub: Arc::clone(&app.realtime.hub),
+        user: caller.user,
+    };
+    Ok(ws::response(
+        accept,
+        Box::new(WsUpgrade(Some((stream, typist)))),
+    ))
 }
 
 /// The caller of a stream request: bearer header, or the `access_token` query parameter.
@@ -67,18 +76,38 @@ pub fn typing(
     params: &Params,
     caller: &Caller,
 ) -> Result<Response, ApiError> {
-    let id: ConversationId = params.id("id")?;
-    let me = caller.user.id;
-    let members = repo::read(&app.pool, |conn| {
-        conversations::require_member(conn, id, me)?;
-        conversations::member_ids(conn, id)
-    })?;
-    if app.realtime.hub.allow_typing(me, id) {
+    let typist = Typist {
+        pool: app.pool.clone(),
+        hub: Arc::clone(&app.realtime.hub),
+        user: caller.user.clone(),
+    };
+    typist.typing_in(params.id("id")?)?;
+    Ok(reply::no_content())
+}
+
+/// A user who may say they are typing, over HTTP or a WebSocket frame.
+struct Typist {
+    pool: Pool,
+    hub: Arc<Hub>,
+    user: User,
+}
+
+impl Typist {
+    /// Tells the other members; `404` unless the user is a member.
+    fn typing_in(&self, id: ConversationId) -> Result<(), ApiError> {
+        let me = self.user.id;
+        let members = repo::read(&self.pool, |conn| {
+            conversations::require_member(conn, id, me)?;
+            conversations::member_ids(conn, id)
+        })?;
+        if !self.hub.allow_typing(me, id) {
+            return Ok(());
+        }
         let data = serde_json::to_string(&Typing {
             conversation_id: id,
             user: wire::UserRef {
                 id: me,
-                name: caller.user.name.clone(),
+                name: self.user.name.clone(),
             },
         })
         .map_err(|e| ApiError::internal(format!("typing payload: {e}")))?;
@@ -86,9 +115,32 @@ pub fn typing(
             kind: "typing",
             data: data.into(),
         };
-        app.realtime.hub.publish(&frame, &members, Some(me));
+        self.hub.publish(&frame, &members, Some(me));
+        Ok(())
     }
-    Ok(reply::no_content())
+
+    /// The answer to one client frame of a WebSocket, if it needs one.
+    fn answer(&self, text: &str) -> Option<String> {
+        let Ok(frame) = serde_json::from_str::<serde_json::Value>(text) else {
+            return Some(ws_error("frames must be JSON objects"));
+        };
+        match frame["type"].as_str() {
+            Some("ping") => Some(r#"{"type":"pong"}"#.to_owned()),
+            Some("typing") => match frame["conversation_id"].as_i64() {
+                Some(id) if id > 0 => match self.typing_in(id) {
+                    Ok(()) => None,
+                    Err(err) if err.status() == 404 => Some(ws_error("no such conversation")),
+                    Err(_) => Some(ws_error("typing could not be sent")),
+                },
+                _ => Some(ws_error("typing needs a conversation_id")),
+            },
+            _ => Some(ws_error("unknown frame type; expected typing or ping")),
+        }
+    }
+}
+
+fn ws_error(message: &str) -> String {
+    serde_json::json!({"type": "error", "message": message}).to_string()
 }
 
 /// One open stream: its subscription and where it resumes from.
@@ -99,12 +151,16 @@ struct EventStream {
     subscription: Subscription,
 }
 
-/// What a transport does with frames (SSE here; WebSocket frames the same events).
+/// What a transport does with the stream: SSE and WebSocket carry the same events.
 trait Sink {
     fn stored(&mut self, id: EventId, kind: &str, data: &str) -> io::Result<()>;
     fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()>;
-    fn ping(&mut self) -> io::Result<()>;
-    fn client_gone(&self) -> bool;
+    /// Work between events (pings, liveness, replies); false once the stream should end.
+    fn service(&mut self) -> io::Result<bool>;
+    /// How long to wait for an event before `service` is due.
+    fn tick(&self) -> Duration;
+    /// The stream was closed by the server (logout, revocation, too slow).
+    fn closed_by_server(&mut self) {}
 }
 
 impl Sink for SseWriter {
@@ -116,12 +172,38 @@ impl Sink for SseWriter {
         SseWriter::ephemeral(self, kind, data)
     }
 
-    fn ping(&mut self) -> io::Result<()> {
-        SseWriter::ping(self)
+    fn service(&mut self) -> io::Result<bool> {
+        SseWriter::service(self)
     }
 
-    fn client_gone(&self) -> bool {
-        SseWriter::client_gone(self)
+    fn tick(&self) -> Duration {
+        SseWriter::tick(self)
+    }
+}
+
+/// Server frames are `{"id", "type", "data"}` text; `data` is the stored JSON as it is.
+impl Sink for WsWriter {
+    fn stored(&mut self, id: EventId, kind: &str, data: &str) -> io::Result<()> {
+        self.text(format!(r#"{{"id":{id},"type":"{kind}","data":{data}}}"#))
+    }
+
+    fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()> {
+        self.text(format!(r#"{{"id":null,"type":"{kind}","data":{data}}}"#))
+    }
+
+    fn service(&mut self) -> io::Result<bool> {
+        WsWriter::service(self)
+    }
+
+    fn tick(&self) -> Duration {
+        WS_TICK
+    }
+
+    fn closed_by_server(&mut self) {
+        self.close(
+            ws::policy_close(),
+            "stream closed by the server; resume with since",
+        );
     }
 }
 
@@ -133,7 +215,7 @@ impl rouille::Upgrade for SseUpgrade {
         let (Some(stream), Some(connection)) = (self.0.take(), take_connection()) else {
             return;
         };
-        let mut writer = SseWriter(connection.stream);
+        let mut writer = SseWriter::new(connection.stream);
         if let Err(err) = stream.run(&mut writer) {
             log::debug!("event stream ended: {err}");
         }
@@ -141,25 +223,73 @@ impl rouille::Upgrade for SseUpgrade {
     }
 }
 
+/// Runs a WebSocket session: a reader thread for client frames, the events on this thread.
+struct WsUpgrade(Option<(EventStream, Typist)>);
+
+impl rouille::Upgrade for WsUpgrade {
+    fn build(&mut self, _: Box<dyn rouille::ReadWrite + Send>) {
+        let (Some((stream, typist)), Some(connection)) = (self.0.take(), take_connection()) else {
+            return;
+        };
+        let (reader, mut writer) = match ws::split(connection) {
+            Ok(halves) => halves,
+            Err(err) => {
+                log::debug!("websocket setup failed: {err}");
+                return;
+            }
+        };
+        let spawned = thread::Builder::new()
+            .name("ws-reader".into())
+            .stack_size(256 * 1024)
+            .spawn(move || reader.run(|text| typist.answer(text)));
+        if spawned.is_err() {
+            log::error!("cannot start a websocket reader; closing the connection");
+            writer.close(ws::policy_close(), "server busy");
+            return;
+        }
+        if let Err(err) = stream.run(&mut writer) {
+            log::debug!("websocket stream ended: {err}");
+        }
+        writer.close(ws::normal_close(), "bye");
+    }
+}
+
 impl EventStream {
+    /// Subscribes first, so nothing committed from now on can be missed.
+    fn open(app: &App, caller: &Caller, resume: Option<EventId>) -> Result<EventStream, ApiError> {
+        let subscription = app
+            .realtime
+            .hub
+            .subscribe(caller.user.id, caller.session.id)
+            .map_err(|_| ApiError::busy())?;
+        Ok(EventStream {
+            pool: app.pool.clone(),
+            user: caller.user.id,
+            resume,
+            subscription,
+        })
+    }
+
     fn run(self, sink: &mut impl Sink) -> Result<(), StreamError> {
         let mut last = self.catch_up(sink)?;
-        let mut last_write = Instant::now();
         loop {
-            match self.subscription.frames.recv_timeout(LIVENESS_CHECK) {
-                Ok(Frame::Stored(event)) if event.id <= last => continue,
+            match self.subscription.frames.recv_timeout(sink.tick()) {
+                Ok(Frame::Stored(event)) if event.id <= last => {}
                 Ok(Frame::Stored(event)) => {
                     sink.stored(event.id, &event.kind, &event.data)?;
                     last = event.id;
                 }
                 Ok(Frame::Ephemeral { kind, data }) => sink.ephemeral(kind, &data)?,
-                Err(RecvTimeoutError::Timeout) if sink.client_gone() => return Ok(()),
-                Err(RecvTimeoutError::Timeout) if last_write.elapsed() < PING_INTERVAL => continue,
-                Err(RecvTimeoutError::Timeout) => sink.ping()?,
+                Err(RecvTimeoutError::Timeout) => {}
                 // Closed by logout or revocation, or dropped for falling behind.
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    sink.closed_by_server();
+                    return Ok(());
+                }
             }
-            last_write = Instant::now();
+            if !sink.service()? {
+                return Ok(());
+            }
         }
     }
 

@@ -9,6 +9,7 @@ pub mod reply;
 mod router;
 pub mod server;
 pub mod sse;
+pub mod ws;
 
 pub use router::{Params, body_limit};
 

@@ -57,6 +57,7 @@ const ROUTES: &[Route] = &[
     public("GET", "/api/emotes/{name}", emotes::image),
     // Streams authenticate themselves: browsers can only pass the token in the query.
     public("GET", "/api/events", streams::sse),
+    public("GET", "/api/ws", streams::ws),
     private("POST", "/api/auth/logout", auth::logout),
     private("GET", "/api/auth/validate", auth::validate),
     private("GET", "/api/auth/sessions", auth::sessions),
