@@ -155,7 +155,7 @@ const SETTINGS: &[Setting] = &[
         flag: "--max-streams-per-user",
         env: "EMOTECHAT_MAX_STREAMS_PER_USER",
         default: "8",
-        help: "open realtime streams per user at most (1-1000)",
+        help: "open realtime streams per user at most (1-100000)",
     },
     Setting {
         flag: "--event-retention-days",
@@ -300,7 +300,7 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             "--max-streams-per-user",
             &text("--max-streams-per-user"),
             1,
-            1000,
+            100_000,
         )? as usize,
         event_retention_days: number_in(
             "--event-retention-days",
