@@ -721,6 +721,17 @@ mod tests {
         }
     }
 
+    /// Connects, sends `request`, and returns the stream with a reader on it.
+    fn send(addr: SocketAddr, request: &[u8]) -> (TcpStream, BufReader<TcpStream>) {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        (&stream).write_all(request).expect("request");
+        (stream, reader)
+    }
+
     /// A body that hands out pieces as a test sends them, and ends when the sender is dropped.
     struct Pieces(mpsc::Receiver<Vec<u8>>);
 
@@ -749,14 +760,7 @@ mod tests {
                 upgrade: None,
             }
         }));
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        (&stream)
-            .write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
-            .expect("request");
+        let (_stream, mut reader) = send(addr, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
         feed.send(b"data: one\n\n".to_vec()).expect("feed");
         let (status, headers) = read_head(&mut reader);
         assert_eq!(status, 200);
@@ -791,14 +795,8 @@ mod tests {
             }
             Response::text("fine")
         }));
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        (&stream)
-            .write_all(b"GET /panic HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n")
-            .expect("requests");
+        let (_stream, mut reader) =
+            send(addr, b"GET /panic HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n");
         let (status, headers) = read_head(&mut reader);
         assert_eq!(status, 500);
         let length: usize = headers
@@ -845,14 +843,7 @@ mod tests {
             data: rouille::ResponseBody::empty(),
             upgrade: Some(Box::new(Echo)),
         }));
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        (&stream)
-            .write_all(b"GET /echo HTTP/1.1\r\n\r\nearly")
-            .expect("request");
+        let (stream, mut reader) = send(addr, b"GET /echo HTTP/1.1\r\n\r\nearly");
         let (status, headers) = read_head(&mut reader);
         assert_eq!(status, 101);
         assert!(
