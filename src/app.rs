@@ -2,6 +2,7 @@
 
 use crate::auth::Hasher;
 use crate::config::Config;
+use crate::ratelimit::Limiter;
 use crate::realtime::Realtime;
 use crate::repo::Pool;
 use crate::resets::ResetDesk;
@@ -12,4 +13,5 @@ pub struct App {
     pub hasher: Hasher,
     pub resets: ResetDesk,
     pub realtime: Realtime,
+    pub limits: Limiter,
 }

@@ -3,7 +3,7 @@
 //! anything is opened. Uses std only.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct Config {
     pub max_streams: usize,
     pub max_streams_per_user: usize,
     pub event_retention_days: u32,
+    /// Proxies whose `X-Forwarded-For` names the real client address.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// What the connection layer allows one client and all of them together.
@@ -54,6 +56,7 @@ impl fmt::Debug for Config {
             .field("max_streams", &self.max_streams)
             .field("max_streams_per_user", &self.max_streams_per_user)
             .field("event_retention_days", &self.event_retention_days)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -162,6 +165,12 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_EVENT_RETENTION_DAYS",
         default: "30",
         help: "days stored events are kept for resuming streams (1-3650)",
+    },
+    Setting {
+        flag: "--trust-proxy",
+        env: "EMOTECHAT_TRUST_PROXY",
+        default: "none",
+        help: "comma-separated proxy addresses whose X-Forwarded-For is believed",
     },
     Setting {
         flag: "--idle-timeout",
@@ -308,7 +317,21 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             1,
             3650,
         )?,
+        trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
     })
+}
+
+fn parse_proxies(list: &str) -> Result<Vec<IpAddr>, String> {
+    if list == "none" || list.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(|item| {
+            item.trim()
+                .parse()
+                .map_err(|_| format!("--trust-proxy '{}' is not an IP address", item.trim()))
+        })
+        .collect()
 }
 
 fn parse_public_url(url: &str) -> Result<String, String> {
@@ -388,7 +411,11 @@ mod tests {
         assert_eq!(config.connections.max_headers, 100);
         assert_eq!(config.connections.request_timeout_secs, 10);
         assert_eq!(config.connections.idle_timeout_secs, 30);
+        assert!(config.trusted_proxies.is_empty());
         assert_eq!(serve(&["serve"], &[]), Ok(config));
+        let proxied = serve(&["--trust-proxy", "127.0.0.1, ::1"], &[]).expect("valid");
+        assert_eq!(proxied.trusted_proxies.len(), 2);
+        assert!(serve(&["--trust-proxy", "localhost"], &[]).is_err());
     }
 
     #[test]

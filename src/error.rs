@@ -6,6 +6,7 @@ use rouille::Response;
 use serde::Serialize;
 
 use crate::auth::HashError;
+use crate::ratelimit::Limited;
 use crate::repo::RepoError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,7 @@ pub enum Kind {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RateLimited,
     Busy,
     Internal,
 }
@@ -41,6 +43,7 @@ impl Kind {
             Kind::EmailTaken | Kind::Conflict => 409,
             Kind::PayloadTooLarge => 413,
             Kind::UnsupportedMediaType => 415,
+            Kind::RateLimited => 429,
             Kind::Busy => 503,
             Kind::Internal => 500,
         }
@@ -61,6 +64,7 @@ impl Kind {
             Kind::Conflict => "conflict",
             Kind::PayloadTooLarge => "payload_too_large",
             Kind::UnsupportedMediaType => "unsupported_media_type",
+            Kind::RateLimited => "rate_limited",
             Kind::Busy => "busy",
             Kind::Internal => "internal",
         }
@@ -74,6 +78,8 @@ pub struct ApiError {
     field: Option<String>,
     /// The `Allow` header of a 405.
     allow: Option<String>,
+    /// The `Retry-After` seconds of a 429.
+    retry_after: Option<u64>,
     /// What went wrong inside, for the log only.
     cause: Option<String>,
 }
@@ -93,6 +99,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             allow: None,
+            retry_after: None,
             cause: None,
         }
     }
@@ -129,6 +136,12 @@ impl ApiError {
 
     pub fn invalid_credentials() -> ApiError {
         ApiError::new(Kind::InvalidCredentials, "Invalid email or password")
+    }
+
+    pub fn rate_limited(limited: Limited) -> ApiError {
+        let mut err = ApiError::new(Kind::RateLimited, "Too many attempts; try again later");
+        err.retry_after = Some(limited.retry_after.as_secs().max(1));
+        err
     }
 
     pub fn busy() -> ApiError {
@@ -174,6 +187,9 @@ impl ApiError {
         }
         if let Some(allow) = self.allow {
             response = response.with_additional_header("Allow", allow);
+        }
+        if let Some(seconds) = self.retry_after {
+            response = response.with_additional_header("Retry-After", seconds.to_string());
         }
         response
     }

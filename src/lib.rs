@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod housekeeping;
 pub mod http;
 pub mod mail;
+pub mod ratelimit;
 pub mod realtime;
 pub mod repo;
 pub mod resets;
@@ -32,6 +33,7 @@ use config::Config;
 use http::parse::HeadLimits;
 use http::server::{Handler, Limits, Server, Stopper};
 use mail::Mailer;
+use ratelimit::Limiter;
 use realtime::Realtime;
 use realtime::hub::{Hub, HubLimits};
 use resets::ResetDesk;
@@ -100,6 +102,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         hasher: Hasher::new(),
         resets,
         realtime: Realtime { hub, poke },
+        limits: Limiter::new(config.rate_limits),
     });
     let handler: Handler = Arc::new(move |request| http::handle(&app, request));
     let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)

@@ -68,6 +68,7 @@ fn world(history: usize) -> World {
         hasher: Hasher::new(),
         resets,
         realtime: Realtime { hub, poke },
+        limits: crate::ratelimit::Limiter::new(false),
     };
     World {
         app,

@@ -9,6 +9,7 @@ mod emotes;
 mod errors;
 mod events;
 mod isolation;
+mod limits;
 mod messages;
 mod password_reset;
 mod profile;

@@ -212,6 +212,9 @@ fn spawn(dir: &TempDir, args: &[String], log: &Arc<Mutex<Vec<String>>>) -> (Chil
         .arg("127.0.0.1:0")
         .arg("--db")
         .arg(&db)
+        // Tests make far more accounts and attempts from one address than any person would;
+        // the rate-limit tests turn limits back on with `--rate-limits on` (the last flag wins).
+        .args(["--rate-limits", "off"])
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())

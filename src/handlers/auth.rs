@@ -2,12 +2,15 @@
 
 use rouille::{Request, Response};
 
-use super::Caller;
+use std::net::IpAddr;
+
+use super::{Caller, audit, client_address};
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{Email, Name, Password, Timestamp};
+use crate::domain::{Email, Name, Password, Timestamp, UserId};
 use crate::error::{ApiError, Kind};
 use crate::http::{Params, extract, reply};
+use crate::ratelimit::Rule;
 use crate::repo::{self, RepoError, sessions, users};
 use crate::wire::{self, LoggedIn, Registered, SessionInfo, Sessions, TokenValid};
 
@@ -19,6 +22,10 @@ pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, Ap
     let name: Name = body.field("name")?;
     let email: Email = body.field("email")?;
     let password: Password = body.field("password")?;
+    let client = client_address(app, request).to_string();
+    app.limits
+        .hit(Rule::RegistrationsPerAddress, &client)
+        .map_err(ApiError::rate_limited)?;
     let hash = app.hasher.hash(&password)?;
     let user = repo::write(&app.pool, |tx| {
         users::insert(tx, &name, &email, &hash, Timestamp::now())
@@ -37,51 +44,100 @@ pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, Ap
 }
 
 /// Unknown email and wrong password look the same from outside: same error, and the same
-/// scrypt work (against a dummy hash) so the timing does not tell either.
+/// scrypt work (against a dummy hash) so the timing does not tell either. Failed attempts are
+/// limited per account and per client address; past either limit the answer is `429`.
 pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let email: Email = body.field("email")?;
     let password: Password = body.field("password")?;
+    let attempt = LoginAttempt {
+        client: client_address(app, request),
+        account: email.lowered(),
+    };
+    attempt.check(app)?;
     let found = repo::read(&app.pool, |conn| {
         users::find_with_hash_by_email(conn, &email)
     })?;
     let Some((user, stored_hash)) = found else {
         app.hasher.verify_dummy(&password)?;
-        return Err(ApiError::invalid_credentials());
+        return Err(attempt.failed(app, None));
     };
     let verdict = app.hasher.verify(&password, &stored_hash)?;
     if !verdict.matches {
-        return Err(ApiError::invalid_credentials());
+        return Err(attempt.failed(app, Some(user.id)));
     }
     let fresh_hash = if verdict.needs_rehash {
         Some(app.hasher.hash(&password)?)
     } else {
         None
     };
+    let session = open_session(app, request, user.id, fresh_hash.as_deref())?;
+    audit("login_success", attempt.client, Some(user.id));
+    Ok(reply::ok(&LoggedIn {
+        message: "Login successful",
+        token: session.0,
+        token_type: "Bearer",
+        expires_at: session.1,
+        user: user.into(),
+    }))
+}
+
+/// Who is trying to log in to which account, for the failed-login limits.
+struct LoginAttempt {
+    client: IpAddr,
+    account: String,
+}
+
+impl LoginAttempt {
+    fn check(&self, app: &App) -> Result<(), ApiError> {
+        let address = self.client.to_string();
+        let allowed = app
+            .limits
+            .check(Rule::LoginFailuresPerAccount, &self.account)
+            .and(app.limits.check(Rule::LoginFailuresPerAddress, &address));
+        allowed.map_err(|limited| {
+            audit("lockout", self.client, None);
+            ApiError::rate_limited(limited)
+        })
+    }
+
+    /// Counts a failure against the account and the address; the error to answer with.
+    fn failed(&self, app: &App, user: Option<UserId>) -> ApiError {
+        // A limit reached here shows on the next attempt; this one is already answered.
+        let _ = app.limits.hit(Rule::LoginFailuresPerAccount, &self.account);
+        let _ = app
+            .limits
+            .hit(Rule::LoginFailuresPerAddress, &self.client.to_string());
+        audit("login_failure", self.client, user);
+        ApiError::invalid_credentials()
+    }
+}
+
+/// Stores a new session (and a re-hashed password, if any); the token and its expiry.
+fn open_session(
+    app: &App,
+    request: &Request,
+    user_id: UserId,
+    fresh_hash: Option<&str>,
+) -> Result<(String, Timestamp), ApiError> {
     let issued = token::issue().map_err(|e| ApiError::internal(format!("random source: {e}")))?;
     let now = Timestamp::now();
     let expires_at = now.plus_days(app.config.session_days);
     let user_agent = user_agent(request);
     let session = repo::write(&app.pool, |tx| {
-        if let Some(hash) = &fresh_hash {
-            users::set_password_hash(tx, user.id, hash)?;
+        if let Some(hash) = fresh_hash {
+            users::set_password_hash(tx, user_id, hash)?;
         }
         sessions::insert(
             tx,
-            user.id,
+            user_id,
             &issued.digest,
             user_agent.as_deref(),
             now,
             expires_at,
         )
     })?;
-    Ok(reply::ok(&LoggedIn {
-        message: "Login successful",
-        token: issued.token,
-        token_type: "Bearer",
-        expires_at: session.expires_at,
-        user: user.into(),
-    }))
+    Ok((issued.token, session.expires_at))
 }
 
 fn user_agent(request: &Request) -> Option<String> {
@@ -90,11 +146,17 @@ fn user_agent(request: &Request) -> Option<String> {
         .map(|agent| agent.chars().take(USER_AGENT_MAX_CHARS).collect())
 }
 
-pub fn logout(app: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Response, ApiError> {
+pub fn logout(
+    app: &App,
+    request: &Request,
+    _: &Params,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
     repo::write(&app.pool, |tx| {
         sessions::delete_own(tx, caller.user.id, caller.session.id)
     })?;
     app.realtime.hub.close_session(caller.session.id);
+    audit("logout", client_address(app, request), Some(caller.user.id));
     Ok(reply::ok(&wire::Notice {
         message: "Logged out",
     }))

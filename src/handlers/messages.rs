@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::domain::{ClientId, ConversationId, Message, MessageBody, Timestamp, User};
 use crate::error::ApiError;
 use crate::http::{Params, extract, reply};
+use crate::ratelimit::Rule;
 use crate::repo::messages::Cursor;
 use crate::repo::{self, Tx, conversations, messages};
 use crate::wire::{Event, MessagePage, OneMessage};
@@ -58,6 +59,9 @@ pub fn send(
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let text: MessageBody = body.field("body")?;
     let client_id: Option<ClientId> = body.optional("client_id")?;
+    app.limits
+        .hit(Rule::SendsPerUser, &caller.user.id.to_string())
+        .map_err(ApiError::rate_limited)?;
     let (message, created) = write_with_events(app, |tx| {
         conversations::require_member(tx, id, caller.user.id)?;
         store(tx, id, &caller.user, &text, client_id.as_ref())

@@ -12,11 +12,13 @@ pub mod profile;
 pub mod reactions;
 pub mod streams;
 
+use std::net::IpAddr;
+
 use rouille::Request;
 
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{ConversationId, Session, Timestamp, User};
+use crate::domain::{ConversationId, Session, Timestamp, User, UserId};
 use crate::error::ApiError;
 use crate::http::extract;
 use crate::repo::{self, RepoError, RepoResult, events, sessions};
@@ -51,6 +53,18 @@ fn authenticate_token(app: &App, token: &str) -> Result<Caller, ApiError> {
         repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;
     }
     Ok(Caller { user, session })
+}
+
+/// The client's address, as the rate limits and the auth log see it.
+fn client_address(app: &App, request: &Request) -> IpAddr {
+    extract::client_address(request, &app.config.trusted_proxies)
+}
+
+/// One line per authentication event, in a fixed format a fail2ban filter can match (see the
+/// README): `auth event=<name> client=<address> user=<id or ->`. Never an email or a secret.
+fn audit(event: &str, client: IpAddr, user: Option<UserId>) {
+    let user = user.map_or_else(|| "-".to_owned(), |id| id.to_string());
+    log::warn!(target: "emotechat::auth", "auth event={event} client={client} user={user}");
 }
 
 /// Runs a write that records events, then wakes the dispatcher once it has committed.

@@ -2,11 +2,13 @@
 
 use rouille::{Request, Response};
 
+use super::{audit, client_address};
 use crate::app::App;
 use crate::auth::token;
 use crate::domain::{Email, Password, Timestamp};
 use crate::error::{ApiError, Kind};
 use crate::http::{Params, extract, reply};
+use crate::ratelimit::Rule;
 use crate::repo::{self, resets, sessions, users};
 use crate::wire;
 
@@ -14,7 +16,19 @@ use crate::wire;
 pub fn request_reset(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let email: Email = body.field("email")?;
-    app.resets.request(email);
+    let client = client_address(app, request);
+    // A limited request is answered like any other: the limits reveal nothing.
+    let allowed = app
+        .limits
+        .hit(Rule::ResetRequestsPerAddress, &client.to_string())
+        .and(
+            app.limits
+                .hit(Rule::ResetRequestsPerEmail, &email.lowered()),
+        );
+    if allowed.is_ok() {
+        app.resets.request(email);
+    }
+    audit("reset_request", client, None);
     Ok(reply::ok(&wire::Notice {
         message: "If that email is registered, a reset link has been sent",
     }))
@@ -47,6 +61,7 @@ pub fn reset(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
         Ok::<_, ApiError>(user_id)
     })?;
     app.realtime.hub.close_user(user_id, None);
+    audit("reset", client_address(app, request), Some(user_id));
     Ok(reply::ok(&wire::Notice {
         message: "Password has been reset",
     }))

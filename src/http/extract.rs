@@ -2,6 +2,7 @@
 //! parameters such as pagination, each turned into a contract error when malformed.
 
 use std::io::Read;
+use std::net::IpAddr;
 
 use rouille::Request;
 use serde_json::{Map, Value};
@@ -138,6 +139,22 @@ impl JsonObject {
 
 fn positive_id(value: &Value) -> Option<i64> {
     value.as_i64().filter(|id| *id > 0)
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy, in which case the
+/// last `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_address(request: &Request, trusted: &[IpAddr]) -> IpAddr {
+    let peer = request.remote_addr().ip();
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    request
+        .header("X-Forwarded-For")
+        .into_iter()
+        .flat_map(|list| list.split(',').rev())
+        .filter_map(|item| item.trim().parse::<IpAddr>().ok())
+        .find(|address| !trusted.contains(address))
+        .unwrap_or(peer)
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -306,6 +323,32 @@ mod tests {
         assert_eq!(bearer_token(&request("bearer  abc ")), Some("abc"));
         assert_eq!(bearer_token(&request("Basic abc")), None);
         assert_eq!(bearer_token(&request("Bearer ")), None);
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let from = |peer: &str, forwarded: &str| {
+            Request::fake_http_from(
+                peer.parse().expect("addr"),
+                "GET",
+                "/",
+                vec![("X-Forwarded-For".into(), forwarded.into())],
+                vec![],
+            )
+        };
+        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
+        let spoofed = from("203.0.113.5:1000", "1.2.3.4");
+        assert_eq!(
+            client_address(&spoofed, &[proxy]).to_string(),
+            "203.0.113.5"
+        );
+        let proxied = from("10.0.0.1:1000", "1.2.3.4, 198.51.100.7, 10.0.0.1");
+        assert_eq!(
+            client_address(&proxied, &[proxy]).to_string(),
+            "198.51.100.7"
+        );
+        let garbage = from("10.0.0.1:1000", "not an address");
+        assert_eq!(client_address(&garbage, &[proxy]).to_string(), "10.0.0.1");
     }
 
     #[test]
