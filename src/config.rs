@@ -23,6 +23,8 @@ pub struct Config {
     pub event_retention_days: u32,
     /// Proxies whose `X-Forwarded-For` names the real client address.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Web origins allowed to call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 /// What the connection layer allows one client and all of them together.
@@ -57,6 +59,7 @@ impl fmt::Debug for Config {
             .field("max_streams_per_user", &self.max_streams_per_user)
             .field("event_retention_days", &self.event_retention_days)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("cors_origins", &self.cors_origins)
             .finish()
     }
 }
@@ -173,6 +176,12 @@ const SETTINGS: &[Setting] = &[
         help: "comma-separated proxy addresses whose X-Forwarded-For is believed",
     },
     Setting {
+        flag: "--cors-origins",
+        env: "EMOTECHAT_CORS_ORIGINS",
+        default: "none",
+        help: "comma-separated web origins allowed to call the API from a browser",
+    },
+    Setting {
         flag: "--idle-timeout",
         env: "EMOTECHAT_IDLE_TIMEOUT",
         default: "30",
@@ -183,7 +192,7 @@ const SETTINGS: &[Setting] = &[
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Serve(Config),
+    Serve(Box<Config>),
     Help,
     Version,
 }
@@ -252,7 +261,7 @@ where
             .map(|(_, v)| v.clone())
             .or_else(|| env(setting.env))
     };
-    build(lookup).map(Command::Serve)
+    build(lookup).map(|config| Command::Serve(Box::new(config)))
 }
 
 fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -318,7 +327,27 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             3650,
         )?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
+        cors_origins: parse_origins(&text("--cors-origins"))?,
     })
+}
+
+fn parse_origins(list: &str) -> Result<Vec<String>, String> {
+    if list == "none" || list.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(|item| {
+            let origin = item.trim().trim_end_matches('/');
+            let scheme_ok = origin.starts_with("http://") || origin.starts_with("https://");
+            if scheme_ok && !origin.contains(char::is_whitespace) {
+                Ok(origin.to_owned())
+            } else {
+                Err(format!(
+                    "--cors-origins '{origin}' must be like https://chat.example.org"
+                ))
+            }
+        })
+        .collect()
 }
 
 fn parse_proxies(list: &str) -> Result<Vec<IpAddr>, String> {
@@ -391,7 +420,7 @@ mod tests {
         match parse(args(list), |name| {
             env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })? {
-            Command::Serve(config) => Ok(config),
+            Command::Serve(config) => Ok(*config),
             other => Err(format!("expected serve, got {other:?}")),
         }
     }

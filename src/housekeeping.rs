@@ -1,12 +1,13 @@
 //! Background pruning, so the database does not grow without bound from data nobody can use:
-//! events older than the retention period (clients that far behind get a `resync`). Works in
-//! small batches so requests never wait long for the write lock.
+//! events older than the retention period (clients that far behind get a `resync`), expired
+//! sessions, and used or expired reset tokens. Works in small batches so requests never wait
+//! long for the write lock.
 
 use std::thread;
 use std::time::Duration;
 
 use crate::domain::Timestamp;
-use crate::repo::{self, Pool, events};
+use crate::repo::{self, Pool, events, resets, sessions};
 
 /// How often the pruning runs.
 const INTERVAL: Duration = Duration::from_secs(600);
@@ -18,23 +19,36 @@ pub fn start(pool: Pool, event_retention_days: u32) -> std::io::Result<()> {
         .name("housekeeping".into())
         .spawn(move || {
             loop {
-                let cutoff =
-                    Timestamp(Timestamp::now().0 - i64::from(event_retention_days) * 86_400_000);
-                match prune_events(&pool, cutoff) {
-                    Ok(0) => {}
-                    Ok(n) => log::info!("pruned {n} events older than {event_retention_days} days"),
-                    Err(err) => log::error!("pruning events failed: {err}"),
-                }
+                let now = Timestamp::now();
+                let cutoff = Timestamp(now.0 - i64::from(event_retention_days) * 86_400_000);
+                let events = in_batches(&pool, |tx| events::prune(tx, cutoff, BATCH));
+                report("events", events);
+                let expired = in_batches(&pool, |tx| sessions::delete_expired(tx, now, BATCH));
+                report("expired sessions", expired);
+                let spent = in_batches(&pool, |tx| resets::delete_spent(tx, now, BATCH));
+                report("spent reset tokens", spent);
                 thread::sleep(INTERVAL);
             }
         })
         .map(|_| ())
 }
 
-fn prune_events(pool: &Pool, before: Timestamp) -> repo::RepoResult<usize> {
+fn report(what: &str, pruned: repo::RepoResult<usize>) {
+    match pruned {
+        Ok(0) => {}
+        Ok(n) => log::info!("pruned {n} {what}"),
+        Err(err) => log::error!("pruning {what} failed: {err}"),
+    }
+}
+
+/// Runs one batched delete until a batch comes back short; the total deleted.
+fn in_batches(
+    pool: &Pool,
+    batch: impl Fn(&repo::Tx) -> repo::RepoResult<usize>,
+) -> repo::RepoResult<usize> {
     let mut total = 0;
     loop {
-        let pruned = repo::write(pool, |tx| events::prune(tx, before, BATCH))?;
+        let pruned = repo::write(pool, &batch)?;
         total += pruned;
         if pruned < BATCH as usize {
             return Ok(total);

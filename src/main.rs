@@ -14,7 +14,7 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 fn main() -> ExitCode {
     let command = config::parse(std::env::args().skip(1), |name| std::env::var(name).ok());
     let config = match command {
-        Ok(Command::Serve(config)) => config,
+        Ok(Command::Serve(config)) => *config,
         Ok(Command::Help) => {
             print!("{}", config::help_text());
             return ExitCode::SUCCESS;

@@ -63,7 +63,7 @@ fn world(history: usize) -> World {
     // No dispatcher: it would share the one traced connection.
     let poke = crate::realtime::dispatcher::Poke::nowhere();
     let app = App {
-        config,
+        config: *config,
         pool,
         hasher: Hasher::new(),
         resets,

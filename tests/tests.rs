@@ -8,6 +8,7 @@ mod conversations;
 mod emotes;
 mod errors;
 mod events;
+mod hardening;
 mod isolation;
 mod limits;
 mod messages;

@@ -3,6 +3,7 @@
 //! one line per request (method, path without its query string, status, duration), so no
 //! token or reset link in a query can reach the log.
 
+pub mod cors;
 pub mod extract;
 pub mod parse;
 pub mod reply;
@@ -23,7 +24,12 @@ use crate::error::ApiError;
 
 pub fn handle(app: &App, request: &Request) -> Response {
     let started = Instant::now();
-    let response = finish(guarded(|| router::dispatch(app, request)));
+    let origins = &app.config.cors_origins;
+    let response = match cors::preflight(request, origins) {
+        Some(answer) => answer,
+        None => guarded(|| router::dispatch(app, request)),
+    };
+    let response = finish(cors::decorate(request, origins, response));
     log::info!(
         "{} {} {} {:.2}ms",
         request.method(),
@@ -45,13 +51,21 @@ fn guarded(handler: impl FnOnce() -> Result<Response, ApiError>) -> Response {
 }
 
 /// Headers every response carries. API answers are never cached unless the handler chose a
-/// cache policy itself (public emote images do).
+/// cache policy itself (public emote images do). Nothing here is a page, so the content
+/// policy forbids everything: a response opened in a browser can run nothing and be framed
+/// nowhere.
 fn finish(response: Response) -> Response {
     let has_cache_policy = response
         .headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("Cache-Control"));
-    let response = response.with_unique_header("X-Content-Type-Options", "nosniff");
+    let response = response
+        .with_unique_header("X-Content-Type-Options", "nosniff")
+        .with_unique_header("Referrer-Policy", "no-referrer")
+        .with_unique_header(
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        );
     if has_cache_policy {
         response
     } else {

@@ -57,3 +57,13 @@ pub fn delete_for_user(conn: &Connection, user_id: UserId) -> RepoResult<()> {
     conn.execute("DELETE FROM password_resets WHERE user_id = ?1", [user_id])?;
     Ok(())
 }
+
+/// Deletes up to `batch` reset tokens that are used or expired; how many went.
+pub fn delete_spent(conn: &Connection, now: Timestamp, batch: u32) -> RepoResult<usize> {
+    Ok(conn.execute(
+        "DELETE FROM password_resets WHERE id IN
+             (SELECT id FROM password_resets
+              WHERE used_at IS NOT NULL OR expires_at <= ?1 LIMIT ?2)",
+        params![now.0, batch],
+    )?)
+}

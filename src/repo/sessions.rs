@@ -104,3 +104,12 @@ pub fn delete_all_for_user(
     )?;
     Ok(())
 }
+
+/// Deletes up to `batch` expired sessions; how many went.
+pub fn delete_expired(conn: &Connection, now: Timestamp, batch: u32) -> RepoResult<usize> {
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE id IN
+             (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+        params![now.0, batch],
+    )?)
+}

@@ -1,0 +1,112 @@
+//! Security headers, CORS, and housekeeping of expired data.
+
+use std::time::{Duration, Instant};
+
+use crate::util::TestServer;
+
+#[test]
+fn every_answer_carries_the_security_headers() {
+    let server = TestServer::start();
+    let user = server.user("Ada");
+    for reply in [
+        server.get("/api/profile", &user.token),
+        server.request("GET", "/nowhere").send(),
+        server.post("/api/auth/login", serde_json::json!({})),
+    ] {
+        assert_eq!(reply.header("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(reply.header("Referrer-Policy"), Some("no-referrer"));
+        assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+        assert!(
+            reply
+                .header("Content-Security-Policy")
+                .is_some_and(|p| p.contains("default-src 'none'"))
+        );
+    }
+}
+
+#[test]
+fn cors_is_off_unless_origins_are_listed() {
+    let closed = TestServer::start();
+    let reply = closed
+        .request("GET", "/healthz")
+        .header("Origin", "https://chat.example.org")
+        .send();
+    assert_eq!(reply.header("Access-Control-Allow-Origin"), None);
+
+    let open = TestServer::start_with(&["--cors-origins", "https://chat.example.org"]);
+    let preflight = open
+        .request("OPTIONS", "/api/conversations")
+        .header("Origin", "https://chat.example.org")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type",
+        )
+        .send();
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("Access-Control-Allow-Origin"),
+        Some("https://chat.example.org")
+    );
+    assert!(
+        preflight
+            .header("Access-Control-Allow-Methods")
+            .is_some_and(|m| m.contains("POST"))
+    );
+    assert!(
+        preflight
+            .header("Access-Control-Allow-Headers")
+            .is_some_and(|h| h.contains("Authorization"))
+    );
+    let reply = open
+        .request("GET", "/healthz")
+        .header("Origin", "https://chat.example.org")
+        .send();
+    assert_eq!(
+        reply.header("Access-Control-Allow-Origin"),
+        Some("https://chat.example.org")
+    );
+    let stranger = open
+        .request("OPTIONS", "/api/conversations")
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send();
+    assert_eq!(stranger.header("Access-Control-Allow-Origin"), None);
+}
+
+#[test]
+fn expired_sessions_and_spent_reset_tokens_are_pruned() {
+    let mut server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let db = server.open_db();
+    db.execute(
+        "UPDATE sessions SET expires_at = 0 WHERE user_id = ?1",
+        [ada.id],
+    )
+    .expect("expire");
+    db.execute(
+        "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at, used_at)
+         VALUES (?1, x'01', 0, 0, NULL), (?1, x'02', 0, 99999999999999, 5)",
+        [bob.id],
+    )
+    .expect("spent tokens");
+    drop(db);
+    // Housekeeping runs at start.
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let db = server.open_db();
+        let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).expect("count") };
+        let left = (
+            count("SELECT count(*) FROM sessions"),
+            count("SELECT count(*) FROM password_resets"),
+        );
+        if left == (1, 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(server.get("/api/auth/validate", &bob.token).status, 200);
+}
