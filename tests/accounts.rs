@@ -70,7 +70,7 @@ fn register_validates_each_field_at_and_past_its_limit() {
         register("Bad", bad, PASSWORD).assert_field_error(400, "validation_failed", "email");
     }
 
-    assert_eq!(register("Short", &email(), "12345678").status, 200);
+    assert_eq!(register("Short", &email(), "zq8v!k2p").status, 200);
     register("Short", &email(), "1234567").assert_field_error(400, "validation_failed", "password");
     assert_eq!(register("Long", &email(), &"p".repeat(1024)).status, 200);
     register("Long", &email(), &"p".repeat(1025)).assert_field_error(
@@ -78,6 +78,32 @@ fn register_validates_each_field_at_and_past_its_limit() {
         "validation_failed",
         "password",
     );
+}
+
+#[test]
+fn the_most_common_passwords_are_refused_wherever_a_password_is_set() {
+    let server = TestServer::start();
+    for common in ["password", "12345678", "iloveyou", "Football"] {
+        server
+            .post(
+                "/api/auth/register",
+                json!({"name": "Ada", "email": unique_email("ada"), "password": common}),
+            )
+            .assert_field_error(400, "validation_failed", "password");
+    }
+    let user = server.user("Ada");
+    server
+        .request("POST", "/api/profile/password")
+        .token(&user.token)
+        .json(&json!({"current_password": PASSWORD, "new_password": "baseball"}))
+        .send()
+        .assert_field_error(400, "validation_failed", "new_password");
+    server
+        .post(
+            "/api/password/reset",
+            json!({"token": "x", "password": "sunshine"}),
+        )
+        .assert_field_error(400, "validation_failed", "password");
 }
 
 #[test]

@@ -4,7 +4,7 @@ use rouille::{Request, Response};
 
 use std::net::IpAddr;
 
-use super::{Caller, audit, client_address};
+use super::{Caller, audit, client_address, refuse_common};
 use crate::app::App;
 use crate::auth::token;
 use crate::domain::{Email, Name, Password, Timestamp, UserId};
@@ -22,6 +22,7 @@ pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, Ap
     let name: Name = body.field("name")?;
     let email: Email = body.field("email")?;
     let password: Password = body.field("password")?;
+    refuse_common(&password, "password")?;
     let client = client_address(app, request).to_string();
     app.limits
         .hit(Rule::RegistrationsPerAddress, &client)

@@ -18,7 +18,7 @@ use rouille::Request;
 
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{ConversationId, Session, Timestamp, User, UserId};
+use crate::domain::{ConversationId, Password, Session, Timestamp, User, UserId};
 use crate::error::ApiError;
 use crate::http::extract;
 use crate::repo::{self, RepoError, RepoResult, events, sessions};
@@ -53,6 +53,17 @@ fn authenticate_token(app: &App, token: &str) -> Result<Caller, ApiError> {
         repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;
     }
     Ok(Caller { user, session })
+}
+
+/// Refuses a new password that is one of the most common ones (`field` names it).
+fn refuse_common(password: &Password, field: &str) -> Result<(), ApiError> {
+    if crate::auth::common::is_common(password) {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} is one of the most common passwords; choose another"),
+        ));
+    }
+    Ok(())
 }
 
 /// The client's address, as the rate limits and the auth log see it.

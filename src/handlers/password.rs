@@ -2,7 +2,7 @@
 
 use rouille::{Request, Response};
 
-use super::{audit, client_address};
+use super::{audit, client_address, refuse_common};
 use crate::app::App;
 use crate::auth::token;
 use crate::domain::{Email, Password, Timestamp};
@@ -41,6 +41,7 @@ pub fn reset(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let digest = token::digest(body.string("token")?);
     let password: Password = body.field("password")?;
+    refuse_common(&password, "password")?;
     let invalid_token = || {
         ApiError::new(
             Kind::InvalidToken,

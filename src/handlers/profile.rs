@@ -2,7 +2,7 @@
 
 use rouille::{Request, Response};
 
-use super::Caller;
+use super::{Caller, refuse_common};
 use crate::app::App;
 use crate::domain::{Name, Parse, Password, fold_case};
 use crate::error::ApiError;
@@ -64,6 +64,7 @@ pub fn change_password(
     let current = Password::parse(body.string("current_password")?)
         .map_err(|_| ApiError::invalid_credentials())?;
     let new: Password = body.field("new_password")?;
+    refuse_common(&new, "new_password")?;
     let stored = repo::read(&app.pool, |conn| users::password_hash(conn, caller.user.id))?;
     if !app.hasher.verify(&current, &stored)?.matches {
         return Err(ApiError::invalid_credentials());
