@@ -11,6 +11,14 @@ use crate::repo::RepoError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Malformed HTTP (framing, request line): the connection layer's refusal.
+    BadRequest,
+    /// The request head or body did not arrive in time.
+    RequestTimeout,
+    UriTooLong,
+    HeadersTooLarge,
+    /// A transfer coding other than chunked.
+    NotImplemented,
     InvalidJson,
     ValidationFailed,
     InvalidParameter,
@@ -32,7 +40,8 @@ pub enum Kind {
 impl Kind {
     fn status(self) -> u16 {
         match self {
-            Kind::InvalidJson
+            Kind::BadRequest
+            | Kind::InvalidJson
             | Kind::ValidationFailed
             | Kind::InvalidParameter
             | Kind::InvalidToken => 400,
@@ -46,11 +55,20 @@ impl Kind {
             Kind::RateLimited => 429,
             Kind::Busy => 503,
             Kind::Internal => 500,
+            Kind::RequestTimeout => 408,
+            Kind::UriTooLong => 414,
+            Kind::HeadersTooLarge => 431,
+            Kind::NotImplemented => 501,
         }
     }
 
     fn code(self) -> &'static str {
         match self {
+            Kind::BadRequest => "bad_request",
+            Kind::RequestTimeout => "request_timeout",
+            Kind::UriTooLong => "uri_too_long",
+            Kind::HeadersTooLarge => "headers_too_large",
+            Kind::NotImplemented => "not_implemented",
             Kind::InvalidJson => "invalid_json",
             Kind::ValidationFailed => "validation_failed",
             Kind::InvalidParameter => "invalid_parameter",

@@ -391,3 +391,11 @@ pub struct Typing {
 pub struct Resync {
     pub reason: &'static str,
 }
+
+/// Answers to a WebSocket client's own frames.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum WsReply {
+    Pong,
+    Error { message: &'static str },
+}

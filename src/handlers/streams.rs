@@ -20,7 +20,7 @@ use crate::http::ws::{self, WsWriter};
 use crate::http::{Params, extract, reply};
 use crate::realtime::hub::{Frame, Hub, Subscription};
 use crate::repo::{self, Pool, RepoError, conversations, events};
-use crate::wire::{self, Resync, Typing};
+use crate::wire::{self, Resync, Typing, WsReply};
 
 /// How often a WebSocket stream passes on replies and pings when no event comes.
 const WS_TICK: Duration = Duration::from_millis(50);
@@ -125,7 +125,7 @@ impl Typist {
             return Some(ws_error("frames must be JSON objects"));
         };
         match frame["type"].as_str() {
-            Some("ping") => Some(r#"{"type":"pong"}"#.to_owned()),
+            Some("ping") => Some(ws_reply(&WsReply::Pong)),
             Some("typing") => match frame["conversation_id"].as_i64() {
                 Some(id) if id > 0 => match self.typing_in(id) {
                     Ok(()) => None,
@@ -139,8 +139,12 @@ impl Typist {
     }
 }
 
-fn ws_error(message: &str) -> String {
-    serde_json::json!({"type": "error", "message": message}).to_string()
+fn ws_error(message: &'static str) -> String {
+    ws_reply(&WsReply::Error { message })
+}
+
+fn ws_reply(reply: &WsReply) -> String {
+    serde_json::to_string(reply).unwrap_or_default()
 }
 
 /// One open stream: its subscription and where it resumes from.
@@ -181,14 +185,14 @@ impl Sink for SseWriter {
     }
 }
 
-/// Server frames are `{"id", "type", "data"}` text; `data` is the stored JSON as it is.
+/// Server frames are `{"id", "type", "data"}` text.
 impl Sink for WsWriter {
     fn stored(&mut self, id: EventId, kind: &str, data: &str) -> io::Result<()> {
-        self.text(format!(r#"{{"id":{id},"type":"{kind}","data":{data}}}"#))
+        WsWriter::stored(self, id, kind, data)
     }
 
     fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()> {
-        self.text(format!(r#"{{"id":null,"type":"{kind}","data":{data}}}"#))
+        WsWriter::ephemeral(self, kind, data)
     }
 
     fn service(&mut self) -> io::Result<bool> {

@@ -30,6 +30,7 @@ use rouille::{Request, Response};
 
 use super::parse::{self, Framing, Head, HeadLimits, Reject};
 use crate::domain::Timestamp;
+use crate::error::{ApiError, Kind};
 
 /// The limits of the connection layer; every one is a server setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -474,32 +475,32 @@ impl<'a> Connection<'a> {
     /// Answers a request that cannot be served, then closes: after a framing error the rest
     /// of the stream cannot be trusted, and a refused body is not drained.
     fn refuse(&mut self, reject: Reject) -> io::Result<Next> {
-        let (code, message) = match reject {
-            Reject::BadRequest(why) => ("bad_request", why),
-            Reject::UriTooLong => ("uri_too_long", "The request target is too long"),
-            Reject::HeadersTooLarge => ("headers_too_large", "The request headers are too large"),
-            Reject::TooLarge => ("payload_too_large", "The request body is too large"),
-            Reject::NotImplemented => (
-                "not_implemented",
+        let error = match reject {
+            Reject::BadRequest(why) => ApiError::new(Kind::BadRequest, why),
+            Reject::UriTooLong => ApiError::new(Kind::UriTooLong, "The request target is too long"),
+            Reject::HeadersTooLarge => {
+                ApiError::new(Kind::HeadersTooLarge, "The request headers are too large")
+            }
+            Reject::TooLarge => {
+                ApiError::new(Kind::PayloadTooLarge, "The request body is too large")
+            }
+            Reject::NotImplemented => ApiError::new(
+                Kind::NotImplemented,
                 "Only the chunked transfer coding is supported",
             ),
         };
-        self.refuse_with(reject.status(), code, message)
+        self.refuse_with(error)
     }
 
     fn refuse_timeout(&mut self) -> io::Result<Next> {
-        self.refuse_with(
-            408,
-            "request_timeout",
+        self.refuse_with(ApiError::new(
+            Kind::RequestTimeout,
             "The request took too long to arrive",
-        )
+        ))
     }
 
-    fn refuse_with(&mut self, status: u16, code: &str, message: &str) -> io::Result<Next> {
-        let body = serde_json::json!({ "error": code, "message": message }).to_string();
-        let response =
-            Response::from_data("application/json; charset=utf-8", body).with_status_code(status);
-        self.respond(response, 1, false, false)?;
+    fn refuse_with(&mut self, error: ApiError) -> io::Result<Next> {
+        self.respond(error.into_response(), 1, false, false)?;
         self.linger();
         Ok(Next::Close)
     }

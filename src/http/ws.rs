@@ -189,6 +189,16 @@ impl WsWriter {
         self.socket.send(Message::text(text)).map_err(to_io)
     }
 
+    /// A stored event as `{"id", "type", "data"}`; `data` is already JSON and goes in as is.
+    pub fn stored(&mut self, id: i64, kind: &str, data: &str) -> io::Result<()> {
+        self.text(format!(r#"{{"id":{id},"type":"{kind}","data":{data}}}"#))
+    }
+
+    /// An event without an id (typing, resync): `{"id": null, "type", "data"}`.
+    pub fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()> {
+        self.text(format!(r#"{{"id":null,"type":"{kind}","data":{data}}}"#))
+    }
+
     /// Passes on what the reader produced, pings, and enforces the pong timeout. False once
     /// the connection should end.
     pub fn service(&mut self) -> io::Result<bool> {
