@@ -79,16 +79,22 @@ fn run(command: &str, message: &str) -> Result<(), String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start the mail command: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(message.as_bytes())
-            .map_err(|e| format!("cannot write to the mail command: {e}"))?;
-    }
+    // A command that exits without reading its input breaks the pipe. Its exit status says
+    // more than the write error does, and the child must be waited for either way, so the
+    // write error is kept until the command has finished.
+    let written = match child.stdin.take() {
+        Some(mut stdin) => stdin.write_all(message.as_bytes()),
+        None => Ok(()),
+    };
     let deadline = Instant::now() + COMMAND_TIMEOUT;
     loop {
         match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("the mail command exited with {status}")),
+            Ok(Some(status)) if !status.success() => {
+                return Err(format!("the mail command exited with {status}"));
+            }
+            Ok(Some(_)) => {
+                return written.map_err(|e| format!("cannot write to the mail command: {e}"));
+            }
             Ok(None) if Instant::now() >= deadline => {
                 // Best effort: the process may have exited in between.
                 let _ = child.kill();
