@@ -110,16 +110,18 @@ fn traced(world: &World, method: &str, url: &str, body: &str) -> (u16, Vec<Strin
         ("Content-Type".to_owned(), "application/json".to_owned()),
     ];
     let request = Request::fake_http(method, url, headers, body.as_bytes().to_vec());
-    let conn = world.app.pool.get().expect("connection");
     TRACED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
-    conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(collect));
-    drop(conn);
+    let trace = |codes: TraceEventCodes, callback: Option<fn(TraceEvent)>| {
+        let reader = world.app.pool.get().expect("connection");
+        reader.trace_v2(codes, callback);
+        world.app.pool.writer_connection().trace_v2(codes, callback);
+    };
+    trace(TraceEventCodes::SQLITE_TRACE_STMT, Some(collect));
     let response = crate::http::handle(&world.app, &request);
-    let conn = world.app.pool.get().expect("connection");
-    conn.trace_v2(TraceEventCodes::empty(), None);
+    trace(TraceEventCodes::empty(), None);
     let statements = std::mem::take(&mut *TRACED.lock().unwrap_or_else(PoisonError::into_inner));
     (response.status_code, statements)
 }

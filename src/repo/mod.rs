@@ -10,13 +10,19 @@ pub mod reactions;
 pub mod resets;
 pub mod sessions;
 pub mod users;
+mod writer;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Savepoint, TransactionBehavior};
+
+use writer::Writer;
 
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -27,12 +33,36 @@ const MIGRATIONS: &[&str] = &[include_str!("migrations/002_chat.sql")];
 
 /// How long a connection waits for another writer before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections the server keeps open: enough for the request threads of a small server.
+/// Read connections the server may open: enough for the request threads of a small server.
 pub const POOL_SIZE: u32 = 16;
+/// Read connections kept open when idle. More are opened on demand (and closed again after
+/// ten idle minutes), so an idle server starts fast and stays small.
+const POOL_MIN_IDLE: u32 = 1;
 
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
-/// The write transaction handed to callers of `write`, who pass it on to the functions here.
-pub type Tx<'conn> = Transaction<'conn>;
+/// The database: a pool of connections for reads, and the one connection every write goes
+/// through (see `writer`). Cloning it is cheap and shares both.
+#[derive(Clone)]
+pub struct Pool {
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    writer: Arc<Writer>,
+}
+
+impl Pool {
+    /// A read connection from the pool.
+    pub fn get(&self) -> Result<PooledConnection<SqliteConnectionManager>, RepoError> {
+        Ok(self.readers.get()?)
+    }
+
+    /// The write connection, for tests that trace its statements.
+    #[cfg(test)]
+    pub fn writer_connection(&self) -> impl std::ops::Deref<Target = Connection> + '_ {
+        self.writer.connection()
+    }
+}
+
+/// The write transaction handed to callers of `write`, who pass it on to the functions here:
+/// a savepoint inside the transaction of a commit group.
+pub type Tx<'conn> = Savepoint<'conn>;
 
 #[derive(Debug)]
 pub enum RepoError {
@@ -109,17 +139,21 @@ pub fn open(path: &Path, connections: u32) -> Result<Pool, OpenError> {
         .map_err(|e| OpenError(format!("cannot configure database {shown}: {e}")))?;
     migrate(&mut conn, found)
         .map_err(|e| OpenError(format!("cannot upgrade database {shown}: {e}")))?;
-    drop(conn);
 
     let manager = SqliteConnectionManager::file(path).with_init(configure);
-    r2d2::Pool::builder()
+    let readers = r2d2::Pool::builder()
         .max_size(connections)
+        .min_idle(Some(POOL_MIN_IDLE.min(connections)))
         // A local SQLite connection cannot go stale; checking it on every checkout would
         // cost a query per request.
         .test_on_check_out(false)
         .connection_timeout(BUSY_TIMEOUT)
         .build(manager)
-        .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))
+        .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))?;
+    Ok(Pool {
+        readers,
+        writer: Arc::new(Writer::new(conn)),
+    })
 }
 
 /// What an existing file holds, read without writing anything.
@@ -156,6 +190,11 @@ fn inspect(conn: &Connection) -> Result<Found, String> {
 /// acknowledged write survives a crash of the process and a power cut alike.
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // The bundled SQLite keeps per-value index statistics (STAT4), and without the query
+    // planner stability guarantee it re-prepares a cached statement whenever a new value is
+    // bound to a parameter that could change its plan: a quarter of the time of a history
+    // page went there. Our plans are fixed by their indexes (see `query_plans`).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // `rarray(?)`: a list of ids as one bound parameter, for batch loads without N+1 queries.
     rusqlite::vtab::array::load_module(conn)?;
     conn.execute_batch(
@@ -181,20 +220,14 @@ fn migrate(conn: &mut Connection, found: Found) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Runs `work` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the
-/// transaction never fails half-way with `SQLITE_BUSY`. Commits only if `work` succeeds; any
-/// error, the caller's own included, rolls everything back.
+/// Runs `work` as one atomic write and returns once it is durable. Any error, the caller's
+/// own included, rolls back everything `work` did. Concurrent writes share one commit (see
+/// `writer`); `work` must not call `write` itself.
 pub fn write<T, E: From<RepoError>>(
     pool: &Pool,
     work: impl FnOnce(&Tx) -> Result<T, E>,
 ) -> Result<T, E> {
-    let mut conn = pool.get().map_err(RepoError::from)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(RepoError::from)?;
-    let value = work(&tx)?;
-    tx.commit().map_err(RepoError::from)?;
-    Ok(value)
+    pool.writer.run(work)
 }
 
 /// Runs a read on a pooled connection.
@@ -202,7 +235,7 @@ pub fn read<T, E: From<RepoError>>(
     pool: &Pool,
     work: impl FnOnce(&Connection) -> Result<T, E>,
 ) -> Result<T, E> {
-    let conn = pool.get().map_err(RepoError::from)?;
+    let conn = pool.get()?;
     work(&conn)
 }
 
