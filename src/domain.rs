@@ -92,9 +92,40 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// RFC 3339 written digit by digit: every message of a history page carries one or two,
+    /// and going through `format!` cost more than the rest of the JSON. `None` for a year
+    /// outside 0–9999, which `Display` writes the slow way.
+    fn rfc3339(self) -> Option<[u8; 24]> {
+        let c = self.civil();
+        if !(0..=9999).contains(&c.year) {
+            return None;
+        }
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut value: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, c.year);
+        put(5, 2, c.month);
+        put(8, 2, c.day);
+        put(11, 2, c.hour);
+        put(14, 2, c.minute);
+        put(17, 2, c.second);
+        put(20, 3, c.millis);
+        Some(out)
+    }
+}
+
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-26T11:41:34.512Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(text) = self.rfc3339() {
+            // Only ASCII digits and separators were written.
+            return f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?);
+        }
         let c = self.civil();
         write!(
             f,
@@ -106,7 +137,11 @@ impl fmt::Display for Timestamp {
 
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.rfc3339() {
+            Some(text) => serializer
+                .serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?),
+            None => serializer.collect_str(self),
+        }
     }
 }
 
@@ -495,6 +530,32 @@ impl PageRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_written_digit_by_digit_match_the_formatted_ones() {
+        let formatted = |t: Timestamp| {
+            let c = t.civil();
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                c.year, c.month, c.day, c.hour, c.minute, c.second, c.millis
+            )
+        };
+        // Every day of four centuries, at a time that moves through all digit positions.
+        for day in -146_097..146_097_i64 {
+            let t = Timestamp(day * 86_400_000 + (day.rem_euclid(86_400_000) * 7_919) % 86_400_000);
+            assert_eq!(t.to_string(), formatted(t));
+            assert_eq!(
+                serde_json::to_string(&t).expect("json"),
+                format!("\"{}\"", formatted(t))
+            );
+        }
+        let year_10000 = Timestamp(253_402_300_800_000);
+        assert_eq!(year_10000.to_string(), "10000-01-01T00:00:00.000Z");
+        assert_eq!(
+            serde_json::to_string(&year_10000).expect("json"),
+            "\"10000-01-01T00:00:00.000Z\""
+        );
+    }
 
     #[test]
     fn timestamps_format_as_rfc3339_with_millis() {
