@@ -16,6 +16,17 @@ CREATE TABLE users (
     created_at    INTEGER NOT NULL
 );
 
+-- How many users there are, kept by triggers: every page of the users list reports the
+-- total, and counting a million rows per request would not do.
+CREATE TABLE user_count (n INTEGER NOT NULL);
+INSERT INTO user_count (n) VALUES (0);
+CREATE TRIGGER user_count_up AFTER INSERT ON users BEGIN
+    UPDATE user_count SET n = n + 1;
+END;
+CREATE TRIGGER user_count_down AFTER DELETE ON users BEGIN
+    UPDATE user_count SET n = n - 1;
+END;
+
 CREATE TABLE sessions (
     id           INTEGER PRIMARY KEY,
     user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -76,7 +87,8 @@ CREATE TABLE messages (
     -- a deleted message stays as a tombstone with an empty body
     deleted_at      INTEGER
 );
-CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+-- sender and deletion ride along so that unread counts never leave the index
+CREATE INDEX messages_by_conversation ON messages(conversation_id, id, sender_id, deleted_at);
 -- idempotent retries: one message per (conversation, sender, client_id)
 CREATE UNIQUE INDEX messages_by_client_id ON messages(conversation_id, sender_id, client_id)
     WHERE client_id IS NOT NULL;
@@ -114,4 +126,4 @@ CREATE TABLE events (
 CREATE INDEX events_by_conversation ON events(conversation_id, id);
 CREATE INDEX events_by_time ON events(created_at);
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

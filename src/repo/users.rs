@@ -106,11 +106,15 @@ pub fn page(
 ) -> RepoResult<(Vec<User>, i64)> {
     // instr() is a literal substring test, unlike LIKE with its wildcards.
     let filter = "(?1 IS NULL OR instr(name_fold, ?1) > 0)";
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM users WHERE {filter}"),
-        params![search],
-        |row| row.get(0),
-    )?;
+    let total: i64 = match search {
+        // Kept by triggers: counting every row would cost a full scan per page.
+        None => conn.query_row("SELECT n FROM user_count", [], |row| row.get(0))?,
+        Some(search) => conn.query_row(
+            "SELECT count(*) FROM users WHERE instr(name_fold, ?1) > 0",
+            [search],
+            |row| row.get(0),
+        )?,
+    };
     let sql =
         format!("SELECT {USER_COLUMNS} FROM users WHERE {filter} ORDER BY id LIMIT ?2 OFFSET ?3");
     let mut stmt = conn.prepare_cached(&sql)?;
