@@ -110,6 +110,11 @@ fn the_fail2ban_filter_matches_the_lines_the_server_prints() {
     for _ in 0..11 {
         server.login(&ada.email, "wrong password");
     }
+    // The log is read from the server's stderr as it comes; the lockout line is the last of
+    // the eleven, so once it is in, all are.
+    server
+        .wait_for_log("event=lockout")
+        .expect("the lockout is logged");
     let log = server.dir().join("server.log");
     std::fs::write(&log, server.log().join("\n")).expect("log file");
     let readme =
