@@ -130,6 +130,10 @@ impl fmt::Display for OpenError {
 /// is refused before anything is written to it.
 pub fn open(path: &Path, connections: u32) -> Result<Pool, OpenError> {
     let shown = path.display();
+    if !path.exists() {
+        create_aside(path)
+            .map_err(|e| OpenError(format!("cannot create database {shown}: {e}")))?;
+    }
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -157,6 +161,56 @@ pub fn open(path: &Path, connections: u32) -> Result<Pool, OpenError> {
         readers,
         writer: Arc::new(Writer::new(conn)),
     })
+}
+
+/// Builds a new database beside `path` and moves it into place once it is complete and on
+/// disk: a crash during a first start leaves no half-made database behind, and building
+/// without a sync per step, then syncing the finished file once, takes the first start from
+/// nine syncs to three.
+fn create_aside(path: &Path) -> Result<(), String> {
+    // Named per process, so two servers started at once on a new path never share one.
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".new-{}", std::process::id()));
+    let aside = std::path::PathBuf::from(aside);
+    let built = build_new(&aside);
+    let placed = built.and_then(|()| place(&aside, path));
+    // Best effort: after a link the aside name is a second name of the database; after a
+    // failure it is a half-made file nobody will open.
+    let _ = std::fs::remove_file(&aside);
+    placed
+}
+
+fn build_new(aside: &Path) -> Result<(), String> {
+    let mut conn = Connection::open(aside).map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = OFF;",
+    )
+    .map_err(|e| e.to_string())?;
+    migrate(&mut conn, Found::Empty).map_err(|e| e.to_string())?;
+    // Closing the only connection folds the log into the file and removes it.
+    conn.close().map_err(|(_, e)| e.to_string())?;
+    std::fs::File::open(aside)
+        .and_then(|file| file.sync_all())
+        .map_err(|e| e.to_string())
+}
+
+/// Gives the finished file its real name without replacing one that appeared meanwhile (a
+/// hard link fails if the name exists); on a file system without hard links, a rename.
+fn place(aside: &Path, path: &Path) -> Result<(), String> {
+    match std::fs::hard_link(aside, path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(_) => std::fs::rename(aside, path).map_err(|e| e.to_string())?,
+    }
+    // The new name is durable once the directory is.
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| e.to_string())
 }
 
 /// What an existing file holds, read without writing anything.
@@ -303,6 +357,38 @@ mod tests {
         };
         assert_eq!(version(&old), SCHEMA_VERSION);
         assert_eq!(version(&fresh), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_new_database_is_built_aside_and_leaves_nothing_else_behind() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("chat.db");
+        let pool = open(&path, 1).expect("open");
+        let conn = pool.get().expect("connection");
+        assert_eq!(inspect(&conn), Ok(Found::Version(SCHEMA_VERSION)));
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("chat.db") && !n.contains(".new")),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn a_database_that_appeared_meanwhile_is_not_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (aside, path) = (dir.path().join("a.db.new-1"), dir.path().join("a.db"));
+        std::fs::write(&aside, "built by us").expect("aside");
+        std::fs::write(&path, "built by another server").expect("path");
+        place(&aside, &path).expect("place");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "built by another server"
+        );
     }
 
     #[test]
