@@ -345,6 +345,6 @@ fn a_weaker_stored_hash_is_upgraded_on_login() {
     let stored: String = db
         .query_row("SELECT password_hash FROM users", [], |row| row.get(0))
         .expect("hash");
-    assert!(stored.starts_with("$scrypt$ln=14,r=8,p=5$"), "{stored}");
+    assert!(stored.starts_with("$scrypt$ln=15,r=8,p=3$"), "{stored}");
     assert_eq!(server.login(&user.email, PASSWORD).status, 200);
 }
