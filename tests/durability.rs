@@ -1,4 +1,5 @@
-//! Durability: a message that got a 2xx survives the server being killed at any moment.
+//! Durability: a message that got a 2xx survives the server being killed at any moment,
+//! with writers running concurrently so that the kill also lands inside commit groups.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use crate::util::TestServer;
 
 /// Sends messages one after another until one fails (the server died); the client ids of
 /// those acknowledged with a 2xx.
-fn write_until_killed(base: &str, token: &str, conversation: i64, round: usize) -> Vec<String> {
+fn write_until_killed(base: &str, token: &str, conversation: i64, round: String) -> Vec<String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))
@@ -38,6 +39,9 @@ fn random_millis(low: u64, high: u64) -> u64 {
     low + u64::from(u16::from_le_bytes(bytes)) % (high - low)
 }
 
+/// Concurrent senders: enough for writes to share commits.
+const WRITERS: usize = 4;
+
 #[test]
 fn acknowledged_messages_survive_twenty_kills() {
     let mut server = TestServer::start();
@@ -46,14 +50,20 @@ fn acknowledged_messages_survive_twenty_kills() {
     let conversation = server.group(&ada.token, &[bob.id]);
     let mut acknowledged = Vec::new();
     for round in 0..20 {
-        let base = server.base.clone();
-        let token = ada.token.clone();
-        let writer =
-            std::thread::spawn(move || write_until_killed(&base, &token, conversation, round));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let base = server.base.clone();
+                let token = ada.token.clone();
+                let round = format!("{round}.{w}");
+                std::thread::spawn(move || write_until_killed(&base, &token, conversation, round))
+            })
+            .collect();
         std::thread::sleep(Duration::from_millis(random_millis(30, 250)));
         // SIGKILL: no shutdown, no checkpoint, whatever was in flight.
         server.stop();
-        acknowledged.extend(writer.join().expect("writer"));
+        for writer in writers {
+            acknowledged.extend(writer.join().expect("writer"));
+        }
         server.restart();
     }
     assert!(
