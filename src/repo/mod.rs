@@ -182,13 +182,16 @@ fn create_aside(path: &Path) -> Result<(), String> {
 
 fn build_new(aside: &Path) -> Result<(), String> {
     let mut conn = Connection::open(aside).map_err(|e| e.to_string())?;
+    // No syncs and no journal while building: a file that is not finished is never given
+    // its name, so there is nothing to recover. WAL mode, which the file keeps, comes last.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = OFF;",
+        "PRAGMA synchronous = OFF;
+         PRAGMA journal_mode = OFF;",
     )
     .map_err(|e| e.to_string())?;
     migrate(&mut conn, Found::Empty).map_err(|e| e.to_string())?;
-    // Closing the only connection folds the log into the file and removes it.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .map_err(|e| e.to_string())?;
     conn.close().map_err(|(_, e)| e.to_string())?;
     std::fs::File::open(aside)
         .and_then(|file| file.sync_all())
