@@ -101,6 +101,13 @@ def status_kib(pid, field):
     raise KeyError(field)
 
 
+def reset_peak(pid):
+    """Sets VmHWM back to the current RSS (Linux 4.0 and later), so that a later reading is
+    the peak of what came after."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
 def pb_time(ms=None):
     t = time.time() if ms is None else ms / 1000
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(
@@ -343,12 +350,14 @@ def summarize(results):
             "runs": [round(r["rps"]) for r in results]}
 
 
-def start_times(servers, runs=5):
-    """Spawn to first healthy answer on a fresh data dir, interleaved, median of `runs`."""
+def start_times(servers, datadir_of=None, runs=5):
+    """Spawn to first healthy answer, interleaved, median of `runs`: on a fresh data dir, or
+    on the one `datadir_of(server)` names."""
     times = {s.name: [] for s in servers}
     for _ in range(runs):
         for server in servers:
-            with tempfile.TemporaryDirectory() as datadir:
+            with tempfile.TemporaryDirectory() as fresh:
+                datadir = datadir_of(server) if datadir_of else fresh
                 port = free_port()
                 time.sleep(0.5)
                 started = time.perf_counter()
@@ -402,14 +411,23 @@ def main():
             log(f"seeding {server.name}: {USERS} users, {MESSAGES} messages")
             server.seed_users(USERS)
             server.seed_history(MESSAGES)
+            resources[server.name]["peak_setup_kib"] = status_kib(server.pid, "VmHWM")
+            reset_peak(server.pid)
         for key, label, _ in ITEMS:
+            if key == "login":
+                for server in (ours, pb):
+                    resources[server.name]["peak_load_kib"] = status_kib(server.pid, "VmHWM")
             log(f"{label}:")
             connections = LOGIN_CONNECTIONS if key == "login" else CONNECTIONS
             results[key] = interleaved([(s, s.requests()[key], None) for s in (ours, pb)],
                                        key, connections)
         for server in (ours, pb):
-            resources[server.name]["peak_rss_kib"] = status_kib(server.pid, "VmHWM")
+            r = resources[server.name]
+            r["peak_rss_kib"] = max(r["peak_setup_kib"], status_kib(server.pid, "VmHWM"))
             server.stop()
+        log("restart on the seeded data (5 runs each, interleaved)")
+        for name, ms in start_times([ours, pb], lambda server: server.datadir).items():
+            resources[name]["restart_ms"] = ms
     log("start to first healthy answer (fresh data dir, 5 runs each, interleaved)")
     for name, ms in start_times([ours, pb]).items():
         resources[name]["start_ms"] = ms
@@ -443,6 +461,14 @@ def run_scale(ours, pb):
         scale["conversations"] = interleaved(
             [(ours, ours.requests()["conversations"], None)], "conversations", CONNECTIONS,
             rounds=2)
+        # User 3 shares one of them: the same query for a user with one conversation.
+        one = expect(call(ours.port, "POST", "/api/auth/login",
+                          {"email": "user3@bench.local", "password": PASSWORD}), 200)
+        method, path, body, _ = ours.requests()["conversations"]
+        log("conversations page of a user in one conversation:")
+        scale["conversations_one"] = interleaved(
+            [(ours, (method, path, body, "Bearer " + one["token"]), None)],
+            "conversations_one", CONNECTIONS, rounds=2)
         log(f"sends spread over {SCALE_CONVERSATIONS} conversations:")
         scale["send_spread"] = interleaved(
             [(ours, ours.requests()["send_spread"], ids)], "send_spread", CONNECTIONS,
@@ -494,23 +520,31 @@ def render(info, results, resources, scale):
 
     resource("idle RSS (started, configured, 1 s settled)", "idle_rss_kib", "MiB", 1 / 1024, 0.2)
     resource("peak RSS over the run (VmHWM)", "peak_rss_kib", "MiB", 1 / 1024, 0.25)
+    resource("peak RSS under validate, users, send, history (before login)", "peak_load_kib",
+             "MiB", 1 / 1024, 0.25)
     resource("binary size", "binary_bytes", "MiB", 1 / 2**20, 0.25)
-    resource("start to first healthy answer (median of 5)", "start_ms", "ms", 1, 0.1)
+    resource("start to first healthy answer, fresh data dir (median of 5)", "start_ms", "ms", 1,
+             0.1)
+    resource("restart to first healthy answer, seeded data (median of 5)", "restart_ms", "ms",
+             1, 0.1)
     lines += [
         "",
         f"## At scale: {SCALE_USERS:,} users; {SCALE_CONVERSATIONS:,} conversations of "
         f"{SCALE_MESSAGES_EACH} messages",
         "",
         "Fresh servers, seeded the same way; 2 rounds each. PocketBase has no conversations, "
-        "so only EmoteChat runs the last two rows; the send row picks one of the 1,000 "
-        "conversations at random per request.",
+        "so only EmoteChat runs the last three rows. The bench user is in all 1,000 "
+        "conversations (each with another user, 100 messages it has not read); the send row "
+        "picks one of them at random per request.",
         "",
         "| item | EmoteChat req/s | p50 ms | p99 ms | errors | PocketBase req/s | p50 ms | "
         "p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, label in (("users", f"users, page 1 of 30 of {SCALE_USERS:,} (with total)"),
-                       ("conversations", "conversations, page 1 of 30 of 1,000"),
+                       ("conversations", "conversations, page 1 of 30 of 1,000, 100 unread "
+                        "each"),
+                       ("conversations_one", "conversations of a user in one of them"),
                        ("send_spread", "send, spread over 1,000 conversations")):
         a = scale[key][o]
         b = scale[key].get(p)
