@@ -250,10 +250,11 @@ fn inspect(conn: &Connection) -> Result<Found, String> {
 /// acknowledged write survives a crash of the process and a power cut alike.
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // The bundled SQLite keeps per-value index statistics (STAT4), and without the query
-    // planner stability guarantee it re-prepares a cached statement whenever a new value is
-    // bound to a parameter that could change its plan: a quarter of the time of a history
-    // page went there. Our plans are fixed by their indexes (see `query_plans`).
+    // The query planner stability guarantee: a cached statement keeps its plan whatever
+    // values are bound. With STAT4 statistics compiled in (libsqlite3-sys's default, off in
+    // .cargo/config.toml) SQLite re-prepared statements on new bindings, a quarter of the
+    // time of a history page; this keeps a build with other flags from doing so again. Our
+    // plans are fixed by their indexes (see `query_plans`).
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // `rarray(?)`: a list of ids as one bound parameter, for batch loads without N+1 queries.
     rusqlite::vtab::array::load_module(conn)?;
