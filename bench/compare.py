@@ -101,6 +101,13 @@ def status_kib(pid, field):
     raise KeyError(field)
 
 
+def open_db(path):
+    """The server's own SQLite file, opened beside the running server to seed it."""
+    conn = sqlite3.connect(path, timeout=30)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
+
+
 def reset_peak(pid):
     """Sets VmHWM back to the current RSS (Linux 4.0 and later), so that a later reading is
     the peak of what came after."""
@@ -150,9 +157,7 @@ class EmoteChat:
         self.proc.wait()
 
     def db(self):
-        conn = sqlite3.connect(f"{self.datadir}/chat.db", timeout=30)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
+        return open_db(f"{self.datadir}/chat.db")
 
     def register(self, name, email):
         expect(call(self.port, "POST", "/api/auth/register",
@@ -263,9 +268,7 @@ class PocketBase:
             time.sleep(0.01)
 
     def db(self):
-        conn = sqlite3.connect(f"{self.datadir}/data.db", timeout=30)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
+        return open_db(f"{self.datadir}/data.db")
 
     def register(self, name, email):
         expect(call(self.port, "POST", "/api/collections/users/records",
