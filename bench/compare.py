@@ -404,10 +404,7 @@ def main():
     results, resources = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for server in (ours, pb):
-            datadir = os.path.join(tmp, server.name)
-            os.mkdir(datadir)
-            server.start(datadir)
-            server.setup()
+            start_configured(server, tmp)
             time.sleep(1)
             resources[server.name] = {"idle_rss_kib": status_kib(server.pid, "VmRSS"),
                                       "binary_bytes": os.path.getsize(server.binary)}
@@ -442,16 +439,21 @@ def main():
     log(f"wrote {OUT}")
 
 
+def start_configured(server, tmp):
+    """Starts `server` on a fresh data dir under `tmp` with its two API-registered users."""
+    datadir = os.path.join(tmp, server.name)
+    os.mkdir(datadir)
+    server.start(datadir)
+    server.setup()
+
+
 def run_scale(ours, pb):
     """1,000,000 users: the users list on both, the conversations list on ours (PocketBase
     has no conversations); 1,000 conversations of 100 messages: sends spread over them."""
     scale = {}
     with tempfile.TemporaryDirectory() as tmp:
         for server in (ours, pb):
-            datadir = os.path.join(tmp, server.name)
-            os.mkdir(datadir)
-            server.start(datadir)
-            server.setup()
+            start_configured(server, tmp)
             log(f"seeding {server.name}: {SCALE_USERS} users")
             server.seed_users(SCALE_USERS)
         log(f"seeding EmoteChat: {SCALE_CONVERSATIONS} conversations of "
