@@ -13,8 +13,9 @@ use rusqlite::Connection;
 
 use super::{RepoError, Tx};
 
-/// A group is committed once it holds this many writes, even if more are waiting, so that
-/// the first writer of a busy stream still gets its answer promptly.
+/// A group is committed once this many writes have run in it (failed ones included), even
+/// if more are waiting, so that the first writer of a busy stream still gets its answer
+/// promptly.
 const MAX_GROUP: usize = 64;
 
 pub struct Writer {
@@ -27,7 +28,12 @@ pub struct Writer {
 struct State {
     conn: Connection,
     group: Arc<Group>,
-    writes_in_group: usize,
+    /// Whether this writer began the group's transaction and has not ended it. Tracked
+    /// rather than read from SQLite, so that a transaction left open by a failed rollback is
+    /// never joined by a new group.
+    open: bool,
+    /// Writes run in the current group, failed ones included.
+    tried: usize,
 }
 
 /// The outcome of one commit, awaited by every writer whose work it holds.
@@ -72,7 +78,8 @@ impl Writer {
             state: Mutex::new(State {
                 conn,
                 group: Arc::default(),
-                writes_in_group: 0,
+                open: false,
+                tried: 0,
             }),
             arrivals: AtomicUsize::new(0),
         }
@@ -88,10 +95,11 @@ impl Writer {
         self.arrivals.fetch_add(1, Ordering::SeqCst);
         let mut state = lock(&self.state);
         let result = panic::catch_unwind(AssertUnwindSafe(|| state.run_in_savepoint(work)));
+        state.tried += 1;
         state.fail_group_if_rolled_back();
         let group = Arc::clone(&state.group);
         let last = self.arrivals.fetch_sub(1, Ordering::SeqCst) == 1;
-        if last || state.writes_in_group >= MAX_GROUP {
+        if last || state.tried >= MAX_GROUP {
             state.commit_group();
         }
         drop(state);
@@ -124,46 +132,69 @@ impl State {
         &mut self,
         work: impl FnOnce(&Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        if self.conn.is_autocommit() {
+        if !self.open {
+            if !self.conn.is_autocommit() {
+                // Left open by a rollback that failed: its writes were already reported
+                // failed, so they must not ride along with the next commit.
+                self.conn
+                    .execute_batch("ROLLBACK")
+                    .map_err(RepoError::from)?;
+            }
             // IMMEDIATE takes the write lock up front, so the group never fails half-way
             // with SQLITE_BUSY against a writer outside this process.
             self.conn
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(RepoError::from)?;
+            self.open = true;
         }
-        // Dropping a savepoint that was not released rolls it back: an error or a panic in
-        // `work` leaves the group's other writes as they were.
-        let savepoint = self.conn.savepoint().map_err(RepoError::from)?;
-        let value = work(&savepoint)?;
-        savepoint.commit().map_err(RepoError::from)?;
-        self.writes_in_group += 1;
-        Ok(value)
+        let mut savepoint = self.conn.savepoint().map_err(RepoError::from)?;
+        let outcome = work(&savepoint);
+        // Released on success; rolled back and released on an error, which leaves the
+        // group's other writes as they were. (A panic in `work` drops the savepoint, which
+        // rolls it back the same way.)
+        let ended = match outcome {
+            Ok(_) => savepoint.commit(),
+            Err(_) => savepoint.rollback().and_then(|()| savepoint.commit()),
+        };
+        if let Err(err) = ended {
+            // The group can no longer tell what it holds: none of it may be acknowledged.
+            self.abandon_group(&format!("a savepoint could not be ended: {err}"));
+            return Err(RepoError::from(err).into());
+        }
+        outcome
     }
 
     /// Some errors (a full disk, an I/O error) make SQLite roll back the whole transaction.
     /// The writes already in the group are then lost and must not be acknowledged; the next
     /// write starts a new group.
     fn fail_group_if_rolled_back(&mut self) {
-        if self.writes_in_group > 0 && self.conn.is_autocommit() {
+        if self.open && self.conn.is_autocommit() {
             self.finish_group(Err("the transaction was rolled back by the database".into()));
         }
     }
 
-    fn commit_group(&mut self) {
-        if self.conn.is_autocommit() {
-            return;
-        }
-        let outcome = self.conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-        if outcome.is_err() && !self.conn.is_autocommit() {
-            // Best effort: the outcome already says the group failed.
+    fn abandon_group(&mut self, why: &str) {
+        if !self.conn.is_autocommit() {
+            // Best effort: if this fails too, the next group rolls back before it begins.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        self.finish_group(outcome);
+        self.finish_group(Err(why.to_owned()));
+    }
+
+    fn commit_group(&mut self) {
+        if !self.open {
+            return;
+        }
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => self.finish_group(Ok(())),
+            Err(err) => self.abandon_group(&format!("commit failed: {err}")),
+        }
     }
 
     fn finish_group(&mut self, outcome: Result<(), String>) {
         let finished = std::mem::take(&mut self.group);
-        self.writes_in_group = 0;
+        self.open = false;
+        self.tried = 0;
         finished.decide(outcome);
     }
 }
@@ -252,6 +283,43 @@ mod tests {
         assert_eq!(refused, 10);
         let expected: Vec<i64> = (0..50).filter(|i| i % 5 != 0).collect();
         assert_eq!(stored(&writer), expected);
+    }
+
+    #[test]
+    fn failing_writes_in_a_steady_stream_do_not_hold_up_a_successful_one() {
+        let (_dir, writer) = writer();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failing: Vec<_> = (0..4)
+            .map(|_| {
+                let (writer, stop) = (Arc::clone(&writer), Arc::clone(&stop));
+                thread::spawn(move || {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                    while !stop.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                        // Slow enough that the next failing writer always queues meanwhile.
+                        let refused: Result<(), RepoError> = writer.run(|_| {
+                            thread::sleep(std::time::Duration::from_millis(2));
+                            Err(RepoError::Conflict("refused".into()))
+                        });
+                        assert!(refused.is_err());
+                    }
+                })
+            })
+            .collect();
+        thread::sleep(std::time::Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        insert(&writer, 1).expect("insert");
+        let waited = started.elapsed();
+        stop.store(true, Ordering::SeqCst);
+        for thread in failing {
+            thread.join().expect("failing writer");
+        }
+        // Before failed writes counted toward a group's size, this waited until the stream of
+        // failures stopped (20 s here).
+        assert!(
+            waited < std::time::Duration::from_secs(5),
+            "waited {waited:?}"
+        );
+        assert_eq!(stored(&writer), vec![1]);
     }
 
     #[test]
