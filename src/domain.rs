@@ -90,9 +90,7 @@ impl Timestamp {
             c.second
         )
     }
-}
 
-impl Timestamp {
     /// RFC 3339 written digit by digit: every message of a history page carries one or two,
     /// and going through `format!` cost more than the rest of the JSON. `None` for a year
     /// outside 0–9999, which `Display` writes the slow way.

@@ -159,7 +159,9 @@ impl State {
         if let Err(err) = ended {
             // The group can no longer tell what it holds: none of it may be acknowledged.
             self.abandon_group(&format!("a savepoint could not be ended: {err}"));
-            return Err(RepoError::from(err).into());
+            // A failed write keeps its own error, which says more (a full disk, say, after
+            // which SQLite had already dropped the savepoint with the whole transaction).
+            return outcome.and(Err(RepoError::from(err).into()));
         }
         outcome
     }
