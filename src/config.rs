@@ -3,8 +3,10 @@
 //! anything is opened. Uses std only.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use crate::http::forwarded::{IpRange, TrustedProxies};
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -22,7 +24,7 @@ pub struct Config {
     pub max_streams_per_user: usize,
     pub event_retention_days: u32,
     /// Proxies whose `X-Forwarded-For` names the real client address.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
 }
@@ -173,7 +175,7 @@ const SETTINGS: &[Setting] = &[
         flag: "--trust-proxy",
         env: "EMOTECHAT_TRUST_PROXY",
         default: "none",
-        help: "comma-separated proxy addresses whose X-Forwarded-For is believed",
+        help: "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed",
     },
     Setting {
         flag: "--cors-origins",
@@ -285,6 +287,8 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         .map(|url| parse_public_url(&url))
         .transpose()?;
     let mail_command = value_of("--mail-command").filter(|c| !c.trim().is_empty() && c != "none");
+    let max_connections =
+        number_in("--max-connections", &text("--max-connections"), 1, 100_000)? as usize;
     Ok(Config {
         addr,
         db,
@@ -294,8 +298,7 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         reset_minutes: number_in("--reset-minutes", &text("--reset-minutes"), 1, 1440)?,
         rate_limits: on_off("--rate-limits", &text("--rate-limits"))?,
         connections: ConnectionLimits {
-            max_connections: number_in("--max-connections", &text("--max-connections"), 1, 100_000)?
-                as usize,
+            max_connections,
             max_header_bytes: number_in(
                 "--max-header-bytes",
                 &text("--max-header-bytes"),
@@ -350,17 +353,21 @@ fn parse_origins(list: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-fn parse_proxies(list: &str) -> Result<Vec<IpAddr>, String> {
+fn parse_proxies(list: &str) -> Result<TrustedProxies, String> {
     if list == "none" || list.trim().is_empty() {
-        return Ok(Vec::new());
+        return Ok(TrustedProxies::default());
     }
     list.split(',')
         .map(|item| {
-            item.trim()
-                .parse()
-                .map_err(|_| format!("--trust-proxy '{}' is not an IP address", item.trim()))
+            item.trim().parse::<IpRange>().map_err(|()| {
+                format!(
+                    "--trust-proxy '{}' is not an IP address or CIDR range",
+                    item.trim()
+                )
+            })
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(TrustedProxies::new)
 }
 
 fn parse_public_url(url: &str) -> Result<String, String> {
@@ -440,11 +447,31 @@ mod tests {
         assert_eq!(config.connections.max_headers, 100);
         assert_eq!(config.connections.request_timeout_secs, 10);
         assert_eq!(config.connections.idle_timeout_secs, 30);
-        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.trusted_proxies, TrustedProxies::default());
         assert_eq!(serve(&["serve"], &[]), Ok(config));
         let proxied = serve(&["--trust-proxy", "127.0.0.1, ::1"], &[]).expect("valid");
-        assert_eq!(proxied.trusted_proxies.len(), 2);
+        assert!(proxied.trusted_proxies.contains("::1".parse().expect("ip")));
+        assert!(
+            !proxied
+                .trusted_proxies
+                .contains("127.0.0.2".parse().expect("ip"))
+        );
         assert!(serve(&["--trust-proxy", "localhost"], &[]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_may_be_cidr_ranges() {
+        let ranges = serve(&["--trust-proxy", "10.0.0.0/8,fd00::/8, 192.0.2.1"], &[])
+            .expect("valid")
+            .trusted_proxies;
+        for inside in ["10.20.30.40", "fd12::1", "192.0.2.1"] {
+            assert!(ranges.contains(inside.parse().expect("ip")), "{inside}");
+        }
+        for outside in ["11.0.0.1", "fe00::1", "192.0.2.2"] {
+            assert!(!ranges.contains(outside.parse().expect("ip")), "{outside}");
+        }
+        let reason = serve(&["--trust-proxy", "10.0.0.0/33"], &[]).expect_err("refused");
+        assert!(reason.contains("CIDR"), "{reason}");
     }
 
     #[test]

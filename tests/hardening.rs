@@ -110,3 +110,24 @@ fn expired_sessions_and_spent_reset_tokens_are_pruned() {
     }
     assert_eq!(server.get("/api/auth/validate", &bob.token).status, 200);
 }
+
+/// Behind a trusted proxy the client is the right-most `X-Forwarded-For` address that is not a
+/// trusted proxy, read across every header line; proxies are named by address or CIDR range.
+#[test]
+fn the_auth_log_names_the_client_from_every_forwarded_for_line() {
+    let server = TestServer::start_with(&["--trust-proxy", "127.0.0.1, 10.0.0.0/8"]);
+    let body = r#"{"email":"nobody@example.org","password":"wrong password"}"#;
+    let request = format!(
+        "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\
+         X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n\
+         X-Forwarded-For: 192.0.2.44, 10.1.2.3\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = server.raw(request.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let line = server
+        .wait_for_log("event=login_failure")
+        .expect("the failure is logged");
+    assert!(line.contains("client=192.0.2.44 "), "{line}");
+}

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use rouille::Request;
 use serde_json::{Map, Value};
 
+use super::forwarded::TrustedProxies;
 use crate::domain::{PageRequest, Parse};
 use crate::error::{ApiError, Kind};
 
@@ -141,20 +142,20 @@ fn positive_id(value: &Value) -> Option<i64> {
     value.as_i64().filter(|id| *id > 0)
 }
 
-/// The client's address: the peer's, unless the peer is a trusted proxy, in which case the
-/// last `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_address(request: &Request, trusted: &[IpAddr]) -> IpAddr {
-    let peer = request.remote_addr().ip();
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    request
-        .header("X-Forwarded-For")
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the one the
+/// `X-Forwarded-For` lines name (see `TrustedProxies::client`).
+pub fn client_address(request: &Request, trusted: &TrustedProxies) -> IpAddr {
+    trusted.client(request.remote_addr().ip(), forwarded_for(request.headers()))
+}
+
+/// The values of every `X-Forwarded-For` header line, in order.
+pub fn forwarded_for<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> impl Iterator<Item = &'a str> {
+    headers
         .into_iter()
-        .flat_map(|list| list.split(',').rev())
-        .filter_map(|item| item.trim().parse::<IpAddr>().ok())
-        .find(|address| !trusted.contains(address))
-        .unwrap_or(peer)
+        .filter(|(name, _)| name.eq_ignore_ascii_case("X-Forwarded-For"))
+        .map(|(_, value)| value)
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -327,28 +328,24 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_count_only_from_trusted_proxies() {
-        let from = |peer: &str, forwarded: &str| {
-            Request::fake_http_from(
-                peer.parse().expect("addr"),
-                "GET",
-                "/",
-                vec![("X-Forwarded-For".into(), forwarded.into())],
-                vec![],
-            )
+        let from = |peer: &str, lines: &[&str]| {
+            let headers = lines
+                .iter()
+                .map(|line| ("x-forwarded-for".to_owned(), (*line).to_owned()))
+                .collect();
+            Request::fake_http_from(peer.parse().expect("addr"), "GET", "/", headers, vec![])
         };
-        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
-        let spoofed = from("203.0.113.5:1000", "1.2.3.4");
-        assert_eq!(
-            client_address(&spoofed, &[proxy]).to_string(),
-            "203.0.113.5"
+        let proxy = TrustedProxies::new(vec!["10.0.0.0/8".parse().expect("range")]);
+        let spoofed = from("203.0.113.5:1000", &["1.2.3.4"]);
+        assert_eq!(client_address(&spoofed, &proxy).to_string(), "203.0.113.5");
+        // Every header line counts, not only the first.
+        let proxied = from(
+            "10.0.0.1:1000",
+            &["1.2.3.4, 198.51.100.7", "192.0.2.8, 10.0.0.1"],
         );
-        let proxied = from("10.0.0.1:1000", "1.2.3.4, 198.51.100.7, 10.0.0.1");
-        assert_eq!(
-            client_address(&proxied, &[proxy]).to_string(),
-            "198.51.100.7"
-        );
-        let garbage = from("10.0.0.1:1000", "not an address");
-        assert_eq!(client_address(&garbage, &[proxy]).to_string(), "10.0.0.1");
+        assert_eq!(client_address(&proxied, &proxy).to_string(), "192.0.2.8");
+        let garbage = from("10.0.0.1:1000", &["not an address"]);
+        assert_eq!(client_address(&garbage, &proxy).to_string(), "10.0.0.1");
     }
 
     #[test]

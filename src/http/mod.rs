@@ -5,6 +5,7 @@
 
 pub mod cors;
 pub mod extract;
+pub mod forwarded;
 pub mod parse;
 pub mod reply;
 mod router;
