@@ -138,12 +138,14 @@ class EmoteChat:
                               text=True).stdout.strip()
 
     def spawn(self, datadir, port):
-        """Starts the server the way a self-hoster would, with rate limits off: the load
+        """Starts the server the way a self-hoster would, with rate limits and the
+        per-address connection cap off (by the variable, which older builds ignore): the load
         comes from one address and would otherwise be refused, as it should be."""
         return subprocess.Popen(
             [self.binary, "--addr", f"127.0.0.1:{port}", "--db", f"{datadir}/chat.db",
              "--rate-limits", "off"],
             stdout=subprocess.DEVNULL, stderr=open(f"{datadir}/server.log", "w"),
+            env={**os.environ, "EMOTECHAT_MAX_CONNECTIONS_PER_IP": "100000"},
             start_new_session=True)
 
     def start(self, datadir):

@@ -17,7 +17,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 start() { # name binary -> sets URL_<name> and TOKEN_<name>
     local name=$1 binary=$2 log="$work/$1.log"
-    RUST_LOG=warn "$binary" --addr 127.0.0.1:0 --db "$work/$name.db" 2>"$log" &
+    # wrk's connections all come from one address (older builds ignore the per-address cap).
+    RUST_LOG=warn EMOTECHAT_MAX_CONNECTIONS_PER_IP=100000 "$binary" --addr 127.0.0.1:0 --db "$work/$name.db" 2>"$log" &
     for _ in $(seq 100); do
         grep -q '^listening on ' "$log" && break
         sleep 0.05

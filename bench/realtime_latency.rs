@@ -180,6 +180,8 @@ fn main() {
             "4096",
         ])
         .env("RUST_LOG", "warn")
+        // Every subscriber connects from one address; older builds ignore the cap.
+        .env("EMOTECHAT_MAX_CONNECTIONS_PER_IP", "100000")
         .stderr(Stdio::piped())
         .spawn()
         .expect("start server");

@@ -33,6 +33,7 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     pub max_header_bytes: usize,
     pub max_headers: usize,
     pub request_timeout_secs: u32,
@@ -122,6 +123,12 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_MAX_CONNECTIONS",
         default: "1024",
         help: "open connections at most; more are closed at once (1-100000)",
+    },
+    Setting {
+        flag: "--max-connections-per-ip",
+        env: "EMOTECHAT_MAX_CONNECTIONS_PER_IP",
+        default: "max-connections/16",
+        help: "open connections from one client address at most; more are closed at once (1-100000)",
     },
     Setting {
         flag: "--max-header-bytes",
@@ -289,6 +296,10 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
     let mail_command = value_of("--mail-command").filter(|c| !c.trim().is_empty() && c != "none");
     let max_connections =
         number_in("--max-connections", &text("--max-connections"), 1, 100_000)? as usize;
+    let max_connections_per_ip = match value_of("--max-connections-per-ip") {
+        Some(value) => number_in("--max-connections-per-ip", &value, 1, 100_000)? as usize,
+        None => default_per_ip(max_connections),
+    };
     Ok(Config {
         addr,
         db,
@@ -299,6 +310,7 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         rate_limits: on_off("--rate-limits", &text("--rate-limits"))?,
         connections: ConnectionLimits {
             max_connections,
+            max_connections_per_ip,
             max_header_bytes: number_in(
                 "--max-header-bytes",
                 &text("--max-header-bytes"),
@@ -351,6 +363,13 @@ fn parse_origins(list: &str) -> Result<Vec<String>, String> {
             }
         })
         .collect()
+}
+
+/// One address gets a sixteenth of all connections by default: enough for a household or an
+/// office behind one NAT address (browsers open about six connections per site), while it
+/// takes sixteen addresses, not one, to fill the server.
+fn default_per_ip(max_connections: usize) -> usize {
+    (max_connections / 16).max(1)
 }
 
 fn parse_proxies(list: &str) -> Result<TrustedProxies, String> {
@@ -443,6 +462,7 @@ mod tests {
         assert_eq!(config.reset_minutes, 15);
         assert!(config.rate_limits);
         assert_eq!(config.connections.max_connections, 1024);
+        assert_eq!(config.connections.max_connections_per_ip, 64);
         assert_eq!(config.connections.max_header_bytes, 8192);
         assert_eq!(config.connections.max_headers, 100);
         assert_eq!(config.connections.request_timeout_secs, 10);
@@ -472,6 +492,21 @@ mod tests {
         }
         let reason = serve(&["--trust-proxy", "10.0.0.0/33"], &[]).expect_err("refused");
         assert!(reason.contains("CIDR"), "{reason}");
+    }
+
+    #[test]
+    fn the_per_address_cap_defaults_to_a_sixteenth_of_all_connections() {
+        let per_ip = |args: &[&str]| {
+            serve(args, &[])
+                .expect("valid")
+                .connections
+                .max_connections_per_ip
+        };
+        assert_eq!(per_ip(&["--max-connections", "160"]), 10);
+        assert_eq!(per_ip(&["--max-connections", "10"]), 1);
+        assert_eq!(per_ip(&["--max-connections-per-ip", "5"]), 5);
+        assert!(serve(&["--max-connections-per-ip", "0"], &[]).is_err());
+        assert!(serve(&["--max-connections-per-ip", "100001"], &[]).is_err());
     }
 
     #[test]

@@ -162,6 +162,17 @@ impl ApiError {
         err
     }
 
+    /// A client address at its connection cap, seen through a trusted proxy (a direct
+    /// connection past the cap is closed without an answer).
+    pub fn too_many_connections() -> ApiError {
+        let mut err = ApiError::new(
+            Kind::RateLimited,
+            "Too many connections from this address; try again shortly",
+        );
+        err.retry_after = Some(1);
+        err
+    }
+
     pub fn busy() -> ApiError {
         ApiError::new(Kind::Busy, "The server is busy; try again shortly")
     }

@@ -130,6 +130,8 @@ fn limits(config: &Config) -> Limits {
     let secs = |s: u32| Duration::from_secs(u64::from(s));
     Limits {
         max_connections: c.max_connections,
+        max_connections_per_ip: c.max_connections_per_ip,
+        trusted_proxies: config.trusted_proxies.clone(),
         head: HeadLimits {
             max_line: c.max_header_bytes,
             max_headers: c.max_headers,

@@ -35,6 +35,45 @@ fn connect(server: &TestServer) -> TcpStream {
     stream
 }
 
+/// Connects from another loopback address (all of 127.0.0.0/8 is the loopback interface).
+fn connect_from(server: &TestServer, local: &str) -> TcpStream {
+    let target: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("server address");
+    let local: std::net::SocketAddr = format!("{local}:0").parse().expect("local address");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.bind(&local.into()).expect("bind");
+    socket.connect(&target.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+}
+
+/// Sends a health check on a kept-open connection and reads the answer.
+fn healthz_on(stream: &TcpStream) -> Raw {
+    let mut writer = stream;
+    writer
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    read_response(&mut BufReader::new(stream), false)
+}
+
+/// True if the server closed a new connection without a word, as it does past a cap.
+fn refused_unanswered(stream: TcpStream) -> bool {
+    // The write may already fail; what counts is that nothing comes back.
+    let _ = (&stream).write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answer = Vec::new();
+    match (&stream).read_to_end(&mut answer) {
+        Ok(_) => answer.is_empty(),
+        Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+    }
+}
+
 /// Reads one response from a kept-open connection (Content-Length, chunked, or to the end).
 fn read_response(reader: &mut impl BufRead, head_request: bool) -> Raw {
     let mut line = String::new();
@@ -184,7 +223,9 @@ fn oversized_heads_get_414_and_431() {
 
 #[test]
 fn slow_heads_are_cut_at_the_deadline_while_others_are_served() {
-    let server = TestServer::start_with(&["--request-timeout", "2"]);
+    // Hundreds of slow clients, all from one loopback address: lift the per-address cap.
+    let server =
+        TestServer::start_with(&["--request-timeout", "2", "--max-connections-per-ip", "1000"]);
     let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     // Each connection sends its first byte at once: the deadline runs from there.
     let slow: Vec<TcpStream> = (0..300)
@@ -219,8 +260,16 @@ fn slow_heads_are_cut_at_the_deadline_while_others_are_served() {
 #[test]
 fn idle_connections_past_the_cap_are_refused_and_the_server_recovers() {
     rlimit::increase_nofile_limit(8192).expect("open-file limit");
-    // Silent new connections are closed after --request-timeout; keep them for this test.
-    let server = TestServer::start_with(&["--max-connections", "1000", "--request-timeout", "120"]);
+    // Silent new connections are closed after --request-timeout; keep them for this test. They
+    // all come from one address, so its own cap is lifted to test the server-wide one.
+    let server = TestServer::start_with(&[
+        "--max-connections",
+        "1000",
+        "--max-connections-per-ip",
+        "1000",
+        "--request-timeout",
+        "120",
+    ]);
     let idle: Vec<TcpStream> = (0..2000).map(|_| connect(&server)).collect();
     std::thread::sleep(Duration::from_millis(500));
     // Over-cap connections are closed at once; the first thousand are held open.
@@ -387,7 +436,8 @@ fn sigterm_finishes_requests_in_flight_and_exits_cleanly() {
 fn running_out_of_file_descriptors_does_not_stop_the_server() {
     let dir = tempfile::tempdir().expect("dir");
     let command = format!(
-        "ulimit -n 96 && exec {BIN} --addr 127.0.0.1:0 --db {}/e.db --request-timeout 120",
+        "ulimit -n 96 && exec {BIN} --addr 127.0.0.1:0 --db {}/e.db --request-timeout 120 \
+         --max-connections-per-ip 1000",
         dir.path().display()
     );
     let mut child = std::process::Command::new("sh")
@@ -446,4 +496,113 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
     let _ = child.wait();
     let log = log.join().expect("log");
     assert!(log.contains("accept failed"), "accept errors are logged");
+}
+
+#[test]
+fn one_address_at_its_connection_cap_leaves_room_for_others() {
+    let server = TestServer::start_with(&[
+        "--max-connections-per-ip",
+        "3",
+        "--request-timeout",
+        "120",
+        "--idle-timeout",
+        "120",
+    ]);
+    // At the cap: three kept-alive connections from one address are all served.
+    let held: Vec<TcpStream> = (0..3).map(|_| connect(&server)).collect();
+    for stream in &held {
+        assert_eq!(healthz_on(stream).status, 200);
+    }
+    // One past it: the fourth is closed at once, unanswered.
+    assert!(refused_unanswered(connect(&server)));
+    // Another address is served meanwhile.
+    assert_eq!(healthz_on(&connect_from(&server, "127.0.0.2")).status, 200);
+    // A slot given back can be taken again.
+    drop(held.into_iter().next());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !served(&connect(&server)) {
+        assert!(Instant::now() < deadline, "the freed slot never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True if a health check on `stream` is answered 200.
+fn served(stream: &TcpStream) -> bool {
+    let _ = (&*stream).write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("HTTP/1.1 200")
+}
+
+/// The default cap is a sixteenth of --max-connections: one address opening every slot gets
+/// only its share, and a second address still connects.
+#[test]
+fn one_address_cannot_take_every_connection_by_default() {
+    let server = TestServer::start_with(&["--max-connections", "64", "--request-timeout", "120"]);
+    let first: Vec<TcpStream> = (0..64).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = first
+        .into_iter()
+        .filter(|stream| {
+            stream.set_nonblocking(true).expect("nonblocking");
+            match (&*stream).read(&mut [0u8; 1]) {
+                Ok(n) => n == 0,
+                Err(err) => err.kind() != ErrorKind::WouldBlock,
+            }
+        })
+        .count();
+    assert_eq!(refused, 64 - 4, "the first address holds 64/16 = 4");
+    assert_eq!(healthz_on(&connect_from(&server, "127.0.0.2")).status, 200);
+}
+
+/// A trusted proxy is not capped at the socket: its requests count against the client each
+/// one is forwarded for, while it is served.
+#[test]
+fn behind_a_trusted_proxy_the_cap_applies_to_the_forwarded_client() {
+    let server = TestServer::start_with(&[
+        "--trust-proxy",
+        "127.0.0.1",
+        "--max-connections-per-ip",
+        "2",
+        "--body-timeout",
+        "120",
+    ]);
+    let forwarded_for = |client: &str| {
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\r\n")
+    };
+    // Two requests for one client in flight: their bodies have not arrived.
+    let in_flight: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let stream = connect(&server);
+            (&stream)
+                .write_all(
+                    b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                      Content-Length: 2\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",
+                )
+                .expect("head");
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (past, _) = exchange(&server, forwarded_for("203.0.113.9").as_bytes());
+    assert_eq!(past.status, 429, "one past the forwarded client's cap");
+    let body: serde_json::Value = serde_json::from_slice(&past.body).expect("json");
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(past.header("retry-after"), Some("1"));
+    // The proxy's own fourth connection carries another client and is served.
+    let (other, _) = exchange(&server, forwarded_for("198.51.100.2").as_bytes());
+    assert_eq!(other.status, 200);
+    // Once a request is answered, its client has the slot back.
+    let finished = &in_flight[0];
+    (&*finished).write_all(b"{}").expect("body");
+    let mut reader = BufReader::new(finished);
+    assert_eq!(read_response(&mut reader, false).status, 400);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while exchange(&server, forwarded_for("203.0.113.9").as_bytes())
+        .0
+        .status
+        != 200
+    {
+        assert!(Instant::now() < deadline, "the slot never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -4,7 +4,9 @@
 //!
 //! It replaces rouille's engine (tiny_http 0.12), which one hostile client could crash or
 //! starve. What it guarantees instead:
-//! - a cap on open connections (past it, a connection is closed at once, no thread spawned);
+//! - a cap on open connections, and one on the connections of each client address (past
+//!   either, a connection is closed at once, no thread spawned); requests that a trusted proxy
+//!   forwards count against the cap of the client it names while they are served;
 //! - a deadline for the whole request head, a deadline for the body, a write timeout, and a
 //!   keep-alive idle timeout, so no client holds a thread for long by being slow;
 //! - limits on header lines and count (431), the request target (414), and the body per route
@@ -19,7 +21,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,14 +30,20 @@ use std::time::{Duration, Instant};
 
 use rouille::{Request, Response};
 
+use super::extract::forwarded_for;
+use super::forwarded::TrustedProxies;
 use super::parse::{self, Framing, Head, HeadLimits, Reject};
 use crate::domain::Timestamp;
 use crate::error::{ApiError, Kind};
 
 /// The limits of the connection layer; every one is a server setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Connections from one client address; trusted proxies are exempt.
+    pub max_connections_per_ip: usize,
+    /// Proxies whose `X-Forwarded-For` names the client a request is counted against.
+    pub trusted_proxies: TrustedProxies,
     pub head: HeadLimits,
     /// From the first byte of a request to the end of its head.
     pub head_timeout: Duration,
@@ -51,6 +59,8 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_connections: 1024,
+            max_connections_per_ip: 64,
+            trusted_proxies: TrustedProxies::default(),
             head: HeadLimits {
                 max_line: 8 * 1024,
                 max_headers: 100,
@@ -110,6 +120,9 @@ struct Shared {
     handler: Handler,
     body_limit: BodyLimit,
     open: AtomicUsize,
+    /// Open connections (and forwarded requests in flight) per client address; an address
+    /// with none is not in the map.
+    per_address: Mutex<HashMap<IpAddr, usize>>,
     stopping: AtomicBool,
     next_id: AtomicU64,
     /// Connections waiting for their next request, so shutdown can close them at once.
@@ -137,6 +150,7 @@ impl Server {
                 handler,
                 body_limit,
                 open: AtomicUsize::new(0),
+                per_address: Mutex::new(HashMap::new()),
                 stopping: AtomicBool::new(false),
                 next_id: AtomicU64::new(0),
                 idle: Mutex::new(HashMap::new()),
@@ -197,36 +211,113 @@ impl FailureLog {
     }
 }
 
-/// Gives the connection a thread of its own, or closes it at once when the server is full or
-/// no thread can be had.
+/// Gives the connection a thread of its own, or closes it at once when the server or the
+/// client's address is full, or no thread can be had.
 fn admit(shared: &Arc<Shared>, stream: TcpStream) {
-    if shared.open.fetch_add(1, Ordering::SeqCst) >= shared.limits.max_connections {
-        shared.open.fetch_sub(1, Ordering::SeqCst);
-        log::warn!("connection limit reached; closing a new connection");
-        return;
-    }
     let peer = stream
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let for_thread = Arc::clone(shared);
+    let Some(admitted) = Admitted::new(shared, peer.ip()) else {
+        return;
+    };
     let spawned = thread::Builder::new()
         .name("connection".into())
         .stack_size(THREAD_STACK)
         .spawn(move || {
-            let id = for_thread.next_id.fetch_add(1, Ordering::Relaxed);
-            if let Err(err) = Connection::new(&for_thread, id, stream, peer).serve() {
+            let shared = &admitted.shared;
+            let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+            if let Err(err) = Connection::new(shared, id, stream, peer).serve() {
                 log::debug!("connection from {peer} ended: {err}");
             }
-            for_thread.idle_done(id);
-            for_thread.open.fetch_sub(1, Ordering::SeqCst);
+            shared.idle_done(id);
         });
+    // On failure the closure is dropped, and with it the admission and the stream.
     if let Err(err) = spawned {
-        shared.open.fetch_sub(1, Ordering::SeqCst);
         log::error!("cannot start a connection thread: {err}; connection dropped");
     }
 }
 
+/// A connection counted against the caps; dropping it takes it off the counts.
+struct Admitted {
+    shared: Arc<Shared>,
+    /// The address whose cap it counts against; none for a trusted proxy, which carries
+    /// many clients (their requests are counted one by one, see `ForwardedSlot`).
+    address: Option<IpAddr>,
+}
+
+impl Admitted {
+    /// Counts a new connection from `address`, or `None` when the server or that address is
+    /// at its cap.
+    fn new(shared: &Arc<Shared>, address: IpAddr) -> Option<Admitted> {
+        if shared.open.fetch_add(1, Ordering::SeqCst) >= shared.limits.max_connections {
+            shared.open.fetch_sub(1, Ordering::SeqCst);
+            log::warn!("connection limit reached; closing a new connection");
+            return None;
+        }
+        let address = address.to_canonical();
+        let capped = !shared.limits.trusted_proxies.contains(address);
+        if capped && !shared.take_address_slot(address) {
+            shared.open.fetch_sub(1, Ordering::SeqCst);
+            log::warn!("connection limit of {address} reached; closing a new connection from it");
+            return None;
+        }
+        Some(Admitted {
+            shared: Arc::clone(shared),
+            address: capped.then_some(address),
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Some(address) = self.address {
+            self.shared.give_address_slot(address);
+        }
+        self.shared.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A request from a trusted proxy, counted against the cap of the client it was forwarded
+/// for while it is read and served; given back when dropped.
+struct ForwardedSlot<'a> {
+    shared: &'a Shared,
+    client: IpAddr,
+}
+
+impl Drop for ForwardedSlot<'_> {
+    fn drop(&mut self) {
+        self.shared.give_address_slot(self.client);
+    }
+}
+
 impl Shared {
+    /// Counts one more connection for `address`; false if it has all it may have.
+    fn take_address_slot(&self, address: IpAddr) -> bool {
+        let mut counts = self
+            .per_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(address).or_insert(0);
+        if *count >= self.limits.max_connections_per_ip {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    fn give_address_slot(&self, address: IpAddr) {
+        let mut counts = self
+            .per_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&address) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&address);
+            }
+        }
+    }
+
     fn idle_start(&self, id: u64, handle: &Arc<TcpStream>) {
         self.idle
             .lock()
@@ -366,6 +457,9 @@ impl<'a> Connection<'a> {
             Err(Failure::Timeout) => return self.refuse_timeout(),
             Err(Failure::Io(err)) => return Err(err),
         };
+        let Ok(_forwarded) = self.forwarded_slot(&head) else {
+            return self.refuse_with(ApiError::too_many_connections());
+        };
         let path = head.target.split('?').next().unwrap_or("/").to_owned();
         let limit = (self.shared.body_limit)(&head.method, &path);
         let body = match self.read_body(&head, limit) {
@@ -392,6 +486,30 @@ impl<'a> Connection<'a> {
         });
         let keep_alive = head.keep_alive && !self.shared.stopping.load(Ordering::SeqCst);
         self.respond(response, head.minor_version, head_only, keep_alive)
+    }
+
+    /// Behind a trusted proxy, the socket's address says nothing about the client: the
+    /// request is counted against the client its `X-Forwarded-For` names instead, until it
+    /// has been answered. `Err` when that client is at its cap.
+    fn forwarded_slot(&self, head: &Head) -> Result<Option<ForwardedSlot<'a>>, ()> {
+        let trusted = &self.shared.limits.trusted_proxies;
+        let peer = self.peer.ip();
+        if !trusted.contains(peer) {
+            return Ok(None);
+        }
+        let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        let client = trusted.client(peer, forwarded_for(headers));
+        if trusted.contains(client) {
+            return Ok(None);
+        }
+        if !self.shared.take_address_slot(client) {
+            log::warn!("connection limit of {client} reached; refusing a request forwarded for it");
+            return Err(());
+        }
+        Ok(Some(ForwardedSlot {
+            shared: self.shared,
+            client,
+        }))
     }
 
     fn read_head(&mut self) -> Result<Option<Head>, Failure> {
