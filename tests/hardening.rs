@@ -24,6 +24,88 @@ fn every_answer_carries_the_security_headers() {
     }
 }
 
+const SECURITY_HEADERS: [&str; 4] = [
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Content-Security-Policy",
+    "Cache-Control",
+];
+
+/// The status and the value of each security header of a raw HTTP answer.
+fn status_and_security_headers(answer: &str) -> (u16, Vec<Option<String>>) {
+    let head = answer.split("\r\n\r\n").next().unwrap_or("");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let values = SECURITY_HEADERS
+        .iter()
+        .map(|name| {
+            head.lines().find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_owned())
+            })
+        })
+        .collect();
+    (status, values)
+}
+
+/// The connection layer's own refusals, which never reach a handler, carry exactly the
+/// security headers a handler's answer does.
+#[test]
+fn transport_errors_carry_the_security_headers_too() {
+    let server = TestServer::start_with(&[
+        "--request-timeout",
+        "1",
+        "--trust-proxy",
+        "127.0.0.1",
+        "--max-connections-per-ip",
+        "1",
+    ]);
+    let (status, expected) = status_and_security_headers(
+        &server.raw(b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 404);
+    assert!(expected.iter().all(Option::is_some), "{expected:?}");
+    // Holds the forwarded client's one slot: the body never comes.
+    let in_flight =
+        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    std::io::Write::write_all(
+        &mut &in_flight,
+        b"POST /api/auth/login HTTP/1.1\r\nContent-Length: 2\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",
+    )
+    .expect("head");
+    std::thread::sleep(Duration::from_millis(200));
+    let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000));
+    let long_header = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "v".repeat(9000));
+    let cases: [(&[u8], u16); 7] = [
+        (b"GARBAGE\x01\x02\r\n\r\n", 400),
+        (b"G", 408),
+        (
+            b"POST /api/auth/login HTTP/1.1\r\nContent-Length: 100000000000\r\n\r\n",
+            413,
+        ),
+        (long_target.as_bytes(), 414),
+        (long_header.as_bytes(), 431),
+        (
+            b"GET /healthz HTTP/1.1\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",
+            429,
+        ),
+        (
+            b"POST /api/auth/login HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+        ),
+    ];
+    for (request, status) in cases {
+        let (got, headers) = status_and_security_headers(&server.raw(request));
+        assert_eq!(got, status);
+        assert_eq!(headers, expected, "{status}");
+    }
+    drop(in_flight);
+}
+
 #[test]
 fn cors_is_off_unless_origins_are_listed() {
     let closed = TestServer::start();

@@ -30,7 +30,7 @@ pub fn handle(app: &App, request: &Request) -> Response {
         Some(answer) => answer,
         None => guarded(|| router::dispatch(app, request)),
     };
-    let response = finish(cors::decorate(request, origins, response));
+    let response = with_security_headers(cors::decorate(request, origins, response));
     log::info!(
         "{} {} {} {:.2}ms",
         request.method(),
@@ -51,11 +51,11 @@ fn guarded(handler: impl FnOnce() -> Result<Response, ApiError>) -> Response {
     }
 }
 
-/// Headers every response carries. API answers are never cached unless the handler chose a
-/// cache policy itself (public emote images do). Nothing here is a page, so the content
-/// policy forbids everything: a response opened in a browser can run nothing and be framed
-/// nowhere.
-fn finish(response: Response) -> Response {
+/// Headers every response carries, the connection layer's own refusals included: this is
+/// the one place they are set. API answers are never cached unless the handler chose a cache
+/// policy itself (public emote images do). Nothing here is a page, so the content policy
+/// forbids everything: a response opened in a browser can run nothing and be framed nowhere.
+pub fn with_security_headers(response: Response) -> Response {
     let has_cache_policy = response
         .headers
         .iter()
@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn a_panicking_handler_answers_the_contract_500() {
-        let response = finish(guarded(|| panic!("secret detail at /srv/db")));
+        let response = with_security_headers(guarded(|| panic!("secret detail at /srv/db")));
         assert_eq!(response.status_code, 500);
         let (mut reader, _) = response.data.into_reader_and_size();
         let mut body = String::new();

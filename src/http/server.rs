@@ -33,6 +33,7 @@ use rouille::{Request, Response};
 use super::extract::forwarded_for;
 use super::forwarded::TrustedProxies;
 use super::parse::{self, Framing, Head, HeadLimits, Reject};
+use super::with_security_headers;
 use crate::domain::Timestamp;
 use crate::error::{ApiError, Kind};
 
@@ -482,7 +483,7 @@ impl<'a> Connection<'a> {
         );
         let handler = &self.shared.handler;
         let response = catch_unwind(AssertUnwindSafe(|| handler(&request))).unwrap_or_else(|_| {
-            crate::error::ApiError::internal("handler panicked").into_response()
+            with_security_headers(ApiError::internal("handler panicked").into_response())
         });
         let keep_alive = head.keep_alive && !self.shared.stopping.load(Ordering::SeqCst);
         self.respond(response, head.minor_version, head_only, keep_alive)
@@ -618,7 +619,12 @@ impl<'a> Connection<'a> {
     }
 
     fn refuse_with(&mut self, error: ApiError) -> io::Result<Next> {
-        self.respond(error.into_response(), 1, false, false)?;
+        self.respond(
+            with_security_headers(error.into_response()),
+            1,
+            false,
+            false,
+        )?;
         self.linger();
         Ok(Next::Close)
     }
@@ -918,6 +924,12 @@ mod tests {
             send(addr, b"GET /panic HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n");
         let (status, headers) = read_head(&mut reader);
         assert_eq!(status, 500);
+        assert!(
+            headers
+                .iter()
+                .any(|h| h == "X-Content-Type-Options: nosniff"),
+            "{headers:?}"
+        );
         let length: usize = headers
             .iter()
             .find_map(|h| h.strip_prefix("Content-Length: "))
