@@ -9,6 +9,7 @@ mod durability;
 mod emotes;
 mod errors;
 mod events;
+mod fail2ban;
 mod hardening;
 mod hostile;
 mod isolation;
