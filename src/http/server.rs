@@ -169,15 +169,19 @@ impl Server {
 
     /// Accepts connections until stopped.
     pub fn run(self) {
-        let mut failures = FailureLog::default();
+        let mut logs = AcceptLogs::default();
         for accepted in self.listener.incoming() {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 break;
             }
             match accepted {
-                Ok(stream) => admit(&self.shared, stream),
+                Ok(stream) => admit(&self.shared, stream, &mut logs),
                 Err(err) => {
-                    failures.record(&err);
+                    if let Some(times) = logs.failed.due() {
+                        log::warn!(
+                            "accept failed ({times} times since the last report): {err}; retrying"
+                        );
+                    }
                     thread::sleep(ACCEPT_BACKOFF);
                 }
             }
@@ -185,41 +189,65 @@ impl Server {
     }
 }
 
-/// Logs accept failures at most once per interval, with a count of those in between, so a
-/// flood that exhausts file descriptors does not also flood the log.
+/// Counts an event that may come in floods, and says when to log it: at most once per
+/// interval, with the number of times it happened since the last report, so a flood of
+/// connections does not also flood the log.
 #[derive(Default)]
-struct FailureLog {
+struct Throttled {
     last: Option<Instant>,
     since: u64,
 }
 
-impl FailureLog {
+impl Throttled {
     const INTERVAL: Duration = Duration::from_secs(10);
 
-    fn record(&mut self, err: &io::Error) {
+    /// Counts one more; `Some(count)` when it is time to report.
+    fn due(&mut self) -> Option<u64> {
         self.since += 1;
         if self
             .last
-            .is_none_or(|last| last.elapsed() >= Self::INTERVAL)
+            .is_some_and(|last| last.elapsed() < Self::INTERVAL)
         {
-            log::warn!(
-                "accept failed ({} times since the last report): {err}; retrying",
-                self.since
-            );
-            self.last = Some(Instant::now());
-            self.since = 0;
+            return None;
         }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.since))
     }
+}
+
+/// What the accept loop logs, each throttled on its own.
+#[derive(Default)]
+struct AcceptLogs {
+    failed: Throttled,
+    server_full: Throttled,
+    address_full: Throttled,
 }
 
 /// Gives the connection a thread of its own, or closes it at once when the server or the
 /// client's address is full, or no thread can be had.
-fn admit(shared: &Arc<Shared>, stream: TcpStream) {
+fn admit(shared: &Arc<Shared>, stream: TcpStream, logs: &mut AcceptLogs) {
     let peer = stream
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let Some(admitted) = Admitted::new(shared, peer.ip()) else {
-        return;
+    let admitted = match Admitted::new(shared, peer.ip()) {
+        Ok(admitted) => admitted,
+        Err(Full::Server) => {
+            if let Some(times) = logs.server_full.due() {
+                log::warn!(
+                    "connection limit reached; closed new connections ({times} since the last report)"
+                );
+            }
+            return;
+        }
+        Err(Full::Address(address)) => {
+            if let Some(times) = logs.address_full.due() {
+                log::warn!(
+                    "connection limit of an address reached; closed new connections from \
+                     {address} and others ({times} since the last report)"
+                );
+            }
+            return;
+        }
     };
     let spawned = thread::Builder::new()
         .name("connection".into())
@@ -246,23 +274,27 @@ struct Admitted {
     address: Option<IpAddr>,
 }
 
+/// Which cap refused a connection.
+enum Full {
+    Server,
+    Address(IpAddr),
+}
+
 impl Admitted {
-    /// Counts a new connection from `address`, or `None` when the server or that address is
-    /// at its cap.
-    fn new(shared: &Arc<Shared>, address: IpAddr) -> Option<Admitted> {
+    /// Counts a new connection from `address`, unless the server or that address is at its
+    /// cap.
+    fn new(shared: &Arc<Shared>, address: IpAddr) -> Result<Admitted, Full> {
         if shared.open.fetch_add(1, Ordering::SeqCst) >= shared.limits.max_connections {
             shared.open.fetch_sub(1, Ordering::SeqCst);
-            log::warn!("connection limit reached; closing a new connection");
-            return None;
+            return Err(Full::Server);
         }
         let address = address.to_canonical();
         let capped = !shared.limits.trusted_proxies.contains(address);
         if capped && !shared.take_address_slot(address) {
             shared.open.fetch_sub(1, Ordering::SeqCst);
-            log::warn!("connection limit of {address} reached; closing a new connection from it");
-            return None;
+            return Err(Full::Address(address));
         }
-        Some(Admitted {
+        Ok(Admitted {
             shared: Arc::clone(shared),
             address: capped.then_some(address),
         })
@@ -870,6 +902,16 @@ mod tests {
                 Err(_) => Ok(0),
             }
         }
+    }
+
+    #[test]
+    fn floods_are_logged_once_per_interval_with_their_count() {
+        let mut log = Throttled::default();
+        assert_eq!(log.due(), Some(1), "the first is reported at once");
+        assert_eq!((log.due(), log.due(), log.due()), (None, None, None));
+        log.last = log.last.map(|last| last - Throttled::INTERVAL);
+        assert_eq!(log.due(), Some(4), "then the count since the last report");
+        assert_eq!(log.due(), None);
     }
 
     #[test]
