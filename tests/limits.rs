@@ -1,16 +1,40 @@
 //! Abuse resistance: rate limits at their thresholds, and the auth log fail2ban reads.
+//!
+//! Every window here is a day long, so nothing refills while a test runs however slow the
+//! machine is: the tests count attempts, never race the clock.
 
 use std::process::Command;
 
 use serde_json::json;
 
-use crate::util::{PASSWORD, TestServer, unique_email};
+use crate::util::{PASSWORD, Reply, TestServer, TestUser, at_once, unique_email};
 
-const LIMITS_ON: &[&str] = &["--rate-limits", "on"];
+/// Limits on, at their default counts, with windows nothing refills during a test.
+const LIMITS_ON: &[&str] = &[
+    "--rate-limits",
+    "on",
+    "--login-failures-per-account",
+    "10/1d",
+    "--login-failures-per-address",
+    "50/1d",
+    "--registrations-per-address",
+    "10/1d",
+    "--reset-requests-per-email",
+    "3/1d",
+    "--reset-requests-per-address",
+    "10/1d",
+    "--sends-per-user",
+    "30/1d",
+];
+
+/// Starts with `LIMITS_ON` and then `extra` (the last flag wins).
+fn limited(extra: &[&str]) -> TestServer {
+    TestServer::start_with(&[LIMITS_ON, extra].concat())
+}
 
 #[test]
 fn failed_logins_lock_the_account_after_ten_but_not_another_account() {
-    let server = TestServer::start_with(LIMITS_ON);
+    let server = limited(&[]);
     let ada = server.user("Ada");
     let bob = server.user("Bob");
     for _ in 0..10 {
@@ -25,7 +49,8 @@ fn failed_logins_lock_the_account_after_ten_but_not_another_account() {
         .expect("Retry-After")
         .parse()
         .expect("seconds");
-    assert!((1..=90).contains(&retry), "{retry}");
+    // One attempt comes back every window / attempts: a day / 10.
+    assert!((8000..=8640).contains(&retry), "{retry}");
     // Even the right password waits: the account is locked until the bucket refills.
     server
         .login(&ada.email, PASSWORD)
@@ -39,19 +64,23 @@ fn failed_logins_lock_the_account_after_ten_but_not_another_account() {
 
 #[test]
 fn failed_logins_are_limited_per_address() {
-    let server = TestServer::start_with(LIMITS_ON);
-    for i in 0..50 {
+    let server = limited(&["--login-failures-per-address", "5/1d"]);
+    let ada = server.user("Ada");
+    for i in 0..5 {
         let reply = server.login(&unique_email(&format!("nobody{i}")), "wrong password");
         reply.assert_error(401, "invalid_credentials");
     }
     server
         .login(&unique_email("one-more"), "wrong password")
         .assert_error(429, "rate_limited");
+    server
+        .login(&ada.email, PASSWORD)
+        .assert_error(429, "rate_limited");
 }
 
 #[test]
 fn registrations_are_limited_per_address() {
-    let server = TestServer::start_with(LIMITS_ON);
+    let server = limited(&[]);
     for i in 0..10 {
         server.register(&format!("User {i}"));
     }
@@ -65,12 +94,7 @@ fn registrations_are_limited_per_address() {
 
 #[test]
 fn a_limited_reset_request_looks_like_any_other() {
-    let server = TestServer::start_with(&[
-        "--rate-limits",
-        "on",
-        "--mail-command",
-        "cat >> {dir}/outbox",
-    ]);
+    let server = limited(&["--mail-command", "cat >> {dir}/outbox"]);
     let ada = server.register("Ada");
     let email = ada["email"].as_str().expect("email");
     let replies: Vec<_> = (0..4)
@@ -88,7 +112,7 @@ fn a_limited_reset_request_looks_like_any_other() {
 
 #[test]
 fn message_sends_are_limited_per_user() {
-    let server = TestServer::start_with(LIMITS_ON);
+    let server = limited(&[]);
     let ada = server.user("Ada");
     let bob = server.user("Bob");
     let id = server.group(&ada.token, &[bob.id]);
@@ -105,7 +129,7 @@ fn message_sends_are_limited_per_user() {
 
 #[test]
 fn the_fail2ban_filter_matches_the_lines_the_server_prints() {
-    let server = TestServer::start_with(LIMITS_ON);
+    let server = limited(&[]);
     let ada = server.user("Ada");
     for _ in 0..11 {
         server.login(&ada.email, "wrong password");
@@ -143,4 +167,139 @@ fn the_fail2ban_filter_matches_the_lines_the_server_prints() {
             "{line}"
         );
     }
+}
+
+/// Statuses of the replies, counted: (401s, 429s, any other).
+fn tally(replies: &[Reply]) -> (usize, usize, Vec<u16>) {
+    let count = |status| replies.iter().filter(|r| r.status == status).count();
+    let others = replies
+        .iter()
+        .map(|r| r.status)
+        .filter(|s| ![401, 429].contains(s))
+        .collect();
+    (count(401), count(429), others)
+}
+
+#[test]
+fn a_parallel_burst_of_wrong_passwords_gets_only_the_accounts_budget_evaluated() {
+    let server = limited(&["--login-failures-per-account", "3/1d"]);
+    let ada = server.user("Ada");
+    // All twelve arrive before the first check is over: each must reserve its attempt first.
+    let replies = at_once(12, |_| server.login(&ada.email, "wrong password"));
+    assert_eq!(
+        tally(&replies),
+        (3, 9, vec![]),
+        "3 evaluated, the rest refused"
+    );
+    for reply in replies.iter().filter(|r| r.status == 429) {
+        reply.assert_error(429, "rate_limited");
+    }
+    server
+        .login(&ada.email, PASSWORD)
+        .assert_error(429, "rate_limited");
+    let failures = server
+        .log()
+        .iter()
+        .filter(|l| l.contains("auth event=login_failure"))
+        .count();
+    assert_eq!(failures, 3);
+}
+
+#[test]
+fn a_parallel_burst_of_wrong_passwords_gets_only_the_addresss_budget_evaluated() {
+    let server = limited(&["--login-failures-per-address", "3/1d"]);
+    let replies = at_once(12, |i| {
+        server.login(&unique_email(&format!("nobody{i}")), "wrong password")
+    });
+    assert_eq!(
+        tally(&replies),
+        (3, 9, vec![]),
+        "3 evaluated, the rest refused"
+    );
+}
+
+#[test]
+fn a_right_password_gives_its_attempt_back() {
+    let server = limited(&["--login-failures-per-account", "3/1d"]);
+    let ada = server.user("Ada");
+    for _ in 0..2 {
+        server
+            .login(&ada.email, "wrong password")
+            .assert_error(401, "invalid_credentials");
+    }
+    for _ in 0..4 {
+        assert_eq!(server.login(&ada.email, PASSWORD).status, 200);
+    }
+    server
+        .login(&ada.email, "wrong password")
+        .assert_error(401, "invalid_credentials");
+    server
+        .login(&ada.email, "wrong password")
+        .assert_error(429, "rate_limited");
+}
+
+#[test]
+fn letter_case_in_the_email_does_not_buy_more_guesses() {
+    let server = limited(&["--login-failures-per-account", "2/1d"]);
+    let ada = server.user("Ada");
+    let shouted = ada.email.to_uppercase();
+    server
+        .login(&ada.email, "wrong password")
+        .assert_error(401, "invalid_credentials");
+    server
+        .login(&shouted, "wrong password")
+        .assert_error(401, "invalid_credentials");
+    server
+        .login(&shouted, "wrong password")
+        .assert_error(429, "rate_limited");
+}
+
+fn change_password(server: &TestServer, user: &TestUser, current: &str) -> Reply {
+    server
+        .request("POST", "/api/profile/password")
+        .token(&user.token)
+        .json(&json!({"current_password": current, "new_password": "a brand new password"}))
+        .send()
+}
+
+#[test]
+fn wrong_current_passwords_share_the_login_limit_and_log_line() {
+    let server = limited(&["--login-failures-per-account", "3/1d"]);
+    let ada = server.user("Ada");
+    for _ in 0..2 {
+        change_password(&server, &ada, "wrong password").assert_error(401, "invalid_credentials");
+    }
+    server
+        .login(&ada.email, "wrong password")
+        .assert_error(401, "invalid_credentials");
+    // The account's three wrong passwords are used up, by either road.
+    change_password(&server, &ada, "wrong password").assert_error(429, "rate_limited");
+    change_password(&server, &ada, PASSWORD).assert_error(429, "rate_limited");
+    server
+        .login(&ada.email, PASSWORD)
+        .assert_error(429, "rate_limited");
+    let line = format!("auth event=login_failure client=127.0.0.1 user={}", ada.id);
+    let failures = server.log().iter().filter(|l| l.ends_with(&line)).count();
+    assert_eq!(failures, 3, "one fail2ban line per wrong password");
+    assert!(
+        server.wait_for_log("auth event=lockout").is_some(),
+        "the refusals are logged as lockouts"
+    );
+}
+
+#[test]
+fn wrong_current_passwords_are_limited_per_address_and_in_a_burst() {
+    let server = limited(&["--login-failures-per-address", "3/1d"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let replies = at_once(10, |_| change_password(&server, &ada, "wrong password"));
+    assert_eq!(
+        tally(&replies),
+        (3, 7, vec![]),
+        "3 evaluated, the rest refused"
+    );
+    // The address has used up its wrong passwords: its logins wait too.
+    server
+        .login(&bob.email, "wrong password")
+        .assert_error(429, "rate_limited");
 }
