@@ -402,3 +402,25 @@ fn past_the_sessions_quota_a_login_ends_the_oldest_session_and_its_streams() {
         2
     );
 }
+
+#[test]
+fn parallel_logins_cannot_overshoot_the_sessions_quota() {
+    let server = TestServer::start_with(&["--sessions-per-user", "2"]);
+    let ada = server.user("Ada");
+    let replies = crate::util::at_once(6, |_| server.login(&ada.email, PASSWORD));
+    assert!(
+        replies.iter().all(|r| r.status == 200),
+        "every login succeeds"
+    );
+    let valid = replies
+        .iter()
+        .filter(|r| {
+            let token = r.body["token"].as_str().expect("token");
+            server.get("/api/auth/validate", token).status == 200
+        })
+        .count();
+    assert_eq!(valid, 2, "only the two newest sessions live on");
+    server
+        .get("/api/auth/validate", &ada.token)
+        .assert_error(401, "unauthorized");
+}
