@@ -59,8 +59,8 @@ pub fn upload(
 fn within_quota(quotas: &Quotas, usage: Usage, size: usize) -> Result<(), ApiError> {
     if usage.count >= u64::from(quotas.emotes_per_user) {
         return Err(ApiError::quota_exceeded(format!(
-            "You have {} emotes, the most allowed; delete one first",
-            usage.count
+            "You have {} emotes and may have {}; delete one first",
+            usage.count, quotas.emotes_per_user
         )));
     }
     let after = usage.bytes.saturating_add(size as u64);
