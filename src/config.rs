@@ -5,6 +5,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ratelimit::{Budget, Budgets};
 
 use crate::http::forwarded::{IpRange, TrustedProxies};
 
@@ -19,6 +22,9 @@ pub struct Config {
     pub session_days: u32,
     pub reset_minutes: u32,
     pub rate_limits: bool,
+    /// How many attempts each rate limit allows per window.
+    pub rate_budgets: Budgets,
+    pub quotas: Quotas,
     pub connections: ConnectionLimits,
     pub max_streams: usize,
     pub max_streams_per_user: usize,
@@ -42,6 +48,18 @@ pub struct ConnectionLimits {
     pub idle_timeout_secs: u32,
 }
 
+/// What one user may own or create at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub emotes_per_user: u32,
+    /// Total decoded image bytes of a user's emotes.
+    pub emote_bytes_per_user: u64,
+    /// Groups a user may create in any 24 hours.
+    pub groups_per_user_per_day: u32,
+    /// Live sessions a user may have; a new login past it ends the oldest.
+    pub sessions_per_user: u32,
+}
+
 /// The mail command may carry credentials (an SMTP password on a command line), so `Debug`
 /// only says whether one is set.
 impl fmt::Debug for Config {
@@ -57,6 +75,8 @@ impl fmt::Debug for Config {
             .field("session_days", &self.session_days)
             .field("reset_minutes", &self.reset_minutes)
             .field("rate_limits", &self.rate_limits)
+            .field("rate_budgets", &self.rate_budgets)
+            .field("quotas", &self.quotas)
             .field("connections", &self.connections)
             .field("max_streams", &self.max_streams)
             .field("max_streams_per_user", &self.max_streams_per_user)
@@ -117,6 +137,66 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_RATE_LIMITS",
         default: "on",
         help: "rate limiting, on or off",
+    },
+    Setting {
+        flag: "--login-failures-per-account",
+        env: "EMOTECHAT_LOGIN_FAILURES_PER_ACCOUNT",
+        default: "10/15m",
+        help: "wrong passwords (login, password change) per account: N/PERIOD, PERIOD like 90s, 15m, 2h, 1d",
+    },
+    Setting {
+        flag: "--login-failures-per-address",
+        env: "EMOTECHAT_LOGIN_FAILURES_PER_ADDRESS",
+        default: "50/15m",
+        help: "wrong passwords (login, password change) per client address: N/PERIOD",
+    },
+    Setting {
+        flag: "--registrations-per-address",
+        env: "EMOTECHAT_REGISTRATIONS_PER_ADDRESS",
+        default: "10/1h",
+        help: "registrations per client address: N/PERIOD",
+    },
+    Setting {
+        flag: "--reset-requests-per-email",
+        env: "EMOTECHAT_RESET_REQUESTS_PER_EMAIL",
+        default: "3/1h",
+        help: "password-reset requests per email: N/PERIOD",
+    },
+    Setting {
+        flag: "--reset-requests-per-address",
+        env: "EMOTECHAT_RESET_REQUESTS_PER_ADDRESS",
+        default: "10/1h",
+        help: "password-reset requests per client address: N/PERIOD",
+    },
+    Setting {
+        flag: "--sends-per-user",
+        env: "EMOTECHAT_SENDS_PER_USER",
+        default: "30/10s",
+        help: "messages a user may send: N/PERIOD",
+    },
+    Setting {
+        flag: "--emotes-per-user",
+        env: "EMOTECHAT_EMOTES_PER_USER",
+        default: "100",
+        help: "custom emotes a user may have (1-1000000)",
+    },
+    Setting {
+        flag: "--emote-bytes-per-user",
+        env: "EMOTECHAT_EMOTE_BYTES_PER_USER",
+        default: "10MiB",
+        help: "total image size of a user's emotes: bytes, or with KiB, MiB or GiB",
+    },
+    Setting {
+        flag: "--groups-per-user-per-day",
+        env: "EMOTECHAT_GROUPS_PER_USER_PER_DAY",
+        default: "20",
+        help: "groups a user may create in any 24 hours (1-1000000)",
+    },
+    Setting {
+        flag: "--sessions-per-user",
+        env: "EMOTECHAT_SESSIONS_PER_USER",
+        default: "20",
+        help: "live sessions per user; a login past it ends the oldest (1-10000)",
     },
     Setting {
         flag: "--max-connections",
@@ -308,6 +388,38 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         session_days: number_in("--session-days", &text("--session-days"), 1, 3650)?,
         reset_minutes: number_in("--reset-minutes", &text("--reset-minutes"), 1, 1440)?,
         rate_limits: on_off("--rate-limits", &text("--rate-limits"))?,
+        rate_budgets: Budgets {
+            login_failures_per_account: budget_of("--login-failures-per-account", &text)?,
+            login_failures_per_address: budget_of("--login-failures-per-address", &text)?,
+            registrations_per_address: budget_of("--registrations-per-address", &text)?,
+            reset_requests_per_email: budget_of("--reset-requests-per-email", &text)?,
+            reset_requests_per_address: budget_of("--reset-requests-per-address", &text)?,
+            sends_per_user: budget_of("--sends-per-user", &text)?,
+        },
+        quotas: Quotas {
+            emotes_per_user: number_in(
+                "--emotes-per-user",
+                &text("--emotes-per-user"),
+                1,
+                1_000_000,
+            )?,
+            emote_bytes_per_user: parse_size(
+                "--emote-bytes-per-user",
+                &text("--emote-bytes-per-user"),
+            )?,
+            groups_per_user_per_day: number_in(
+                "--groups-per-user-per-day",
+                &text("--groups-per-user-per-day"),
+                1,
+                1_000_000,
+            )?,
+            sessions_per_user: number_in(
+                "--sessions-per-user",
+                &text("--sessions-per-user"),
+                1,
+                10_000,
+            )?,
+        },
         connections: ConnectionLimits {
             max_connections,
             max_connections_per_ip,
@@ -404,6 +516,60 @@ fn parse_public_url(url: &str) -> Result<String, String> {
     }
 }
 
+/// The budget a rate-limit setting gives, from its flag, variable or default.
+fn budget_of(flag: &str, text: &impl Fn(&str) -> String) -> Result<Budget, String> {
+    parse_budget(flag, &text(flag))
+}
+
+/// `N/PERIOD`: N attempts (1-1000000) per PERIOD, a whole number of seconds, minutes, hours
+/// or days from one second to 365 days (`90s`, `15m`, `1h`, `1d`).
+fn parse_budget(flag: &str, value: &str) -> Result<Budget, String> {
+    let refuse = || {
+        format!(
+            "{flag} '{value}' must be N/PERIOD, such as 10/15m (N 1-1000000; PERIOD 1s-365d in s, m, h or d)"
+        )
+    };
+    let (attempts, period) = value.split_once('/').ok_or_else(refuse)?;
+    let attempts = match attempts.parse::<u32>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => n,
+        _ => return Err(refuse()),
+    };
+    let unit_secs = match period.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        _ => return Err(refuse()),
+    };
+    let count = period[..period.len() - 1]
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0 && n.saturating_mul(unit_secs) <= 365 * 86_400)
+        .ok_or_else(refuse)?;
+    Ok(Budget {
+        attempts,
+        window: Duration::from_secs(count * unit_secs),
+    })
+}
+
+/// Bytes, plain or with a binary unit: `1048576`, `512KiB`, `10MiB`, `1GiB` (at most 1 TiB).
+fn parse_size(flag: &str, value: &str) -> Result<u64, String> {
+    let (digits, unit) = [("KiB", 1u64 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30)]
+        .iter()
+        .find_map(|(suffix, unit)| value.strip_suffix(suffix).map(|d| (d, *unit)))
+        .unwrap_or((value, 1));
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|bytes| (1..=1 << 40).contains(bytes))
+        .ok_or_else(|| {
+            format!(
+                "{flag} '{value}' must be a size such as 10MiB, 512KiB or 1048576 (at most 1 TiB)"
+            )
+        })
+}
+
 fn number_in(flag: &str, value: &str, min: u32, max: u32) -> Result<u32, String> {
     match value.parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
@@ -468,6 +634,29 @@ mod tests {
         assert_eq!(config.connections.request_timeout_secs, 10);
         assert_eq!(config.connections.idle_timeout_secs, 30);
         assert_eq!(config.trusted_proxies, TrustedProxies::default());
+        assert_eq!(
+            config.rate_budgets.login_failures_per_account,
+            Budget {
+                attempts: 10,
+                window: Duration::from_secs(15 * 60)
+            }
+        );
+        assert_eq!(
+            config.rate_budgets.sends_per_user,
+            Budget {
+                attempts: 30,
+                window: Duration::from_secs(10)
+            }
+        );
+        assert_eq!(
+            config.quotas,
+            Quotas {
+                emotes_per_user: 100,
+                emote_bytes_per_user: 10 << 20,
+                groups_per_user_per_day: 20,
+                sessions_per_user: 20,
+            }
+        );
         assert_eq!(serve(&["serve"], &[]), Ok(config));
         let proxied = serve(&["--trust-proxy", "127.0.0.1, ::1"], &[]).expect("valid");
         assert!(proxied.trusted_proxies.contains("::1".parse().expect("ip")));
@@ -540,6 +729,60 @@ mod tests {
             assert!(!reason.contains('\n'), "one line: {reason}");
         }
         assert!(serve(&[], &[("EMOTECHAT_RESET_MINUTES", "1441")]).is_err());
+    }
+
+    #[test]
+    fn budgets_are_attempts_per_period() {
+        let budget = |value: &str| parse_budget("--sends-per-user", value);
+        let expect = |attempts, secs| {
+            Ok(Budget {
+                attempts,
+                window: Duration::from_secs(secs),
+            })
+        };
+        assert_eq!(budget("1/1s"), expect(1, 1));
+        assert_eq!(budget("10/90s"), expect(10, 90));
+        assert_eq!(budget("50/15m"), expect(50, 900));
+        assert_eq!(budget("3/2h"), expect(3, 7200));
+        assert_eq!(budget("1000000/365d"), expect(1_000_000, 365 * 86_400));
+        for bad in [
+            "",
+            "10",
+            "10/",
+            "/15m",
+            "0/15m",
+            "1000001/1d",
+            "10/0m",
+            "10/15",
+            "10/15x",
+            "10/366d",
+            "-1/1d",
+            "10/1.5h",
+            "10/m",
+        ] {
+            let reason = budget(bad).expect_err(bad);
+            assert!(reason.starts_with("--sends-per-user"), "{reason}");
+        }
+        let config = serve(&["--login-failures-per-address", "3/1d"], &[]).expect("valid");
+        assert_eq!(
+            config.rate_budgets.login_failures_per_address,
+            expect(3, 86_400).expect("ok")
+        );
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        let size = |value: &str| parse_size("--emote-bytes-per-user", value);
+        assert_eq!(size("1"), Ok(1));
+        assert_eq!(size("1048576"), Ok(1 << 20));
+        assert_eq!(size("512KiB"), Ok(512 << 10));
+        assert_eq!(size("10MiB"), Ok(10 << 20));
+        assert_eq!(size("1024GiB"), Ok(1 << 40));
+        for bad in [
+            "", "0", "0MiB", "1025GiB", "10MB", "10 MiB", "-1", "MiB", "1.5MiB",
+        ] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

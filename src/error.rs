@@ -2,6 +2,8 @@
 //! The body is always the contract's `{"error", "message", "field"?}`; the cause of a 5xx
 //! goes to the log, never to the client.
 
+use std::time::Duration;
+
 use rouille::Response;
 use serde::Serialize;
 
@@ -33,6 +35,10 @@ pub enum Kind {
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited,
+    /// Something the user owns is at its quota (emotes, their bytes): remove some first.
+    QuotaExceeded,
+    /// A quota over the last 24 hours (groups created) is used up: try again later.
+    DailyQuotaExceeded,
     Busy,
     Internal,
 }
@@ -49,10 +55,10 @@ impl Kind {
             Kind::Forbidden => 403,
             Kind::NotFound => 404,
             Kind::MethodNotAllowed => 405,
-            Kind::EmailTaken | Kind::Conflict => 409,
+            Kind::EmailTaken | Kind::Conflict | Kind::QuotaExceeded => 409,
             Kind::PayloadTooLarge => 413,
             Kind::UnsupportedMediaType => 415,
-            Kind::RateLimited => 429,
+            Kind::RateLimited | Kind::DailyQuotaExceeded => 429,
             Kind::Busy => 503,
             Kind::Internal => 500,
             Kind::RequestTimeout => 408,
@@ -83,6 +89,8 @@ impl Kind {
             Kind::PayloadTooLarge => "payload_too_large",
             Kind::UnsupportedMediaType => "unsupported_media_type",
             Kind::RateLimited => "rate_limited",
+            Kind::QuotaExceeded => "quota_exceeded",
+            Kind::DailyQuotaExceeded => "daily_quota_exceeded",
             Kind::Busy => "busy",
             Kind::Internal => "internal",
         }
@@ -170,6 +178,17 @@ impl ApiError {
             "Too many connections from this address; try again shortly",
         );
         err.retry_after = Some(1);
+        err
+    }
+
+    pub fn quota_exceeded(message: impl Into<String>) -> ApiError {
+        ApiError::new(Kind::QuotaExceeded, message)
+    }
+
+    /// A daily quota used up; `retry_after` is when the oldest use leaves the 24 hours.
+    pub fn daily_quota_exceeded(message: impl Into<String>, retry_after: Duration) -> ApiError {
+        let mut err = ApiError::new(Kind::DailyQuotaExceeded, message);
+        err.retry_after = Some(retry_after.as_secs().max(1));
         err
     }
 

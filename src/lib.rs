@@ -102,7 +102,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         hasher: Hasher::new(),
         resets,
         realtime: Realtime { hub, poke },
-        limits: Limiter::new(config.rate_limits),
+        limits: Limiter::new(config.rate_limits, config.rate_budgets),
     });
     let handler: Handler = Arc::new(move |request| http::handle(&app, request));
     let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)

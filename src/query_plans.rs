@@ -62,13 +62,14 @@ fn world(history: usize) -> World {
     }));
     // No dispatcher: it would share the one traced connection.
     let poke = crate::realtime::dispatcher::Poke::nowhere();
+    let limits = crate::ratelimit::Limiter::new(false, config.rate_budgets);
     let app = App {
         config: *config,
         pool,
         hasher: Hasher::new(),
         resets,
         realtime: Realtime { hub, poke },
-        limits: crate::ratelimit::Limiter::new(false),
+        limits,
     };
     World {
         app,

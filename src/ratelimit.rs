@@ -1,18 +1,23 @@
 //! Rate limits: token buckets in memory, keyed by client address or by account. A bucket
-//! holds `capacity` attempts and refills continuously over its window, so a limit never locks
-//! anyone out for good: one attempt comes back every `window / capacity`. Memory is bounded:
-//! past `MAX_KEYS` buckets, the ones that have refilled (idle keys) are forgotten first.
+//! holds a rule's `attempts` and refills continuously over its window, so a limit never locks
+//! anyone out for good: one attempt comes back every `window / attempts`. Every budget is a
+//! setting, so that tests can choose windows nothing refills during. Memory is bounded: past
+//! `MAX_KEYS` buckets, the ones that have refilled (idle keys) are forgotten first.
+//!
+//! An attempt whose outcome is known only after slow work (a password check) is *reserved*
+//! before that work and given back if it turns out not to count, so that however many arrive
+//! at once, no more than the budget are ever let through.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// What is being limited; each rule has its own capacity and window.
+/// What is being limited; each rule has its own budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
-    /// Failed logins per account (lower-cased email).
+    /// Failed password checks per account (login and password change).
     LoginFailuresPerAccount,
-    /// Failed logins per client address.
+    /// Failed password checks per client address (login and password change).
     LoginFailuresPerAddress,
     RegistrationsPerAddress,
     ResetRequestsPerEmail,
@@ -21,17 +26,43 @@ pub enum Rule {
     SendsPerUser,
 }
 
-impl Rule {
-    /// (attempts, window)
-    fn budget(self) -> (f64, Duration) {
-        const MINUTE: u64 = 60;
-        match self {
-            Rule::LoginFailuresPerAccount => (10.0, Duration::from_secs(15 * MINUTE)),
-            Rule::LoginFailuresPerAddress => (50.0, Duration::from_secs(15 * MINUTE)),
-            Rule::RegistrationsPerAddress => (10.0, Duration::from_secs(60 * MINUTE)),
-            Rule::ResetRequestsPerEmail => (3.0, Duration::from_secs(60 * MINUTE)),
-            Rule::ResetRequestsPerAddress => (10.0, Duration::from_secs(60 * MINUTE)),
-            Rule::SendsPerUser => (30.0, Duration::from_secs(10)),
+/// So many attempts per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub attempts: u32,
+    pub window: Duration,
+}
+
+impl Budget {
+    fn capacity(self) -> f64 {
+        f64::from(self.attempts)
+    }
+
+    fn per_second(self) -> f64 {
+        self.capacity() / self.window.as_secs_f64()
+    }
+}
+
+/// The budget of every rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    pub login_failures_per_account: Budget,
+    pub login_failures_per_address: Budget,
+    pub registrations_per_address: Budget,
+    pub reset_requests_per_email: Budget,
+    pub reset_requests_per_address: Budget,
+    pub sends_per_user: Budget,
+}
+
+impl Budgets {
+    fn of(&self, rule: Rule) -> Budget {
+        match rule {
+            Rule::LoginFailuresPerAccount => self.login_failures_per_account,
+            Rule::LoginFailuresPerAddress => self.login_failures_per_address,
+            Rule::RegistrationsPerAddress => self.registrations_per_address,
+            Rule::ResetRequestsPerEmail => self.reset_requests_per_email,
+            Rule::ResetRequestsPerAddress => self.reset_requests_per_address,
+            Rule::SendsPerUser => self.sends_per_user,
         }
     }
 }
@@ -45,9 +76,12 @@ struct Bucket {
     updated: Instant,
 }
 
+type Buckets = HashMap<(Rule, String), Bucket>;
+
 pub struct Limiter {
     enabled: bool,
-    buckets: Mutex<HashMap<(Rule, String), Bucket>>,
+    budgets: Budgets,
+    buckets: Mutex<Buckets>,
 }
 
 /// A refused attempt: how long until one more is allowed.
@@ -56,78 +90,160 @@ pub struct Limited {
     pub retry_after: Duration,
 }
 
+/// Attempts taken ahead of slow work. Dropped, they are given back; `spend` keeps them.
+#[must_use = "a reservation is given back as soon as it is dropped"]
+pub struct Reservation<'a> {
+    limiter: &'a Limiter,
+    taken: Vec<(Rule, String)>,
+}
+
+impl Reservation<'_> {
+    /// The attempts count: they are not given back.
+    pub fn spend(mut self) {
+        self.taken.clear();
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.taken.is_empty() {
+            self.limiter.give_back(&self.taken, Instant::now());
+        }
+    }
+}
+
 impl Limiter {
-    pub fn new(enabled: bool) -> Limiter {
+    pub fn new(enabled: bool, budgets: Budgets) -> Limiter {
         Limiter {
             enabled,
+            budgets,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether an attempt would be allowed now, without using one up.
-    pub fn check(&self, rule: Rule, key: &str) -> Result<(), Limited> {
-        self.at(rule, key, Instant::now(), false)
-    }
-
     /// Uses up one attempt, or says how long to wait for one.
     pub fn hit(&self, rule: Rule, key: &str) -> Result<(), Limited> {
-        self.at(rule, key, Instant::now(), true)
+        self.take_at(&[(rule, key)], Instant::now())
+            .map(Reservation::spend)
     }
 
-    fn at(&self, rule: Rule, key: &str, now: Instant, take: bool) -> Result<(), Limited> {
+    /// Takes one attempt from each of the rules and keys, all or none: refused if any of
+    /// them has none left (the wait is the longest of theirs).
+    pub fn reserve(&self, attempts: &[(Rule, &str)]) -> Result<Reservation<'_>, Limited> {
+        self.take_at(attempts, Instant::now())
+    }
+
+    fn take_at(&self, attempts: &[(Rule, &str)], now: Instant) -> Result<Reservation<'_>, Limited> {
+        let mut reservation = Reservation {
+            limiter: self,
+            taken: Vec::new(),
+        };
         if !self.enabled {
-            return Ok(());
+            return Ok(reservation);
         }
-        let (capacity, window) = rule.budget();
-        let per_second = capacity / window.as_secs_f64();
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buckets = self.lock();
         if buckets.len() >= MAX_KEYS {
-            evict_idle(&mut buckets, now);
+            self.evict_idle(&mut buckets, now);
         }
-        let bucket = buckets.entry((rule, key.to_owned())).or_insert(Bucket {
-            tokens: capacity,
-            updated: now,
+        let mut wait = None;
+        for &(rule, key) in attempts {
+            let budget = self.budgets.of(rule);
+            let bucket = refilled(&mut buckets, budget, rule, key, now);
+            if bucket.tokens < 1.0 {
+                let seconds = (1.0 - bucket.tokens) / budget.per_second();
+                let retry_after = Duration::from_secs_f64(seconds.ceil().max(1.0));
+                wait = wait.max(Some(retry_after));
+            }
+        }
+        if let Some(retry_after) = wait {
+            return Err(Limited { retry_after });
+        }
+        for &(rule, key) in attempts {
+            let budget = self.budgets.of(rule);
+            refilled(&mut buckets, budget, rule, key, now).tokens -= 1.0;
+            reservation.taken.push((rule, key.to_owned()));
+        }
+        Ok(reservation)
+    }
+
+    fn give_back(&self, taken: &[(Rule, String)], now: Instant) {
+        let mut buckets = self.lock();
+        for (rule, key) in taken {
+            let budget = self.budgets.of(*rule);
+            let bucket = refilled(&mut buckets, budget, *rule, key, now);
+            bucket.tokens = (bucket.tokens + 1.0).min(budget.capacity());
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Buckets> {
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets buckets that have refilled by now (their keys are idle); if that is not
+    /// enough, forgets the ones touched longest ago.
+    fn evict_idle(&self, buckets: &mut Buckets, now: Instant) {
+        buckets.retain(|(rule, _), bucket| {
+            let budget = self.budgets.of(*rule);
+            let refilled = bucket.tokens
+                + now.saturating_duration_since(bucket.updated).as_secs_f64() * budget.per_second();
+            refilled < budget.capacity()
         });
-        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
-        bucket.updated = now;
-        if bucket.tokens < 1.0 {
-            let wait = (1.0 - bucket.tokens) / per_second;
-            return Err(Limited {
-                retry_after: Duration::from_secs_f64(wait.ceil().max(1.0)),
-            });
+        if buckets.len() >= MAX_KEYS {
+            let mut ages: Vec<Instant> = buckets.values().map(|b| b.updated).collect();
+            ages.sort_unstable();
+            let cutoff = ages[ages.len() / 2];
+            buckets.retain(|_, bucket| bucket.updated > cutoff);
         }
-        if take {
-            bucket.tokens -= 1.0;
-        }
-        Ok(())
     }
 }
 
-/// Forgets buckets that have refilled by now (their keys are idle); if that is not enough,
-/// forgets the ones touched longest ago.
-fn evict_idle(buckets: &mut HashMap<(Rule, String), Bucket>, now: Instant) {
-    buckets.retain(|(rule, _), bucket| {
-        let (capacity, window) = rule.budget();
-        let refilled = bucket.tokens
-            + now.saturating_duration_since(bucket.updated).as_secs_f64() * capacity
-                / window.as_secs_f64();
-        refilled < capacity
+/// The bucket of a rule and key, full if new, refilled for the time since it was last used.
+fn refilled<'b>(
+    buckets: &'b mut Buckets,
+    budget: Budget,
+    rule: Rule,
+    key: &str,
+    now: Instant,
+) -> &'b mut Bucket {
+    let bucket = buckets.entry((rule, key.to_owned())).or_insert(Bucket {
+        tokens: budget.capacity(),
+        updated: now,
     });
-    if buckets.len() >= MAX_KEYS {
-        let mut ages: Vec<Instant> = buckets.values().map(|b| b.updated).collect();
-        ages.sort_unstable();
-        let cutoff = ages[ages.len() / 2];
-        buckets.retain(|_, bucket| bucket.updated > cutoff);
-    }
+    let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+    bucket.tokens = (bucket.tokens + elapsed * budget.per_second()).min(budget.capacity());
+    bucket.updated = now;
+    bucket
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const MINUTE: u64 = 60;
+
+    fn budget(attempts: u32, seconds: u64) -> Budget {
+        Budget {
+            attempts,
+            window: Duration::from_secs(seconds),
+        }
+    }
+
     fn limiter() -> Limiter {
-        Limiter::new(true)
+        Limiter::new(
+            true,
+            Budgets {
+                login_failures_per_account: budget(10, 15 * MINUTE),
+                login_failures_per_address: budget(50, 15 * MINUTE),
+                registrations_per_address: budget(10, 60 * MINUTE),
+                reset_requests_per_email: budget(3, 60 * MINUTE),
+                reset_requests_per_address: budget(10, 60 * MINUTE),
+                sends_per_user: budget(30, 10),
+            },
+        )
+    }
+
+    fn take(limits: &Limiter, rule: Rule, key: &str, now: Instant) -> Result<(), Limited> {
+        limits.take_at(&[(rule, key)], now).map(Reservation::spend)
     }
 
     #[test]
@@ -135,13 +251,9 @@ mod tests {
         let limits = limiter();
         let start = Instant::now();
         for _ in 0..10 {
-            assert!(
-                limits
-                    .at(Rule::LoginFailuresPerAccount, "ada", start, true)
-                    .is_ok()
-            );
+            assert!(take(&limits, Rule::LoginFailuresPerAccount, "ada", start).is_ok());
         }
-        let refused = limits.at(Rule::LoginFailuresPerAccount, "ada", start, true);
+        let refused = take(&limits, Rule::LoginFailuresPerAccount, "ada", start);
         assert_eq!(
             refused,
             Err(Limited {
@@ -149,16 +261,8 @@ mod tests {
             })
         );
         // Another key and another rule are untouched.
-        assert!(
-            limits
-                .at(Rule::LoginFailuresPerAccount, "bob", start, true)
-                .is_ok()
-        );
-        assert!(
-            limits
-                .at(Rule::LoginFailuresPerAddress, "ada", start, true)
-                .is_ok()
-        );
+        assert!(take(&limits, Rule::LoginFailuresPerAccount, "bob", start).is_ok());
+        assert!(take(&limits, Rule::LoginFailuresPerAddress, "ada", start).is_ok());
     }
 
     #[test]
@@ -166,34 +270,75 @@ mod tests {
         let limits = limiter();
         let start = Instant::now();
         for _ in 0..30 {
-            limits
-                .at(Rule::SendsPerUser, "7", start, true)
-                .expect("within budget");
+            take(&limits, Rule::SendsPerUser, "7", start).expect("within budget");
         }
-        assert!(limits.at(Rule::SendsPerUser, "7", start, true).is_err());
+        assert!(take(&limits, Rule::SendsPerUser, "7", start).is_err());
         let one_back = start + Duration::from_millis(340);
-        assert!(limits.at(Rule::SendsPerUser, "7", one_back, true).is_ok());
-        assert!(limits.at(Rule::SendsPerUser, "7", one_back, true).is_err());
+        assert!(take(&limits, Rule::SendsPerUser, "7", one_back).is_ok());
+        assert!(take(&limits, Rule::SendsPerUser, "7", one_back).is_err());
         let window_later = start + Duration::from_secs(11);
         for _ in 0..30 {
-            limits
-                .at(Rule::SendsPerUser, "7", window_later, true)
-                .expect("refilled");
+            take(&limits, Rule::SendsPerUser, "7", window_later).expect("refilled");
         }
     }
 
     #[test]
-    fn check_does_not_use_an_attempt_and_off_means_off() {
+    fn a_dropped_reservation_is_given_back_and_a_spent_one_is_not() {
         let limits = limiter();
         let now = Instant::now();
+        let rules = [(Rule::ResetRequestsPerEmail, "a@b.org")];
         for _ in 0..20 {
-            assert!(
-                limits
-                    .at(Rule::ResetRequestsPerEmail, "a@b.org", now, false)
-                    .is_ok()
-            );
+            drop(limits.take_at(&rules, now).expect("given back each time"));
         }
-        let off = Limiter::new(false);
+        let held: Vec<_> = (0..3)
+            .map(|_| limits.take_at(&rules, now).expect("within budget"))
+            .collect();
+        assert!(
+            limits.take_at(&rules, now).is_err(),
+            "held reservations count while held"
+        );
+        drop(held);
+        for _ in 0..3 {
+            limits.take_at(&rules, now).expect("given back").spend();
+        }
+        assert!(
+            limits.take_at(&rules, now).is_err(),
+            "spent ones stay spent"
+        );
+    }
+
+    #[test]
+    fn a_reservation_takes_all_of_its_rules_or_none() {
+        let limits = limiter();
+        let now = Instant::now();
+        for _ in 0..10 {
+            take(&limits, Rule::LoginFailuresPerAccount, "ada", now).expect("within budget");
+        }
+        let both = [
+            (Rule::LoginFailuresPerAccount, "ada"),
+            (Rule::LoginFailuresPerAddress, "192.0.2.1"),
+        ];
+        assert!(limits.take_at(&both, now).is_err());
+        // The refused reservation took nothing from the address.
+        for _ in 0..50 {
+            take(&limits, Rule::LoginFailuresPerAddress, "192.0.2.1", now).expect("untouched");
+        }
+    }
+
+    #[test]
+    fn a_hit_uses_up_its_attempt() {
+        let limits = limiter();
+        for _ in 0..3 {
+            limits
+                .hit(Rule::ResetRequestsPerEmail, "a@b.org")
+                .expect("within budget");
+        }
+        assert!(limits.hit(Rule::ResetRequestsPerEmail, "a@b.org").is_err());
+    }
+
+    #[test]
+    fn off_means_off() {
+        let off = Limiter::new(false, limiter().budgets);
         for _ in 0..1000 {
             assert!(off.hit(Rule::ResetRequestsPerEmail, "a@b.org").is_ok());
         }
@@ -204,9 +349,7 @@ mod tests {
         let limits = limiter();
         let now = Instant::now();
         for i in 0..(MAX_KEYS + 10) {
-            limits
-                .at(Rule::RegistrationsPerAddress, &i.to_string(), now, true)
-                .expect("fresh key");
+            take(&limits, Rule::RegistrationsPerAddress, &i.to_string(), now).expect("fresh key");
         }
         let kept = limits.buckets.lock().expect("lock").len();
         assert!(kept <= MAX_KEYS, "{kept} buckets kept");

@@ -348,3 +348,79 @@ fn a_weaker_stored_hash_is_upgraded_on_login() {
     assert!(stored.starts_with("$scrypt$ln=15,r=8,p=3$"), "{stored}");
     assert_eq!(server.login(&user.email, PASSWORD).status, 200);
 }
+
+/// Opens `GET /api/events` with `token`; the connection, once the stream has started.
+fn open_events(server: &TestServer, token: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let request =
+        format!("GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("request");
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).expect("status line");
+    assert_eq!(&head, b"HTTP/1.1 200", "the stream started");
+    stream
+}
+
+/// True if the server ends the stream within ten seconds.
+fn ends(mut stream: std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).is_ok()
+}
+
+#[test]
+fn past_the_sessions_quota_a_login_ends_the_oldest_session_and_its_streams() {
+    let server = TestServer::start_with(&["--sessions-per-user", "2"]);
+    let ada = server.user("Ada");
+    let oldest_stream = open_events(&server, &ada.token);
+    let token = |reply: crate::util::Reply| reply.body["token"].as_str().expect("token").to_owned();
+    let second = token(server.login(&ada.email, PASSWORD));
+    assert_eq!(
+        server.get("/api/auth/validate", &ada.token).status,
+        200,
+        "at the quota"
+    );
+    let third = token(server.login(&ada.email, PASSWORD));
+    server
+        .get("/api/auth/validate", &ada.token)
+        .assert_error(401, "unauthorized");
+    assert!(
+        ends(oldest_stream),
+        "the revoked session's stream is closed"
+    );
+    for kept in [&second, &third] {
+        assert_eq!(server.get("/api/auth/validate", kept).status, 200);
+    }
+    let listed = server.get("/api/auth/sessions", &third);
+    assert_eq!(
+        listed.body["sessions"].as_array().expect("sessions").len(),
+        2
+    );
+}
+
+#[test]
+fn parallel_logins_cannot_overshoot_the_sessions_quota() {
+    let server = TestServer::start_with(&["--sessions-per-user", "2"]);
+    let ada = server.user("Ada");
+    let replies = crate::util::at_once(6, |_| server.login(&ada.email, PASSWORD));
+    assert!(
+        replies.iter().all(|r| r.status == 200),
+        "every login succeeds"
+    );
+    let valid = replies
+        .iter()
+        .filter(|r| {
+            let token = r.body["token"].as_str().expect("token");
+            server.get("/api/auth/validate", token).status == 200
+        })
+        .count();
+    assert_eq!(valid, 2, "only the two newest sessions live on");
+    server
+        .get("/api/auth/validate", &ada.token)
+        .assert_error(401, "unauthorized");
+}

@@ -205,3 +205,54 @@ fn one_conversation_is_shown_to_members_only() {
     hidden.assert_error(404, "not_found");
     assert_eq!(hidden.body, missing.body);
 }
+
+#[test]
+fn groups_per_day_are_limited_at_their_quota() {
+    let server = TestServer::start_with(&["--groups-per-user-per-day", "2"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cid = server.user("Cid");
+    server.group(&ada.token, &[bob.id]);
+    server.group(&ada.token, &[bob.id, cid.id]);
+    let refused = server.conversation(&ada.token, &[cid.id], Some("Third"));
+    refused.assert_error(429, "daily_quota_exceeded");
+    let retry: u64 = refused
+        .header("Retry-After")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    // Until the first of the two is a day old.
+    assert!((86_000..=86_400).contains(&retry), "{retry}");
+    let listed = server.get("/api/conversations", &ada.token);
+    assert_eq!(
+        listed.body["pagination"]["total_items"], 2,
+        "nothing half-written"
+    );
+    assert_eq!(
+        server.conversation(&ada.token, &[cid.id], None).status,
+        201,
+        "a direct conversation is not a group"
+    );
+    assert_eq!(
+        server
+            .conversation(&bob.token, &[cid.id], Some("Bob's"))
+            .status,
+        201,
+        "another user's quota is their own"
+    );
+}
+
+#[test]
+fn parallel_group_creations_cannot_overshoot_the_quota() {
+    let server = TestServer::start_with(&["--groups-per-user-per-day", "3"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let replies = at_once(10, |_| {
+        server.conversation(&ada.token, &[bob.id], Some("Burst"))
+    });
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let refused = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!((created, refused), (3, 7));
+    let listed = server.get("/api/conversations", &ada.token);
+    assert_eq!(listed.body["pagination"]["total_items"], 3);
+}

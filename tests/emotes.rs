@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::util::{Reply, TestServer};
+use crate::util::{Reply, TestServer, at_once};
 
 pub const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
@@ -180,4 +180,68 @@ fn only_the_creator_deletes_an_emote() {
         .token(&ada.token)
         .send()
         .assert_error(404, "not_found");
+}
+
+/// A PNG (by its magic bytes) of exactly `size` bytes.
+fn png_of(size: usize) -> Vec<u8> {
+    let mut image = PNG.to_vec();
+    image.resize(size, 0);
+    image
+}
+
+fn delete(server: &TestServer, token: &str, name: &str) -> Reply {
+    server
+        .request("DELETE", &format!("/api/emotes/{name}"))
+        .token(token)
+        .send()
+}
+
+#[test]
+fn emotes_per_user_are_limited_at_their_quota() {
+    let server = TestServer::start_with(&["--emotes-per-user", "2"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    assert_eq!(upload(&server, &ada.token, "one", PNG).status, 201);
+    assert_eq!(upload(&server, &ada.token, "two", PNG).status, 201);
+    upload(&server, &ada.token, "three", PNG).assert_error(409, "quota_exceeded");
+    assert_eq!(
+        upload(&server, &bob.token, "bobs", PNG).status,
+        201,
+        "another user's quota is their own"
+    );
+    let listed = server.get("/api/emotes", &ada.token);
+    assert_eq!(
+        listed.body["pagination"]["total_items"], 3,
+        "nothing half-written"
+    );
+    assert_eq!(delete(&server, &ada.token, "one").status, 200);
+    assert_eq!(upload(&server, &ada.token, "three", PNG).status, 201);
+}
+
+#[test]
+fn emote_bytes_per_user_are_limited_at_their_quota() {
+    let server = TestServer::start_with(&["--emote-bytes-per-user", "1KiB"]);
+    let ada = server.user("Ada");
+    assert_eq!(upload(&server, &ada.token, "big", &png_of(984)).status, 201);
+    upload(&server, &ada.token, "past", &png_of(41)).assert_error(409, "quota_exceeded");
+    assert_eq!(
+        upload(&server, &ada.token, "at", &png_of(40)).status,
+        201,
+        "exactly 1024 bytes in all"
+    );
+    upload(&server, &ada.token, "past", &png_of(8)).assert_error(409, "quota_exceeded");
+}
+
+#[test]
+fn parallel_uploads_cannot_overshoot_the_quota() {
+    let server = TestServer::start_with(&["--emotes-per-user", "3"]);
+    let ada = server.user("Ada");
+    let replies = at_once(10, |i| {
+        upload(&server, &ada.token, &format!("burst_{i}"), PNG)
+    });
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let refused = replies.iter().filter(|r| r.status == 409).count();
+    assert_eq!((created, refused), (3, 7));
+    let listed = server.get("/api/emotes", &ada.token);
+    assert_eq!(listed.body["pagination"]["total_items"], 3);
 }

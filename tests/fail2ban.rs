@@ -167,6 +167,12 @@ fn the_fail2ban_filter_matches_every_failed_login_and_nothing_else() {
     let verdict = run_filter(&write("others.log", &others));
     assert_eq!(verdict.matched, 0, "no other line matches");
     assert!(verdict.missed > 0);
+    for line in log.iter().filter(|l| l.contains("auth event=")) {
+        assert!(
+            !line.contains(&ada.email) && !line.contains(&bob.email) && !line.contains(PASSWORD),
+            "no email or password in the auth log: {line}"
+        );
+    }
 }
 
 /// The jail loads in a real fail2ban configuration, with the shipped filter, a file backend and

@@ -2,8 +2,7 @@
 
 use rouille::{Request, Response};
 
-use std::net::IpAddr;
-
+use super::guesses::{self, Account};
 use super::{Caller, audit, client_address, refuse_common};
 use crate::app::App;
 use crate::auth::token;
@@ -45,35 +44,36 @@ pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, Ap
 }
 
 /// Unknown email and wrong password look the same from outside: same error, and the same
-/// scrypt work (against a dummy hash) so the timing does not tell either. Failed attempts are
-/// limited per account and per client address; past either limit the answer is `429`.
+/// scrypt work (against a dummy hash) so the timing does not tell either. Wrong passwords are
+/// limited per account and per client address (see `guesses`); past either limit the answer
+/// is `429`.
 pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let email: Email = body.field("email")?;
     let password: Password = body.field("password")?;
-    let attempt = LoginAttempt {
-        client: client_address(app, request),
-        account: email.lowered(),
-    };
-    attempt.check(app)?;
+    let client = client_address(app, request);
     let found = repo::read(&app.pool, |conn| {
         users::find_with_hash_by_email(conn, &email)
     })?;
     let Some((user, stored_hash)) = found else {
+        let guess = guesses::reserve(app, client, Account::Unknown(&email))?;
         app.hasher.verify_dummy(&password)?;
-        return Err(attempt.failed(app, None));
+        return Err(guess.wrong(None));
     };
+    let guess = guesses::reserve(app, client, Account::User(user.id))?;
     let verdict = app.hasher.verify(&password, &stored_hash)?;
     if !verdict.matches {
-        return Err(attempt.failed(app, Some(user.id)));
+        return Err(guess.wrong(Some(user.id)));
     }
+    // The right password: the reserved guess is given back.
+    drop(guess);
     let fresh_hash = if verdict.needs_rehash {
         Some(app.hasher.hash(&password)?)
     } else {
         None
     };
     let session = open_session(app, request, user.id, fresh_hash.as_deref())?;
-    audit("login_success", attempt.client, Some(user.id));
+    audit("login_success", client, Some(user.id));
     Ok(reply::ok(&LoggedIn {
         message: "Login successful",
         token: session.0,
@@ -83,38 +83,9 @@ pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
     }))
 }
 
-/// Who is trying to log in to which account, for the failed-login limits.
-struct LoginAttempt {
-    client: IpAddr,
-    account: String,
-}
-
-impl LoginAttempt {
-    fn check(&self, app: &App) -> Result<(), ApiError> {
-        let address = self.client.to_string();
-        let allowed = app
-            .limits
-            .check(Rule::LoginFailuresPerAccount, &self.account)
-            .and(app.limits.check(Rule::LoginFailuresPerAddress, &address));
-        allowed.map_err(|limited| {
-            audit("lockout", self.client, None);
-            ApiError::rate_limited(limited)
-        })
-    }
-
-    /// Counts a failure against the account and the address; the error to answer with.
-    fn failed(&self, app: &App, user: Option<UserId>) -> ApiError {
-        // A limit reached here shows on the next attempt; this one is already answered.
-        let _ = app.limits.hit(Rule::LoginFailuresPerAccount, &self.account);
-        let _ = app
-            .limits
-            .hit(Rule::LoginFailuresPerAddress, &self.client.to_string());
-        audit("login_failure", self.client, user);
-        ApiError::invalid_credentials()
-    }
-}
-
-/// Stores a new session (and a re-hashed password, if any); the token and its expiry.
+/// Stores a new session (and a re-hashed password, if any); the token and its expiry. Past
+/// the sessions quota, the oldest sessions are revoked in the same transaction, and their
+/// streams closed.
 fn open_session(
     app: &App,
     request: &Request,
@@ -125,19 +96,25 @@ fn open_session(
     let now = Timestamp::now();
     let expires_at = now.plus_days(app.config.session_days);
     let user_agent = user_agent(request);
-    let session = repo::write(&app.pool, |tx| {
+    let keep = app.config.quotas.sessions_per_user;
+    let (session, revoked) = repo::write(&app.pool, |tx| {
         if let Some(hash) = fresh_hash {
             users::set_password_hash(tx, user_id, hash)?;
         }
-        sessions::insert(
+        let session = sessions::insert(
             tx,
             user_id,
             &issued.digest,
             user_agent.as_deref(),
             now,
             expires_at,
-        )
+        )?;
+        let revoked = sessions::delete_all_but_newest(tx, user_id, keep, now)?;
+        Ok::<_, RepoError>((session, revoked))
     })?;
+    for id in revoked {
+        app.realtime.hub.close_session(id);
+    }
     Ok((issued.token, session.expires_at))
 }
 

@@ -1,5 +1,7 @@
 //! Conversations: listing, creating (direct or group), reading one, and the read marker.
 
+use std::time::Duration;
+
 use rouille::{Request, Response};
 
 use super::{Caller, record, write_with_events};
@@ -12,6 +14,8 @@ use crate::wire::{ConversationPage, Event, OneConversation, Pagination, ReadStat
 
 /// A group holds at most this many members, its creator included.
 const MAX_GROUP_MEMBERS: usize = 256;
+/// The window of the groups-per-day quota.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 pub fn list(
     app: &App,
@@ -49,10 +53,11 @@ pub fn create(
         let now = Timestamp::now();
         let (id, created) = match (others.as_slice(), &title) {
             ([other], None) => conversations::create_direct(tx, me, *other, now)?,
-            _ => (
-                conversations::create_group(tx, me, title.as_ref(), &others, now)?,
-                true,
-            ),
+            _ => {
+                within_group_quota(tx, me, app.config.quotas.groups_per_user_per_day, now)?;
+                let id = conversations::create_group(tx, me, title.as_ref(), &others, now)?;
+                (id, true)
+            }
         };
         let conversation = conversations::get(tx, id, me)?;
         if created {
@@ -64,6 +69,28 @@ pub fn create(
         conversation: conversation.into(),
     };
     Ok(reply::created_or_ok(created, &body))
+}
+
+/// Whether the user may create another group now, having created `quota` in the last 24
+/// hours at most; `429 daily_quota_exceeded` until enough of them are a day old if not.
+/// Checked in the transaction that creates, so parallel creations cannot overshoot.
+fn within_group_quota(
+    tx: &repo::Tx,
+    me: UserId,
+    quota: u32,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let created = conversations::groups_created_since(tx, me, Timestamp(now.0 - DAY_MS))?;
+    let Some(leaving) = created.len().checked_sub(quota as usize) else {
+        return Ok(());
+    };
+    // Room comes back when this many of them have left the last 24 hours.
+    let free_at = created[leaving].0 + DAY_MS;
+    let wait = Duration::from_millis(u64::try_from(free_at - now.0).unwrap_or(0));
+    Err(ApiError::daily_quota_exceeded(
+        format!("You may create {quota} groups a day; try again later"),
+        wait,
+    ))
 }
 
 /// The other members: the caller's own id is ignored, repeats count once.

@@ -7,10 +7,12 @@ use sha2::{Digest, Sha256};
 
 use super::Caller;
 use crate::app::App;
+use crate::config::Quotas;
 use crate::domain::{EmoteName, ImageType, Parse, Timestamp};
 use crate::error::{ApiError, Kind};
 use crate::http::{Params, extract, reply};
-use crate::repo::{self, RepoError, emotes};
+use crate::repo::emotes::{self, Usage};
+use crate::repo::{self, RepoError};
 use crate::wire::{EmotePage, Notice, OneEmote, Pagination};
 
 /// The largest image accepted, decoded.
@@ -38,24 +40,37 @@ pub fn upload(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
+    let me = caller.user.id;
+    // Checked in the transaction that inserts, so parallel uploads cannot overshoot.
     let emote = repo::write(&app.pool, |tx| {
-        emotes::insert(
-            tx,
-            &name,
-            image_type,
-            &image,
-            &digest,
-            caller.user.id,
-            Timestamp::now(),
-        )
-    })
-    .map_err(|err| match err {
-        RepoError::Conflict(_) => ApiError::new(Kind::Conflict, "That emote name is taken"),
-        other => other.into(),
+        within_quota(&app.config.quotas, emotes::usage_of(tx, me)?, image.len())?;
+        let now = Timestamp::now();
+        emotes::insert(tx, &name, image_type, &image, &digest, me, now).map_err(|err| match err {
+            RepoError::Conflict(_) => ApiError::new(Kind::Conflict, "That emote name is taken"),
+            other => other.into(),
+        })
     })?;
     Ok(reply::created(&OneEmote {
         emote: emote.into(),
     }))
+}
+
+/// Whether a user with `usage` may add an image of `size` bytes; `409 quota_exceeded` if not.
+fn within_quota(quotas: &Quotas, usage: Usage, size: usize) -> Result<(), ApiError> {
+    if usage.count >= u64::from(quotas.emotes_per_user) {
+        return Err(ApiError::quota_exceeded(format!(
+            "You have {} emotes and may have {}; delete one first",
+            usage.count, quotas.emotes_per_user
+        )));
+    }
+    let after = usage.bytes.saturating_add(size as u64);
+    if after > quotas.emote_bytes_per_user {
+        return Err(ApiError::quota_exceeded(format!(
+            "Your emotes may take {} bytes in all; this one would make {after}",
+            quotas.emote_bytes_per_user
+        )));
+    }
+    Ok(())
 }
 
 fn decode_image(encoded: &str) -> Result<Vec<u8>, ApiError> {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod conversations;
 pub mod emotes;
+mod guesses;
 pub mod health;
 pub mod messages;
 pub mod password;

@@ -2,7 +2,8 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, refuse_common};
+use super::guesses::{self, Account};
+use super::{Caller, client_address, refuse_common};
 use crate::app::App;
 use crate::domain::{Name, Parse, Password, fold_case};
 use crate::error::ApiError;
@@ -53,7 +54,8 @@ pub fn rename(
 }
 
 /// A current password that breaks the password rules cannot be the right one, so it is
-/// answered like any wrong password.
+/// answered like any wrong password. Wrong current passwords share login's limits and log
+/// line (see `guesses`): a stolen token must not become a way to guess the password.
 pub fn change_password(
     app: &App,
     request: &Request,
@@ -65,12 +67,15 @@ pub fn change_password(
         .map_err(|_| ApiError::invalid_credentials())?;
     let new: Password = body.field("new_password")?;
     refuse_common(&new, "new_password")?;
-    let stored = repo::read(&app.pool, |conn| users::password_hash(conn, caller.user.id))?;
-    if !app.hasher.verify(&current, &stored)?.matches {
-        return Err(ApiError::invalid_credentials());
-    }
-    let hash = app.hasher.hash(&new)?;
     let user_id = caller.user.id;
+    let stored = repo::read(&app.pool, |conn| users::password_hash(conn, user_id))?;
+    let guess = guesses::reserve(app, client_address(app, request), Account::User(user_id))?;
+    if !app.hasher.verify(&current, &stored)?.matches {
+        return Err(guess.wrong(Some(user_id)));
+    }
+    // The right password: the reserved guess is given back.
+    drop(guess);
+    let hash = app.hasher.hash(&new)?;
     repo::write(&app.pool, |tx| {
         users::set_password_hash(tx, user_id, &hash)?;
         resets::delete_for_user(tx, user_id)?;

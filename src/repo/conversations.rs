@@ -67,6 +67,26 @@ pub fn create_group(
     Ok(id)
 }
 
+/// When the groups the user created after `since` were created, oldest first. Found through
+/// the user's memberships (a creator is a member), so that the index on members keeps this
+/// from reading every conversation.
+pub fn groups_created_since(
+    conn: &Connection,
+    user_id: UserId,
+    since: Timestamp,
+) -> RepoResult<Vec<Timestamp>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.created_at FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+         WHERE mb.user_id = ?1 AND c.created_by = ?1 AND c.kind = 'group'
+           AND c.created_at > ?2
+         ORDER BY c.created_at",
+    )?;
+    let times = stmt
+        .query_map(params![user_id, since.0], |row| Ok(Timestamp(row.get(0)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(times)
+}
+
 fn add_members(tx: &Tx, id: ConversationId, members: &[UserId], now: Timestamp) -> RepoResult<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?1, ?2, ?3)",

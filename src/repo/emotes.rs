@@ -99,6 +99,29 @@ pub fn page(conn: &Connection, page: PageRequest) -> RepoResult<(Vec<Emote>, i64
     Ok((emotes, total))
 }
 
+/// What a user's emotes take up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub count: u64,
+    /// Image bytes in all.
+    pub bytes: u64,
+}
+
+/// How many emotes the user has uploaded, and their bytes. (`length` of a blob is read from
+/// the row header: the images themselves are not loaded.)
+pub fn usage_of(conn: &Connection, user_id: UserId) -> RepoResult<Usage> {
+    Ok(conn.query_row(
+        "SELECT count(*), coalesce(sum(length(image)), 0) FROM emotes WHERE created_by = ?1",
+        [user_id],
+        |row| {
+            Ok(Usage {
+                count: row.get::<_, i64>(0)?.unsigned_abs(),
+                bytes: row.get::<_, i64>(1)?.unsigned_abs(),
+            })
+        },
+    )?)
+}
+
 /// Who uploaded the emote.
 pub fn creator(conn: &Connection, name: &EmoteName) -> RepoResult<UserId> {
     Ok(conn.query_row(

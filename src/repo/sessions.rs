@@ -105,6 +105,25 @@ pub fn delete_all_for_user(
     Ok(())
 }
 
+/// Deletes the user's live sessions beyond the `keep` newest; the ids of those deleted.
+pub fn delete_all_but_newest(
+    conn: &Connection,
+    user_id: UserId,
+    keep: u32,
+    now: Timestamp,
+) -> RepoResult<Vec<SessionId>> {
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM sessions WHERE id IN
+             (SELECT id FROM sessions WHERE user_id = ?1 AND expires_at > ?2
+              ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?3)
+         RETURNING id",
+    )?;
+    let deleted = stmt
+        .query_map(params![user_id, now.0, keep], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(deleted)
+}
+
 /// Deletes up to `batch` expired sessions; how many went.
 pub fn delete_expired(conn: &Connection, now: Timestamp, batch: u32) -> RepoResult<usize> {
     Ok(conn.execute(
