@@ -27,11 +27,12 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_chat.sql"),
     include_str!("migrations/003_counts.sql"),
+    include_str!("migrations/004_taken_back.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up with `SQLITE_BUSY`.
@@ -391,6 +392,47 @@ mod tests {
         };
         assert_eq!(version(&old), SCHEMA_VERSION);
         assert_eq!(version(&fresh), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migrating_to_version_4_rewrites_taken_back_text_in_stored_events() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
+            .expect("v1 schema");
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).expect("to version 3");
+        }
+        conn.execute_batch(
+            "INSERT INTO users VALUES (1, 'Ada', 'ada', 'a@x.org', 'a@x.org', 'h', 0);
+             INSERT INTO conversations VALUES (1, 'group', NULL, NULL, 1, 0, 0, 3);
+             INSERT INTO messages VALUES
+                 (1, 1, 1, 'kept', NULL, 0, NULL, NULL),
+                 (2, 1, 1, 'second', NULL, 0, 1795693294512, NULL),
+                 (3, 1, 1, '', NULL, 0, NULL, 5);
+             INSERT INTO events (conversation_id, type, data, created_at) VALUES
+                 (1, 'message.created', '{\"message\":{\"id\":1,\"body\":\"kept\",\"edited_at\":null,\"deleted\":false,\"reactions\":[]}}', 0),
+                 (1, 'message.created', '{\"message\":{\"id\":2,\"body\":\"first\",\"edited_at\":null,\"deleted\":false,\"reactions\":[]}}', 0),
+                 (1, 'message.created', '{\"message\":{\"id\":3,\"body\":\"gone\",\"edited_at\":null,\"deleted\":false,\"reactions\":[{\"emote\":\"x\",\"count\":1,\"me\":false}]}}', 0),
+                 (1, 'reaction.added', '{\"message_id\":3,\"emote\":\"x\"}', 0);",
+        )
+        .expect("version 3 data");
+        migrate(&mut conn, Found::Version(3)).expect("migrate");
+        let messages: Vec<serde_json::Value> = conn
+            .prepare("SELECT data FROM events ORDER BY id")
+            .expect("prepare")
+            .query_map([], |row| row.get::<_, String>(0))
+            .expect("query")
+            .map(|data| serde_json::from_str(&data.expect("row")).expect("json"))
+            .collect();
+        let message = |i: usize| messages[i]["message"].clone();
+        assert_eq!(message(0)["body"], "kept");
+        assert_eq!(message(0)["edited_at"], serde_json::Value::Null);
+        assert_eq!(message(1)["body"], "second");
+        assert_eq!(message(1)["edited_at"], "2026-11-26T11:41:34.512Z");
+        assert_eq!(message(2)["body"], "");
+        assert_eq!(message(2)["deleted"], true);
+        assert_eq!(message(2)["reactions"], serde_json::json!([]));
+        assert_eq!(messages[3]["message_id"], 3);
     }
 
     #[test]
