@@ -129,4 +129,4 @@ CREATE INDEX events_by_time ON events(created_at);
 CREATE INDEX events_by_message ON events(json_extract(data, '$.message.id'))
     WHERE type IN ('message.created', 'message.updated');
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

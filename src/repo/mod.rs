@@ -27,13 +27,22 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/002_chat.sql"),
-    include_str!("migrations/003_counts.sql"),
-    include_str!("migrations/004_taken_back.sql"),
+const MIGRATIONS: &[Step] = &[
+    Step::Sql(include_str!("migrations/002_chat.sql")),
+    Step::Sql(include_str!("migrations/003_counts.sql")),
+    Step::Sql(include_str!("migrations/004_taken_back.sql")),
+    // Version 5: names and emails in Unicode NFC.
+    Step::Rust(users::normalise_stored),
 ];
+
+/// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each
+/// runs inside the transaction of the whole migration.
+enum Step {
+    Sql(&'static str),
+    Rust(fn(&Connection) -> rusqlite::Result<()>),
+}
 
 /// How long a connection waits for another writer before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -301,9 +310,12 @@ fn migrate(conn: &mut Connection, found: Found) -> rusqlite::Result<()> {
     match found {
         Found::Empty => tx.execute_batch(SCHEMA)?,
         Found::Version(from) => {
-            for (to, sql) in (2_i64..).zip(MIGRATIONS) {
+            for (to, step) in (2_i64..).zip(MIGRATIONS) {
                 if to > from {
-                    tx.execute_batch(sql)?;
+                    match step {
+                        Step::Sql(sql) => tx.execute_batch(sql)?,
+                        Step::Rust(work) => work(&tx)?,
+                    }
                     tx.pragma_update(None, "user_version", to)?;
                 }
             }
@@ -399,7 +411,10 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
             .expect("v1 schema");
-        for sql in &MIGRATIONS[..2] {
+        for step in &MIGRATIONS[..2] {
+            let Step::Sql(sql) = step else {
+                panic!("versions 2 and 3 are SQL");
+            };
             conn.execute_batch(sql).expect("to version 3");
         }
         conn.execute_batch(
@@ -433,6 +448,56 @@ mod tests {
         assert_eq!(message(2)["deleted"], true);
         assert_eq!(message(2)["reactions"], serde_json::json!([]));
         assert_eq!(messages[3]["message_id"], 3);
+    }
+
+    #[test]
+    fn migrating_to_version_5_normalises_names_and_emails() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
+            .expect("v1 schema");
+        // As versions that kept text as typed stored it: decomposed accents, lower-cased
+        // without normalising; user 3 holds what user 1's address becomes once normalised.
+        conn.execute_batch(
+            "INSERT INTO users VALUES
+                 (1, 'E\u{301}mile', 'e\u{301}mile', 'E\u{301}mile@X.org', 'e\u{301}mile@x.org', 'h', 0),
+                 (2, 'Ada', 'ada', 'ada@x.org', 'ada@x.org', 'h', 0),
+                 (3, 'Other', 'other', '\u{c9}mile@x.org', '\u{e9}mile@x.org', 'h', 0),
+                 (4, 'O\u{308}tto', 'o\u{308}tto', 'O\u{308}tto@x.org', 'o\u{308}tto@x.org', 'h', 0);",
+        )
+        .expect("version 1 users");
+        migrate(&mut conn, Found::Version(1)).expect("migrate");
+        let row = |id: i64| -> [String; 4] {
+            conn.query_row(
+                "SELECT name, name_fold, email, email_lower FROM users WHERE id = ?1",
+                [id],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+            )
+            .expect("user")
+        };
+        assert_eq!(row(2), ["Ada", "ada", "ada@x.org", "ada@x.org"]);
+        assert_eq!(
+            row(4),
+            [
+                "\u{d6}tto",
+                "\u{f6}tto",
+                "\u{d6}tto@x.org",
+                "\u{f6}tto@x.org"
+            ]
+        );
+        assert_eq!(
+            row(3),
+            ["Other", "other", "\u{c9}mile@x.org", "\u{e9}mile@x.org"]
+        );
+        // User 1's address would be user 3's: it stays as it was (and the log says so).
+        assert_eq!(
+            row(1),
+            [
+                "\u{c9}mile",
+                "\u{e9}mile",
+                "E\u{301}mile@X.org",
+                "e\u{301}mile@x.org"
+            ]
+        );
     }
 
     #[test]
