@@ -125,5 +125,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_conversation ON events(conversation_id, id);
 CREATE INDEX events_by_time ON events(created_at);
+-- the events that carry a message's text, rewritten when it is edited or deleted
+CREATE INDEX events_by_message ON events(json_extract(data, '$.message.id'))
+    WHERE type IN ('message.created', 'message.updated');
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 5;

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use unicode_normalization::UnicodeNormalization;
+
 /// Why an input was refused; the edge adds which field it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid(pub &'static str);
@@ -169,7 +171,8 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// A display name: 1–100 characters after trimming, no control characters.
+/// A display name: 1–100 characters after trimming, in Unicode NFC, with no control
+/// characters and no invisible formatting characters (see `is_invisible_format`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
 
@@ -186,27 +189,59 @@ impl Name {
 
 impl Parse for Name {
     fn parse(raw: &str) -> Result<Name, Invalid> {
-        let trimmed = raw.trim();
-        let length = trimmed.chars().count();
+        let name = nfc(raw.trim());
+        let length = name.chars().count();
         if length == 0 {
             return Err(Invalid("must not be empty"));
         }
         if length > 100 {
             return Err(Invalid("must be at most 100 characters"));
         }
-        if trimmed.chars().any(char::is_control) {
+        if name.chars().any(char::is_control) {
             return Err(Invalid("must not contain control characters"));
         }
-        Ok(Name(trimmed.to_owned()))
+        if name.chars().any(is_invisible_format) {
+            return Err(Invalid(
+                "must not contain invisible formatting characters such as direction overrides",
+            ));
+        }
+        Ok(Name(name))
     }
 }
 
-/// Lower-cases in every script (`Émile` → `émile`), for case-insensitive search.
-pub fn fold_case(text: &str) -> String {
-    text.to_lowercase()
+/// Unicode NFC: the one form for text that can be typed in several (`é` as one character, or
+/// as `e` and a combining accent), so that both are the same name or the same account.
+pub fn nfc(text: &str) -> String {
+    text.nfc().collect()
 }
 
-/// An e-mail address as the user typed it; unique on its lower-cased form.
+/// Invisible characters that change how the text around them is shown: the bidirectional
+/// controls (which can make `Ada\u{202E}txt.exe` show as `Adaexe.txt`), zero-width spaces and
+/// joiners of words, the byte order mark, line and paragraph separators, the soft hyphen,
+/// the deprecated format characters and the interlinear annotation marks. A name with one
+/// could pass for another. The zero-width joiner and non-joiner stay allowed: emoji
+/// sequences and several scripts need them.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'
+        | '\u{061C}'
+        | '\u{200B}'
+        | '\u{200E}'..='\u{200F}'
+        | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// Lower-cases in every script (`Émile` → `émile`), in NFC whatever form the text came in,
+/// for case-insensitive search.
+pub fn fold_case(text: &str) -> String {
+    nfc(&nfc(text).to_lowercase())
+}
+
+/// An e-mail address as the user typed it, in NFC; unique on its lower-cased form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -215,14 +250,42 @@ impl Email {
         &self.0
     }
 
-    /// The form accounts are looked up by: addresses compare case-insensitively.
+    /// The form accounts are looked up by: addresses compare case-insensitively, after
+    /// normalisation (lower-casing can leave NFC, so it is normalised again).
     pub fn lowered(&self) -> String {
-        self.0.to_lowercase()
+        fold_case(&self.0)
+    }
+
+    /// Whether the address can be written into a mail header as it is. RFC 5322 gives the
+    /// characters in `ADDRESS_SPECIALS` a meaning there: `a@b.org>,<c@d.org` would be two
+    /// recipients to `sendmail -t`. Addresses that need quoting are rare enough to refuse.
+    pub fn is_mailable(&self) -> bool {
+        !self.0.contains(ADDRESS_SPECIALS)
+    }
+}
+
+/// RFC 5322's specials, less `.` and `@`, which a plain address has.
+const ADDRESS_SPECIALS: [char; 11] = ['(', ')', '<', '>', '[', ']', ':', ';', '\\', ',', '"'];
+
+/// The email of a new account: an `Email` that can be written into a mail header as it is.
+/// Only registration asks for it; accounts made before the rule still log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEmail(pub Email);
+
+impl Parse for NewEmail {
+    fn parse(raw: &str) -> Result<NewEmail, Invalid> {
+        let email = Email::parse(raw)?;
+        if email.is_mailable() {
+            Ok(NewEmail(email))
+        } else {
+            Err(Invalid("must not contain any of ( ) < > [ ] : ; \\ , \""))
+        }
     }
 }
 
 impl Parse for Email {
     fn parse(raw: &str) -> Result<Email, Invalid> {
+        let raw = &nfc(raw);
         if raw.len() > 254 {
             return Err(Invalid("must be at most 254 bytes"));
         }
@@ -590,6 +653,40 @@ mod tests {
     }
 
     #[test]
+    fn names_are_stored_in_nfc_and_counted_after_it() {
+        let composed = Name::parse("  \u{c9}mile ").expect("composed");
+        let decomposed = Name::parse("E\u{301}mile").expect("decomposed");
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.as_str(), "\u{c9}mile");
+        // 100 characters once composed, 200 as typed.
+        assert!(Name::parse(&"e\u{301}".repeat(100)).is_ok());
+        assert!(Name::parse(&"e\u{301}".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn names_refuse_direction_overrides_and_other_invisible_formatting() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{2060}',
+            '\u{FEFF}', '\u{2028}', '\u{2029}', '\u{00AD}', '\u{206A}', '\u{FFF9}', '\u{85}',
+            '\u{1B}',
+        ] {
+            let name = format!("Ada{c}txt.exe");
+            assert!(Name::parse(&name).is_err(), "U+{:04X}", c as u32);
+            assert!(Title::parse(&name).is_err(), "U+{:04X}", c as u32);
+        }
+        for fine in [
+            "👨\u{200D}👩\u{200D}👧",
+            "می\u{200C}خواهم",
+            "❤\u{FE0F}",
+            "עברית",
+            "مرحبا",
+        ] {
+            assert!(Name::parse(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
     fn names_fold_case_in_every_script() {
         let name = Name::parse("Émile ΣΟΦΊΑ").map(|n| n.folded());
         assert_eq!(name, Ok("émile σοφία".into()));
@@ -618,10 +715,51 @@ mod tests {
     }
 
     #[test]
+    fn new_emails_refuse_what_would_break_a_mail_header() {
+        for bad in [
+            "x>,<evil@c.org",
+            "a,b@c.org",
+            "<a@b.org",
+            "a@b.org>",
+            "\"a\"@b.org",
+            "a(comment)@b.org",
+            "a@[192.0.2.1].org",
+            "a;b@c.org",
+            "a:b@c.org",
+            "a\\b@c.org",
+        ] {
+            assert!(Email::parse(bad).is_ok(), "{bad:?} is an Email");
+            assert!(NewEmail::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in [
+            "ada@example.org",
+            "a.b+tag@sub.example.org",
+            "émile@example.fr",
+        ] {
+            assert!(NewEmail::parse(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
     fn emails_compare_lower_cased() {
         assert_eq!(
             Email::parse("Ada@Example.ORG").map(|e| e.lowered()),
             Ok("ada@example.org".into())
+        );
+    }
+
+    #[test]
+    fn emails_compare_after_normalisation() {
+        let composed = Email::parse("\u{c9}mile@example.fr").expect("composed");
+        let decomposed = Email::parse("E\u{301}mile@Example.fr").expect("decomposed");
+        assert_eq!(composed.as_str(), "\u{c9}mile@example.fr");
+        assert_eq!(decomposed.as_str(), "\u{c9}mile@Example.fr");
+        assert_eq!(composed.lowered(), decomposed.lowered());
+        assert_eq!(composed.lowered(), "\u{e9}mile@example.fr");
+        // The angstrom sign becomes Å in NFC, then å.
+        assert_eq!(
+            Email::parse("\u{212B}@example.org").map(|e| e.lowered()),
+            Ok("\u{e5}@example.org".into())
         );
     }
 

@@ -1,4 +1,5 @@
-//! The hot paths (listing conversations, sending a message, reading a page of history) run a
+//! The hot paths (listing conversations, sending, editing and deleting a message, reading a
+//! page of history) run a
 //! fixed number of statements whatever the history size, and none of them scans `messages`,
 //! `reactions` or `events` in full. Requests go through the real edge (`http::handle`) on a
 //! one-connection pool whose statements are traced. `cargo test query_plans -- --nocapture`
@@ -177,6 +178,24 @@ fn hot_paths_run_a_fixed_number_of_indexed_statements() {
                     "POST",
                     &format!("/api/conversations/{id}/messages"),
                     r#"{"body":"hi"}"#,
+                ),
+            ),
+            (
+                "edit a message",
+                traced(
+                    w,
+                    "PATCH",
+                    &format!("/api/conversations/{id}/messages/1"),
+                    r#"{"body":"edited"}"#,
+                ),
+            ),
+            (
+                "delete a message",
+                traced(
+                    w,
+                    "DELETE",
+                    &format!("/api/conversations/{id}/messages/3"),
+                    "",
                 ),
             ),
             (

@@ -424,3 +424,106 @@ fn parallel_logins_cannot_overshoot_the_sessions_quota() {
         .get("/api/auth/validate", &ada.token)
         .assert_error(401, "unauthorized");
 }
+
+#[test]
+fn names_and_emails_are_one_account_whichever_unicode_form_they_come_in() {
+    let server = TestServer::start_with(&["--mail-command", "cat >> {dir}/outbox"]);
+    // É typed as E and a combining accent, then as one character in other letter cases.
+    let decomposed = "E\u{301}mile.Zola@Example.org";
+    let composed_upper = "\u{c9}MILE.ZOLA@example.ORG";
+    let reply = server.post(
+        "/api/auth/register",
+        json!({"name": "E\u{301}mile", "email": decomposed, "password": PASSWORD}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["user"]["name"], "\u{c9}mile");
+    assert_eq!(reply.body["user"]["email"], "\u{c9}mile.Zola@Example.org");
+    server
+        .post(
+            "/api/auth/register",
+            json!({"name": "Twin", "email": composed_upper, "password": PASSWORD}),
+        )
+        .assert_error(409, "email_taken");
+    let login = server.login(composed_upper, PASSWORD);
+    assert_eq!(login.status, 200, "{}", login.body);
+    let token = login.body["token"].as_str().expect("token");
+    let found = server.get("/api/profile/users?q=E%CC%81MILE", token);
+    assert_eq!(found.body["pagination"]["total_items"], 1, "{}", found.body);
+    let reset = server.post(
+        "/api/password/reset-request",
+        json!({"email": "e\u{301}mile.zola@example.org"}),
+    );
+    assert_eq!(reset.status, 200);
+    let outbox = server.dir().join("outbox");
+    for _ in 0..500 {
+        if outbox.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mail = std::fs::read_to_string(&outbox).expect("the reset mail");
+    assert!(mail.contains("To: <\u{c9}mile.Zola@Example.org>"), "{mail}");
+}
+
+#[test]
+fn names_with_direction_overrides_or_invisible_formatting_are_refused() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    for name in [
+        "Ada\u{202E}txt.exe",
+        "\u{2066}Ada\u{2069}",
+        "Ad\u{200B}a",
+        "Ada\u{200F}",
+        "A\u{FEFF}da",
+        "Ada\u{1B}[31m",
+    ] {
+        let email = unique_email("ada");
+        server
+            .post(
+                "/api/auth/register",
+                json!({"name": name, "email": email, "password": PASSWORD}),
+            )
+            .assert_field_error(400, "validation_failed", "name");
+        server
+            .request("PATCH", "/api/profile")
+            .token(&ada.token)
+            .json(&json!({"name": name}))
+            .send()
+            .assert_field_error(400, "validation_failed", "name");
+        server
+            .conversation(&ada.token, &[bob.id], Some(name))
+            .assert_field_error(400, "validation_failed", "title");
+    }
+    let family = "👨\u{200D}👩\u{200D}👧 Ada";
+    let renamed = server
+        .request("PATCH", "/api/profile")
+        .token(&ada.token)
+        .json(&json!({"name": family}))
+        .send();
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["user"]["name"], family);
+}
+
+#[test]
+fn accounts_stored_before_normalisation_are_found_by_their_normal_form() {
+    let mut server = TestServer::start();
+    let user = server.register("Ada");
+    let id = user["id"].as_i64().expect("id");
+    // As an older version stored a decomposed address: as typed, lower-cased as typed.
+    {
+        let db = server.open_db();
+        db.execute(
+            "UPDATE users SET name = 'E\u{301}mile', email = 'E\u{301}mile@example.org',
+                 email_lower = 'e\u{301}mile@example.org' WHERE id = ?1",
+            [id],
+        )
+        .expect("an older account");
+        db.pragma_update(None, "user_version", 4).expect("version");
+    }
+    server.restart();
+    let login = server.login("\u{c9}MILE@example.org", PASSWORD);
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert_eq!(login.body["user"]["name"], "\u{c9}mile");
+    assert_eq!(login.body["user"]["email"], "\u{c9}mile@example.org");
+}

@@ -156,3 +156,81 @@ fn no_response_or_log_line_carries_a_secret() {
             .any(|l| l.contains("GET /api/profile 200"))
     );
 }
+
+#[test]
+fn path_parameters_that_are_not_percent_encoded_utf8_are_validation_errors() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&ada.token, &[bob.id]);
+    let mid = server.say(&ada.token, id, "hello");
+    let message = format!("/api/conversations/{id}/messages/{mid}");
+    // Half an emoji, a byte that is never UTF-8, and escapes that are not escapes.
+    for bad in ["%F0%9F", "%FF", "%ZZ", "%E2%9D"] {
+        for (method, path, field, token) in [
+            (
+                "PUT",
+                format!("{message}/reactions/{bad}"),
+                "emote",
+                Some(&ada.token),
+            ),
+            (
+                "DELETE",
+                format!("{message}/reactions/{bad}"),
+                "emote",
+                Some(&ada.token),
+            ),
+            ("GET", format!("/api/emotes/{bad}"), "name", None),
+            (
+                "DELETE",
+                format!("/api/emotes/{bad}"),
+                "name",
+                Some(&ada.token),
+            ),
+            (
+                "GET",
+                format!("/api/profile/users/{bad}"),
+                "id",
+                Some(&ada.token),
+            ),
+            (
+                "GET",
+                format!("/api/conversations/{bad}/messages"),
+                "id",
+                Some(&ada.token),
+            ),
+            (
+                "DELETE",
+                format!("/api/conversations/{id}/messages/{bad}"),
+                "message_id",
+                Some(&ada.token),
+            ),
+        ] {
+            let call = server.request(method, &path);
+            let reply = match token {
+                Some(token) => call.token(token).send(),
+                None => call.send(),
+            };
+            assert_eq!(reply.status, 400, "{method} {path}: {}", reply.body);
+            reply.assert_field_error(400, "validation_failed", field);
+        }
+    }
+    // The bearer check still comes first on private routes.
+    server
+        .request("PUT", &format!("{message}/reactions/%F0%9F"))
+        .send()
+        .assert_error(401, "unauthorized");
+    // Well-formed but wrong values keep their documented answers.
+    server
+        .get("/api/profile/users/abc", &ada.token)
+        .assert_error(404, "not_found");
+    server
+        .request("PUT", &format!("{message}/reactions/abc"))
+        .token(&ada.token)
+        .send()
+        .assert_field_error(400, "validation_failed", "emote");
+    server
+        .request("GET", "/api/emotes/%C3%A9moji")
+        .send()
+        .assert_error(404, "not_found");
+}

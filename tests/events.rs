@@ -1,6 +1,10 @@
 //! The outbox: every change writes exactly one event, in the same transaction; a failed or
 //! idempotent change writes none.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::util::TestServer;
@@ -142,4 +146,110 @@ fn failed_and_repeated_changes_write_no_event() {
         before,
         "no event for a failed or repeated change"
     );
+}
+
+/// Reads `GET /api/events?since=0` until the first `message.deleted` event has arrived whole:
+/// the raw text of everything a client resuming from the very start is sent.
+fn resume_from_start(server: &TestServer, token: &str) -> String {
+    let mut stream =
+        TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let request = format!(
+        "GET /api/events?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("request");
+    let (mut text, mut buffer) = (String::new(), [0_u8; 4096]);
+    let complete = |text: &str| {
+        text.split_once("event: message.deleted")
+            .is_some_and(|(_, rest)| rest.contains("\n\n"))
+    };
+    while !complete(&text) {
+        let n = stream.read(&mut buffer).expect("read the stream");
+        assert!(n > 0, "the stream ended early: {text}");
+        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    text
+}
+
+#[test]
+fn edited_and_deleted_text_is_gone_from_every_stored_event_and_every_resume() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&ada.token, &[bob.id]);
+    let kept = server.say(&ada.token, id, "first draft alpha");
+    let gone = server.say(&ada.token, id, "regrettable bravo");
+    let edit = |mid: i64, text: &str| {
+        let reply = server
+            .request("PATCH", &format!("/api/conversations/{id}/messages/{mid}"))
+            .token(&ada.token)
+            .json(&json!({"body": text}))
+            .send();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    edit(kept, "second draft charlie");
+    edit(kept, "final text delta");
+    edit(gone, "still regrettable echo");
+    server
+        .request(
+            "PUT",
+            &format!("/api/conversations/{id}/messages/{gone}/reactions/%F0%9F%91%8D"),
+        )
+        .token(&bob.token)
+        .send();
+    let deleted = server
+        .request(
+            "DELETE",
+            &format!("/api/conversations/{id}/messages/{gone}"),
+        )
+        .token(&ada.token)
+        .send();
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let taken_back = ["alpha", "bravo", "charlie", "echo"];
+
+    let stored = server.events();
+    for (_, kind, data) in &stored {
+        let text = data.to_string();
+        assert!(
+            taken_back.iter().all(|word| !text.contains(word)),
+            "stored {kind} still has taken-back text: {text}"
+        );
+    }
+    // What a resumed message.created shows: the message as it is now.
+    let created = |mid: i64| {
+        stored
+            .iter()
+            .find(|(_, kind, data)| kind == "message.created" && data["message"]["id"] == mid)
+            .map(|(_, _, data)| data["message"].clone())
+            .expect("message.created")
+    };
+    let now_kept = created(kept);
+    assert_eq!(now_kept["body"], "final text delta");
+    assert!(now_kept["edited_at"].is_string(), "{now_kept}");
+    assert_eq!(now_kept["deleted"], false);
+    let now_gone = created(gone);
+    assert_eq!(
+        (
+            &now_gone["body"],
+            &now_gone["deleted"],
+            &now_gone["reactions"]
+        ),
+        (&json!(""), &json!(true), &json!([]))
+    );
+
+    for reader in [&ada, &bob] {
+        let resumed = resume_from_start(&server, &reader.token);
+        assert!(resumed.contains("final text delta"), "{resumed}");
+        for word in taken_back {
+            assert!(!resumed.contains(word), "resume shows {word:?}: {resumed}");
+        }
+        let history = server.get(&format!("/api/conversations/{id}/messages"), &reader.token);
+        let history = history.body.to_string();
+        assert!(
+            taken_back.iter().all(|word| !history.contains(word)),
+            "{history}"
+        );
+    }
 }

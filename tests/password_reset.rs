@@ -185,3 +185,80 @@ fn a_failing_mail_command_is_logged_not_reported() {
     assert!(line.contains("exit"), "{line}");
     assert!(!line.contains("token="), "{line}");
 }
+
+#[test]
+fn reset_mails_have_a_valid_sender_date_and_message_id_for_an_ip_host() {
+    let server = TestServer::start_with(&[
+        "--mail-command",
+        "cat >> {dir}/outbox",
+        "--public-url",
+        "http://[::1]:8080",
+    ]);
+    let user = server.user("Ada");
+    request_reset(&server, &user.email);
+    request_reset(&server, &user.email);
+    let (first, second) = (mail(&server, 1), mail(&server, 2));
+    let header = |mail: &str, name: &str| -> String {
+        let head = mail.split("\r\n\r\n").next().expect("head");
+        let prefix = format!("{name}: ");
+        let found: Vec<&str> = head
+            .split("\r\n")
+            .filter_map(|line| line.strip_prefix(&prefix))
+            .collect();
+        assert_eq!(found.len(), 1, "one {name} in {mail}");
+        found[0].to_owned()
+    };
+    // `mail` splits the outbox at "From: ", so the first header is the rest of that line.
+    assert!(
+        first.starts_with("EmoteChat <noreply@[IPv6:::1]>\r\n"),
+        "{first}"
+    );
+    assert_eq!(header(&first, "To"), format!("<{}>", user.email));
+    assert!(header(&first, "Date").ends_with(" +0000"), "{first}");
+    let id = header(&first, "Message-ID");
+    assert!(id.starts_with('<') && id.ends_with("@[IPv6:::1]>"), "{id}");
+    assert_ne!(id, header(&second, "Message-ID"));
+}
+
+#[test]
+fn addresses_that_would_add_recipients_are_refused_at_registration() {
+    let server = TestServer::start();
+    for email in [
+        "ada@example.org>,<eve@example.net",
+        "eve>,<eve@example.net",
+        "ada,eve@example.org",
+        "\"ada\"@example.org",
+        "ada(x)@example.org",
+        "ada;eve@example.org",
+    ] {
+        server
+            .post(
+                "/api/auth/register",
+                json!({"name": "Ada", "email": email, "password": PASSWORD}),
+            )
+            .assert_field_error(400, "validation_failed", "email");
+    }
+}
+
+#[test]
+fn an_address_stored_before_the_rule_gets_no_reset_mail() {
+    let server = TestServer::start_with(MAIL);
+    let address = "ada>,<eve@example.net";
+    server
+        .open_db()
+        .execute(
+            "INSERT INTO users (name, name_fold, email, email_lower, password_hash, created_at)
+             VALUES ('Ada', 'ada', ?1, ?1, 'not-a-hash', 0)",
+            [address],
+        )
+        .expect("an account from before the rule");
+    assert_eq!(request_reset(&server, address).status, 200);
+    let line = server
+        .wait_for_log("reset mail for user")
+        .expect("refusal logged");
+    assert!(line.contains("not sent"), "{line}");
+    assert!(
+        !server.dir().join("outbox").exists(),
+        "no mail was handed on"
+    );
+}

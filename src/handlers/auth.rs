@@ -6,7 +6,7 @@ use super::guesses::{self, Account};
 use super::{Caller, audit, client_address, refuse_common};
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{Email, Name, Password, Timestamp, UserId};
+use crate::domain::{Email, Name, NewEmail, Password, Timestamp, UserId};
 use crate::error::{ApiError, Kind};
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
@@ -19,7 +19,7 @@ const USER_AGENT_MAX_CHARS: usize = 256;
 pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let name: Name = body.field("name")?;
-    let email: Email = body.field("email")?;
+    let NewEmail(email) = body.field("email")?;
     let password: Password = body.field("password")?;
     refuse_common(&password, "password")?;
     let client = client_address(app, request).to_string();

@@ -2,8 +2,10 @@
 //! first and get the caller. A path that exists with another method is a 405 with `Allow`,
 //! which rouille's `router!` cannot tell from a 404, hence a table rather than the macro.
 //! Path segments are percent-decoded one by one, so `%2F` inside an emote stays in its segment.
+//! A parameter that is not percent-encoded UTF-8 is the client's mistake, `400`, not a path
+//! that does not exist.
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::percent_decode;
 use rouille::{Request, Response};
 
 use super::{extract, path_of};
@@ -115,12 +117,16 @@ pub fn body_limit(method: &str, path: &str) -> usize {
 
 /// Values captured from `{name}` segments of a route's pattern.
 #[derive(Debug, Default)]
-pub struct Params(Vec<(&'static str, String)>);
+pub struct Params {
+    values: Vec<(&'static str, String)>,
+    /// The first parameter whose segment is not percent-encoded UTF-8.
+    malformed: Option<&'static str>,
+}
 
 impl Params {
     /// A positive integer id; anything else cannot name a resource, so it is a 404.
     pub fn id(&self, name: &str) -> Result<i64, ApiError> {
-        self.0
+        self.values
             .iter()
             .find(|(key, _)| *key == name)
             .and_then(|(_, value)| value.parse::<i64>().ok())
@@ -129,10 +135,21 @@ impl Params {
     }
 
     pub fn text(&self, name: &str) -> &str {
-        self.0
+        self.values
             .iter()
             .find(|(key, _)| *key == name)
             .map_or("", |(_, value)| value.as_str())
+    }
+
+    /// `400 validation_failed` naming the first parameter that did not decode.
+    fn check_decoded(&self) -> Result<(), ApiError> {
+        match self.malformed {
+            Some(name) => Err(ApiError::invalid_field(
+                name,
+                format!("{name} in the path must be percent-encoded UTF-8"),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -150,9 +167,13 @@ pub fn dispatch(app: &App, request: &Request) -> Result<Response, ApiError> {
             continue;
         }
         return match route.handler {
-            Handler::Public(handler) => handler(app, request, &params),
+            Handler::Public(handler) => {
+                params.check_decoded()?;
+                handler(app, request, &params)
+            }
             Handler::Private(handler) => {
                 let caller = handlers::authenticate(app, request)?;
+                params.check_decoded()?;
                 handler(app, request, &params, &caller)
             }
         };
@@ -164,30 +185,46 @@ pub fn dispatch(app: &App, request: &Request) -> Result<Response, ApiError> {
     }
 }
 
-/// The path's segments, percent-decoded; `None` if one does not decode to UTF-8.
-fn decoded_segments(path: &str) -> Option<Vec<String>> {
-    path.strip_prefix('/')?
-        .split('/')
-        .map(|segment| {
-            percent_decode_str(segment)
-                .decode_utf8()
-                .ok()
-                .map(|s| s.into_owned())
-        })
-        .collect()
+/// A path segment percent-decoded, or `None` if it is not percent-encoded UTF-8.
+type Segment = Option<String>;
+
+/// The path's segments; `None` if the path does not start with `/`.
+fn decoded_segments(path: &str) -> Option<Vec<Segment>> {
+    Some(path.strip_prefix('/')?.split('/').map(decode).collect())
 }
 
-fn matches(pattern: &'static str, segments: &[String]) -> Option<Params> {
+/// Decodes strictly: every `%` starts two hex digits (a lenient decoder passes `%ZZ` on as
+/// it is), and the bytes they give are UTF-8.
+fn decode(segment: &str) -> Segment {
+    let bytes = segment.as_bytes();
+    let escapes_complete = bytes.iter().enumerate().all(|(at, byte)| {
+        *byte != b'%'
+            || bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_complete {
+        return None;
+    }
+    let decoded: Vec<u8> = percent_decode(bytes).collect();
+    String::from_utf8(decoded).ok()
+}
+
+fn matches(pattern: &'static str, segments: &[Segment]) -> Option<Params> {
     let pattern_segments: Vec<&'static str> = pattern[1..].split('/').collect();
     if pattern_segments.len() != segments.len() {
         return None;
     }
     let mut params = Params::default();
     for (expected, actual) in pattern_segments.into_iter().zip(segments) {
-        match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => params.0.push((name, actual.clone())),
-            None if expected == actual => {}
-            None => return None,
+        let name = expected.strip_prefix('{').and_then(|p| p.strip_suffix('}'));
+        match (name, actual) {
+            (Some(name), Some(value)) => params.values.push((name, value.clone())),
+            (Some(name), None) => {
+                params.malformed.get_or_insert(name);
+            }
+            (None, Some(value)) if expected == value => {}
+            (None, _) => return None,
         }
     }
     Some(params)
@@ -197,8 +234,8 @@ fn matches(pattern: &'static str, segments: &[String]) -> Option<Params> {
 mod tests {
     use super::*;
 
-    fn segments(path: &str) -> Vec<String> {
-        decoded_segments(path).expect("decodes")
+    fn segments(path: &str) -> Vec<Segment> {
+        decoded_segments(path).expect("a path")
     }
 
     #[test]
@@ -216,14 +253,42 @@ mod tests {
 
     #[test]
     fn an_encoded_slash_stays_inside_its_segment() {
-        assert_eq!(segments("/a/b%2Fc"), vec!["a", "b/c"]);
-        assert!(decoded_segments("/a/%FF").is_none());
+        assert_eq!(
+            segments("/a/b%2Fc"),
+            vec![Some("a".to_owned()), Some("b/c".to_owned())]
+        );
+    }
+
+    #[test]
+    fn segments_that_are_not_percent_encoded_utf8_do_not_decode() {
+        for bad in ["%FF", "%F0%9F", "%ZZ", "a%", "a%4", "%%41"] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+        assert_eq!(decode("%F0%9F%91%8D"), Some("👍".to_owned()));
+        assert_eq!(decode("%3Aok%3a"), Some(":ok:".to_owned()));
+    }
+
+    #[test]
+    fn a_malformed_parameter_is_a_validation_error_naming_it() {
+        let params = matches("/x/{id}/r/{emote}", &segments("/x/%FF/r/%F0%9F")).expect("matches");
+        let error = params.check_decoded().expect_err("malformed");
+        assert_eq!(error.kind, crate::error::Kind::ValidationFailed);
+        assert!(
+            format!("{error:?}").contains(r#"field: Some("id")"#),
+            "{error:?}"
+        );
+        assert!(matches("/x/{id}", &segments("/%FF/1")).is_none());
+        let fine = matches("/x/{id}", &segments("/x/abc")).expect("matches");
+        assert!(fine.check_decoded().is_ok());
     }
 
     #[test]
     fn ids_must_be_positive_integers() {
         for bad in ["0", "-1", "+1", "1.0", "abc", "", "99999999999999999999"] {
-            let params = Params(vec![("id", bad.to_owned())]);
+            let params = Params {
+                values: vec![("id", bad.to_owned())],
+                malformed: None,
+            };
             assert!(params.id("id").is_err(), "{bad}");
         }
     }

@@ -1,10 +1,23 @@
 //! The `events` table: the outbox of realtime events, appended in the same transaction as
 //! the change each one reports, so an event exists exactly when its change committed.
+//!
+//! Text a sender takes back does not stay behind in it: editing or deleting a message rewrites
+//! the text in the stored events that carry that message, in the transaction of the edit or
+//! delete itself. A stream resuming from before the change is sent the message as it is now.
+//! Rewriting in place, rather than storing references and rendering each event when it is
+//! sent, keeps the resume and dispatch paths a plain read of stored payloads, and it leaves
+//! each event's reactions as they were when it was written, so that clients that apply
+//! `reaction.*` events on top of a `message.*` payload still count right.
 
 use rusqlite::{Connection, params};
 
 use super::{RepoResult, Tx};
-use crate::domain::{ConversationId, EventId, Timestamp, UserId};
+use crate::domain::{ConversationId, EventId, MessageId, Timestamp, UserId};
+
+/// The stored events that carry a message's text, found through the `events_by_message`
+/// index (the expression and the condition must match that index's exactly).
+const CARRYING_MESSAGE: &str = "json_extract(data, '$.message.id') = ?1
+     AND type IN ('message.created', 'message.updated')";
 
 /// Appends an event; `data` is its JSON payload, already serialised.
 pub fn append(
@@ -19,6 +32,29 @@ pub fn append(
     )?;
     stmt.execute(params![conversation_id, kind, data, now.0])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// After an edit: every stored event that carries the message gets its new text and edit
+/// time (`message.*` payloads are `{"message": Message}`, as the contract has them).
+pub fn rewrite_edited(tx: &Tx, id: MessageId, body: &str, edited_at: Timestamp) -> RepoResult<()> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "UPDATE events SET data = json_set(data, '$.message.body', ?2, '$.message.edited_at', ?3)
+         WHERE {CARRYING_MESSAGE}"
+    ))?;
+    stmt.execute(params![id, body, edited_at.to_string()])?;
+    Ok(())
+}
+
+/// After a delete: every stored event that carries the message shows its tombstone (empty
+/// text, no reactions), as the message itself now does.
+pub fn rewrite_deleted(tx: &Tx, id: MessageId) -> RepoResult<()> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "UPDATE events SET data = json_set(data, '$.message.body', '',
+             '$.message.deleted', json('true'), '$.message.reactions', json('[]'))
+         WHERE {CARRYING_MESSAGE}"
+    ))?;
+    stmt.execute([id])?;
+    Ok(())
 }
 
 /// A stored event as read back.

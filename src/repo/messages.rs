@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{RepoError, RepoResult, Tx, id_array, reactions};
+use super::{RepoError, RepoResult, Tx, events, id_array, reactions};
 use crate::domain::{
     ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, UserId, UserRef,
 };
@@ -160,21 +160,25 @@ fn with_reactions(
     Ok(messages)
 }
 
+/// Replaces a message's text, here and in the stored events that carry it, so that the
+/// previous text is kept nowhere.
 pub fn edit(tx: &Tx, id: MessageId, body: &MessageBody, now: Timestamp) -> RepoResult<()> {
     tx.execute(
         "UPDATE messages SET body = ?2, edited_at = ?3 WHERE id = ?1",
         params![id, body.as_str(), now.0],
     )?;
-    Ok(())
+    events::rewrite_edited(tx, id, body.as_str(), now)
 }
 
-/// Turns a message into a tombstone: its text and reactions are gone, its id and times stay.
+/// Turns a message into a tombstone: its text and reactions are gone, here and in the stored
+/// events that carry it; its id and times stay.
 pub fn delete(tx: &Tx, id: MessageId, now: Timestamp) -> RepoResult<()> {
     tx.execute(
         "UPDATE messages SET body = '', deleted_at = ?2 WHERE id = ?1",
         params![id, now.0],
     )?;
-    reactions::delete_all(tx, id)
+    reactions::delete_all(tx, id)?;
+    events::rewrite_deleted(tx, id)
 }
 
 /// Whether the conversation holds a message with this id.

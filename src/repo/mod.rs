@@ -27,12 +27,22 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 5;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/002_chat.sql"),
-    include_str!("migrations/003_counts.sql"),
+const MIGRATIONS: &[Step] = &[
+    Step::Sql(include_str!("migrations/002_chat.sql")),
+    Step::Sql(include_str!("migrations/003_counts.sql")),
+    Step::Sql(include_str!("migrations/004_taken_back.sql")),
+    // Version 5: names and emails in Unicode NFC.
+    Step::Rust(users::normalise_stored),
 ];
+
+/// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each
+/// runs inside the transaction of the whole migration.
+enum Step {
+    Sql(&'static str),
+    Rust(fn(&Connection) -> rusqlite::Result<()>),
+}
 
 /// How long a connection waits for another writer before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -300,9 +310,12 @@ fn migrate(conn: &mut Connection, found: Found) -> rusqlite::Result<()> {
     match found {
         Found::Empty => tx.execute_batch(SCHEMA)?,
         Found::Version(from) => {
-            for (to, sql) in (2_i64..).zip(MIGRATIONS) {
+            for (to, step) in (2_i64..).zip(MIGRATIONS) {
                 if to > from {
-                    tx.execute_batch(sql)?;
+                    match step {
+                        Step::Sql(sql) => tx.execute_batch(sql)?,
+                        Step::Rust(work) => work(&tx)?,
+                    }
                     tx.pragma_update(None, "user_version", to)?;
                 }
             }
@@ -391,6 +404,100 @@ mod tests {
         };
         assert_eq!(version(&old), SCHEMA_VERSION);
         assert_eq!(version(&fresh), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migrating_to_version_4_rewrites_taken_back_text_in_stored_events() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
+            .expect("v1 schema");
+        for step in &MIGRATIONS[..2] {
+            let Step::Sql(sql) = step else {
+                panic!("versions 2 and 3 are SQL");
+            };
+            conn.execute_batch(sql).expect("to version 3");
+        }
+        conn.execute_batch(
+            "INSERT INTO users VALUES (1, 'Ada', 'ada', 'a@x.org', 'a@x.org', 'h', 0);
+             INSERT INTO conversations VALUES (1, 'group', NULL, NULL, 1, 0, 0, 3);
+             INSERT INTO messages VALUES
+                 (1, 1, 1, 'kept', NULL, 0, NULL, NULL),
+                 (2, 1, 1, 'second', NULL, 0, 1795693294512, NULL),
+                 (3, 1, 1, '', NULL, 0, NULL, 5);
+             INSERT INTO events (conversation_id, type, data, created_at) VALUES
+                 (1, 'message.created', '{\"message\":{\"id\":1,\"body\":\"kept\",\"edited_at\":null,\"deleted\":false,\"reactions\":[]}}', 0),
+                 (1, 'message.created', '{\"message\":{\"id\":2,\"body\":\"first\",\"edited_at\":null,\"deleted\":false,\"reactions\":[]}}', 0),
+                 (1, 'message.created', '{\"message\":{\"id\":3,\"body\":\"gone\",\"edited_at\":null,\"deleted\":false,\"reactions\":[{\"emote\":\"x\",\"count\":1,\"me\":false}]}}', 0),
+                 (1, 'reaction.added', '{\"message_id\":3,\"emote\":\"x\"}', 0);",
+        )
+        .expect("version 3 data");
+        migrate(&mut conn, Found::Version(3)).expect("migrate");
+        let messages: Vec<serde_json::Value> = conn
+            .prepare("SELECT data FROM events ORDER BY id")
+            .expect("prepare")
+            .query_map([], |row| row.get::<_, String>(0))
+            .expect("query")
+            .map(|data| serde_json::from_str(&data.expect("row")).expect("json"))
+            .collect();
+        let message = |i: usize| messages[i]["message"].clone();
+        assert_eq!(message(0)["body"], "kept");
+        assert_eq!(message(0)["edited_at"], serde_json::Value::Null);
+        assert_eq!(message(1)["body"], "second");
+        assert_eq!(message(1)["edited_at"], "2026-11-26T11:41:34.512Z");
+        assert_eq!(message(2)["body"], "");
+        assert_eq!(message(2)["deleted"], true);
+        assert_eq!(message(2)["reactions"], serde_json::json!([]));
+        assert_eq!(messages[3]["message_id"], 3);
+    }
+
+    #[test]
+    fn migrating_to_version_5_normalises_names_and_emails() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
+            .expect("v1 schema");
+        // As versions that kept text as typed stored it: decomposed accents, lower-cased
+        // without normalising; user 3 holds what user 1's address becomes once normalised.
+        conn.execute_batch(
+            "INSERT INTO users VALUES
+                 (1, 'E\u{301}mile', 'e\u{301}mile', 'E\u{301}mile@X.org', 'e\u{301}mile@x.org', 'h', 0),
+                 (2, 'Ada', 'ada', 'ada@x.org', 'ada@x.org', 'h', 0),
+                 (3, 'Other', 'other', '\u{c9}mile@x.org', '\u{e9}mile@x.org', 'h', 0),
+                 (4, 'O\u{308}tto', 'o\u{308}tto', 'O\u{308}tto@x.org', 'o\u{308}tto@x.org', 'h', 0);",
+        )
+        .expect("version 1 users");
+        migrate(&mut conn, Found::Version(1)).expect("migrate");
+        let row = |id: i64| -> [String; 4] {
+            conn.query_row(
+                "SELECT name, name_fold, email, email_lower FROM users WHERE id = ?1",
+                [id],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+            )
+            .expect("user")
+        };
+        assert_eq!(row(2), ["Ada", "ada", "ada@x.org", "ada@x.org"]);
+        assert_eq!(
+            row(4),
+            [
+                "\u{d6}tto",
+                "\u{f6}tto",
+                "\u{d6}tto@x.org",
+                "\u{f6}tto@x.org"
+            ]
+        );
+        assert_eq!(
+            row(3),
+            ["Other", "other", "\u{c9}mile@x.org", "\u{e9}mile@x.org"]
+        );
+        // User 1's address would be user 3's: it stays as it was (and the log says so).
+        assert_eq!(
+            row(1),
+            [
+                "\u{c9}mile",
+                "\u{e9}mile",
+                "E\u{301}mile@X.org",
+                "e\u{301}mile@x.org"
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{RepoError, RepoResult};
-use crate::domain::{Email, Name, PageRequest, Timestamp, User, UserId};
+use crate::domain::{Email, Name, PageRequest, Timestamp, User, UserId, fold_case, nfc};
 
 const USER_COLUMNS: &str = "id, name, email, created_at";
 
@@ -137,4 +137,47 @@ pub fn missing_ids(conn: &Connection, ids: &[UserId]) -> RepoResult<Vec<UserId>>
         .query_map([super::id_array(ids.iter().copied())], |row| row.get(0))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(missing)
+}
+
+/// Brings names and emails stored by versions that kept them as typed into NFC, with their
+/// lookup forms made again the way `Name::folded` and `Email::lowered` make them now. An
+/// email whose new form another account already has keeps its old one: that account was
+/// told apart from the other before, and cannot be merged with it here.
+pub fn normalise_stored(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt =
+        conn.prepare("SELECT id, name, name_fold, email, email_lower FROM users ORDER BY id")?;
+    let users = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, UserId>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (id, name, name_fold, email, email_lower) in users {
+        let (normal_name, folded) = (nfc(&name), fold_case(&name));
+        if normal_name != name || folded != name_fold {
+            conn.execute(
+                "UPDATE users SET name = ?2, name_fold = ?3 WHERE id = ?1",
+                params![id, normal_name, folded],
+            )?;
+        }
+        let (normal_email, lowered) = (nfc(&email), fold_case(&email));
+        if normal_email == email && lowered == email_lower {
+            continue;
+        }
+        let changed = conn.execute(
+            "UPDATE OR IGNORE users SET email = ?2, email_lower = ?3 WHERE id = ?1",
+            params![id, normal_email, lowered],
+        )?;
+        if changed == 0 {
+            log::warn!(
+                "user {id}: the normalised email is another account's; kept as it was stored"
+            );
+        }
+    }
+    Ok(())
 }
