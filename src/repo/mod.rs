@@ -27,11 +27,12 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_chat.sql"),
     include_str!("migrations/003_counts.sql"),
+    include_str!("migrations/004_epoch.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up with `SQLITE_BUSY`.
