@@ -29,6 +29,11 @@ pub struct Config {
     pub max_streams: usize,
     pub max_streams_per_user: usize,
     pub event_retention_days: u32,
+    /// Frames a WebSocket client may send per minute, after a burst of `ws_frame_burst`.
+    pub ws_frames_per_minute: u32,
+    pub ws_frame_burst: u32,
+    /// Seconds between an open stream's checks that its session is still live.
+    pub stream_session_check_secs: u32,
     /// Proxies whose `X-Forwarded-For` names the real client address.
     pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
@@ -81,6 +86,9 @@ impl fmt::Debug for Config {
             .field("max_streams", &self.max_streams)
             .field("max_streams_per_user", &self.max_streams_per_user)
             .field("event_retention_days", &self.event_retention_days)
+            .field("ws_frames_per_minute", &self.ws_frames_per_minute)
+            .field("ws_frame_burst", &self.ws_frame_burst)
+            .field("stream_session_check_secs", &self.stream_session_check_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .finish()
@@ -257,6 +265,24 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_EVENT_RETENTION_DAYS",
         default: "30",
         help: "days stored events are kept for resuming streams (1-3650)",
+    },
+    Setting {
+        flag: "--ws-frames-per-minute",
+        env: "EMOTECHAT_WS_FRAMES_PER_MINUTE",
+        default: "600",
+        help: "frames a WebSocket client may send per minute after its burst (1-600000)",
+    },
+    Setting {
+        flag: "--ws-frame-burst",
+        env: "EMOTECHAT_WS_FRAME_BURST",
+        default: "60",
+        help: "frames a WebSocket client may send at once (1-100000)",
+    },
+    Setting {
+        flag: "--stream-session-check",
+        env: "EMOTECHAT_STREAM_SESSION_CHECK",
+        default: "60",
+        help: "seconds between an open stream's checks that its session is still live (1-3600)",
     },
     Setting {
         flag: "--trust-proxy",
@@ -452,6 +478,19 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             &text("--event-retention-days"),
             1,
             3650,
+        )?,
+        ws_frames_per_minute: number_in(
+            "--ws-frames-per-minute",
+            &text("--ws-frames-per-minute"),
+            1,
+            600_000,
+        )?,
+        ws_frame_burst: number_in("--ws-frame-burst", &text("--ws-frame-burst"), 1, 100_000)?,
+        stream_session_check_secs: number_in(
+            "--stream-session-check",
+            &text("--stream-session-check"),
+            1,
+            3600,
         )?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
@@ -657,6 +696,9 @@ mod tests {
                 sessions_per_user: 20,
             }
         );
+        assert_eq!(config.ws_frames_per_minute, 600);
+        assert_eq!(config.ws_frame_burst, 60);
+        assert_eq!(config.stream_session_check_secs, 60);
         assert_eq!(serve(&["serve"], &[]), Ok(config));
         let proxied = serve(&["--trust-proxy", "127.0.0.1, ::1"], &[]).expect("valid");
         assert!(proxied.trusted_proxies.contains("::1".parse().expect("ip")));
@@ -723,6 +765,9 @@ mod tests {
             &["--public-url", "ftp://x"],
             &["--db", ""],
             &["--session-days"],
+            &["--ws-frames-per-minute", "0"],
+            &["--ws-frame-burst", "100001"],
+            &["--stream-session-check", "0"],
             &["--bogus", "1"],
         ] {
             let reason = serve(bad, &[]).expect_err("should be refused");

@@ -59,6 +59,7 @@ pub struct Running {
     thread: JoinHandle<()>,
     stopper: Stopper,
     pool: repo::Pool,
+    hub: Arc<Hub>,
 }
 
 impl Running {
@@ -67,9 +68,12 @@ impl Running {
         self.addr
     }
 
-    /// Stops gracefully: no new connections, idle ones closed, requests in flight given up to
-    /// `deadline` to finish; then the write-ahead log is folded into the database file.
+    /// Stops gracefully: no new connections, realtime streams ended at once (their clients
+    /// reconnect to the next server, and would otherwise hold the stop up for the whole
+    /// deadline), idle ones closed, requests in flight given up to `deadline` to finish; then
+    /// the write-ahead log is folded into the database file.
     pub fn shutdown(self, deadline: Duration) {
+        self.hub.close_all();
         if !self.stopper.stop(deadline) {
             log::warn!(
                 "{} connections still open after {deadline:?}; stopping anyway",
@@ -94,6 +98,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         queue: STREAM_QUEUE,
     }));
     let poke = realtime::dispatcher::start(pool.clone(), Arc::clone(&hub)).map_err(StartError)?;
+    let epoch = repo::write(&pool, repo::events::begin_epoch)
+        .map_err(|e| StartError(format!("cannot begin a stream epoch: {e}")))?;
     housekeeping::start(pool.clone(), config.event_retention_days)
         .map_err(|e| StartError(format!("cannot start housekeeping: {e}")))?;
     let app = Arc::new(App {
@@ -101,7 +107,11 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         pool: pool.clone(),
         hasher: Hasher::new(),
         resets,
-        realtime: Realtime { hub, poke },
+        realtime: Realtime {
+            hub: Arc::clone(&hub),
+            poke,
+            epoch,
+        },
         limits: Limiter::new(config.rate_limits, config.rate_budgets),
     });
     let handler: Handler = Arc::new(move |request| http::handle(&app, request));
@@ -122,6 +132,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         thread,
         stopper,
         pool,
+        hub,
     })
 }
 

@@ -69,7 +69,11 @@ fn world(history: usize) -> World {
         pool,
         hasher: Hasher::new(),
         resets,
-        realtime: Realtime { hub, poke },
+        realtime: Realtime {
+            hub,
+            poke,
+            epoch: "0".into(),
+        },
         limits,
     };
     World {

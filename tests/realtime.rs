@@ -12,20 +12,23 @@ use serde_json::{Value, json};
 use crate::util::{TestServer, TestUser, at_once};
 
 #[derive(Debug, Clone)]
-struct SseEvent {
-    id: Option<i64>,
-    kind: String,
-    data: Value,
+pub struct SseEvent {
+    /// The event id, the number in `<epoch>-<id>`.
+    pub id: Option<i64>,
+    /// The `id:` line as sent, what a client hands back as `Last-Event-ID`.
+    pub token: Option<String>,
+    pub kind: String,
+    pub data: Value,
 }
 
-struct Stream {
-    status: u16,
+pub struct Stream {
+    pub status: u16,
     headers: Vec<String>,
     reader: BufReader<TcpStream>,
 }
 
 /// Opens `GET /api/events` with extra request lines (auth, Last-Event-ID) and reads its head.
-fn open(server: &TestServer, target: &str, extra: &str) -> Stream {
+pub fn open(server: &TestServer, target: &str, extra: &str) -> Stream {
     let stream = TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -57,7 +60,20 @@ fn open(server: &TestServer, target: &str, extra: &str) -> Stream {
     }
 }
 
-fn subscribe(server: &TestServer, user: &TestUser, last_event_id: Option<i64>) -> Stream {
+pub fn subscribe(server: &TestServer, user: &TestUser, last_event_id: Option<i64>) -> Stream {
+    subscribe_after(
+        server,
+        user,
+        last_event_id.map(|id| id.to_string()).as_deref(),
+    )
+}
+
+/// Subscribes with a `Last-Event-ID` as given (a token `<epoch>-<id>` or a plain id).
+pub fn subscribe_after(
+    server: &TestServer,
+    user: &TestUser,
+    last_event_id: Option<&str>,
+) -> Stream {
     let mut extra = format!("Authorization: Bearer {}\r\n", user.token);
     if let Some(id) = last_event_id {
         extra.push_str(&format!("Last-Event-ID: {id}\r\n"));
@@ -70,12 +86,12 @@ fn subscribe(server: &TestServer, user: &TestUser, last_event_id: Option<i64>) -
 impl Stream {
     /// The next event (pings skipped), or `None` if none comes within `wait` or the stream
     /// ended.
-    fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+    pub fn next(&mut self, wait: Duration) -> Option<SseEvent> {
         self.reader
             .get_ref()
             .set_read_timeout(Some(wait))
             .expect("timeout");
-        let (mut id, mut kind, mut data) = (None, None, None);
+        let (mut token, mut kind, mut data) = (None::<String>, None, None);
         loop {
             let mut line = String::new();
             match self.reader.read_line(&mut line) {
@@ -89,12 +105,21 @@ impl Stream {
             let line = line.trim_end_matches('\n');
             if line.is_empty() {
                 if let (Some(kind), Some(data)) = (kind.take(), data.take()) {
-                    return Some(SseEvent { id, kind, data });
+                    let id = token
+                        .as_deref()
+                        .and_then(|t| t.rsplit('-').next())
+                        .map(|n| n.parse().expect("numeric event id"));
+                    return Some(SseEvent {
+                        id,
+                        token,
+                        kind,
+                        data,
+                    });
                 }
                 continue;
             }
             if let Some(value) = line.strip_prefix("id: ") {
-                id = value.parse().ok();
+                token = Some(value.to_owned());
             } else if let Some(value) = line.strip_prefix("event: ") {
                 kind = Some(value.to_owned());
             } else if let Some(value) = line.strip_prefix("data: ") {
@@ -104,7 +129,7 @@ impl Stream {
     }
 
     /// Collects events until `count` stored ones arrived (or 20 s passed).
-    fn stored(&mut self, count: usize) -> Vec<SseEvent> {
+    pub fn stored(&mut self, count: usize) -> Vec<SseEvent> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut got = Vec::new();
         while got.len() < count && Instant::now() < deadline {
@@ -118,7 +143,7 @@ impl Stream {
     }
 
     /// True if the server ends the stream within `wait`.
-    fn ends_within(&mut self, wait: Duration) -> bool {
+    pub fn ends_within(&mut self, wait: Duration) -> bool {
         self.reader
             .get_ref()
             .set_read_timeout(Some(wait))
@@ -504,4 +529,111 @@ fn a_resume_point_older_than_what_is_kept_gets_resync() {
     let mid = server.say(&bob.token, id, "new");
     let live = stream.stored(1);
     assert_eq!(live[0].data["message"]["id"], mid);
+}
+
+#[test]
+fn a_resume_point_ahead_of_the_newest_event_gets_resync() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&bob.token, &[ada.id]);
+    let newest = server.events().len() as i64;
+    let mut at_newest = subscribe(&server, &ada, Some(newest));
+    let mut ahead = subscribe(&server, &ada, Some(newest + 1));
+    let resync = ahead.next(Duration::from_secs(5)).expect("resync");
+    assert_eq!(resync.kind, "resync");
+    assert!(
+        resync.data["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("ahead")
+    );
+    let mid = server.say(&bob.token, id, "after");
+    for stream in [&mut ahead, &mut at_newest] {
+        let live = stream.stored(1);
+        assert_eq!(
+            live[0].kind, "message.created",
+            "at the newest event: no resync"
+        );
+        assert_eq!(live[0].data["message"]["id"], mid);
+    }
+}
+
+#[test]
+fn a_resume_point_from_another_database_gets_resync() {
+    let first = TestServer::start();
+    let ada = first.user("Ada");
+    let bob = first.user("Bob");
+    let id = first.group(&bob.token, &[ada.id]);
+    let mut stream = subscribe(&first, &ada, None);
+    first.say(&bob.token, id, "on the first server");
+    let token = stream.stored(1)[0].token.clone().expect("an id");
+    let (epoch, number) = token.rsplit_once('-').expect("<epoch>-<id>");
+    assert!(epoch.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+
+    let second = TestServer::start();
+    let cid = second.user("Cid");
+    let dan = second.user("Dan");
+    let other = second.group(&dan.token, &[cid.id]);
+    for i in 0..5 {
+        second.say(&dan.token, other, &format!("m{i}"));
+    }
+    assert!(second.events().len() as i64 > number.parse().expect("id"));
+    let mut resumed = subscribe_after(&second, &cid, Some(&token));
+    let resync = resumed.next(Duration::from_secs(5)).expect("resync");
+    assert_eq!(resync.kind, "resync");
+    assert!(
+        resync.data["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("another database")
+    );
+}
+
+#[test]
+fn after_a_restore_ids_the_backup_lacks_get_resync_and_the_others_resume() {
+    let mut server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&bob.token, &[ada.id]);
+    let mut stream = subscribe(&server, &ada, None);
+    server.say(&bob.token, id, "in the backup");
+    let backup = server.dir().join("backup.db");
+    server
+        .open_db()
+        .execute("VACUUM INTO ?1", [backup.display().to_string()])
+        .expect("backup");
+    server.say(&bob.token, id, "lost");
+    server.say(&bob.token, id, "lost too");
+    let tokens: Vec<String> = stream
+        .stored(3)
+        .into_iter()
+        .map(|e| e.token.expect("an id"))
+        .collect();
+    drop(stream);
+
+    server.stop();
+    let db = server.db_path();
+    std::fs::copy(&backup, &db).expect("restore");
+    for companion in ["db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(db.with_extension(companion));
+    }
+    server.restart();
+    // The restored database hands out the lost ids again, for other events.
+    let after: Vec<i64> = (0..3)
+        .map(|i| server.say(&bob.token, id, &format!("after {i}")))
+        .collect();
+
+    let mut lost = subscribe_after(&server, &ada, Some(&tokens[2]));
+    let resync = lost.next(Duration::from_secs(5)).expect("resync");
+    assert_eq!(resync.kind, "resync", "{:?}", resync.data);
+
+    let mut kept = subscribe_after(&server, &ada, Some(&tokens[0]));
+    let resumed: Vec<Value> = kept
+        .stored(3)
+        .iter()
+        .map(|e| e.data["message"]["id"].clone())
+        .collect();
+    let expected: Vec<Value> = after.iter().map(|m| json!(m)).collect();
+    assert_eq!(resumed, expected, "an id the backup has resumes as before");
 }

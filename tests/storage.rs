@@ -64,7 +64,7 @@ fn a_version_1_file_is_migrated_without_losing_data() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     // The users total the triggers keep starts from the users the old file held.
     let listed = server.get("/api/profile/users", token);
     assert_eq!(

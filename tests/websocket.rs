@@ -1,6 +1,9 @@
-//! Realtime over WebSocket: the same events as SSE, client frames, resume, closing.
+//! Realtime over WebSocket: the same events as SSE, client frames, resume, closing (and the
+//! close codes that say why), and what a client that floods frames or never reads costs.
 
+use std::io::Write;
 use std::net::TcpStream;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -8,8 +11,8 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-use crate::realtime::{EVERY_KIND, every_kind_of_change};
-use crate::util::{TestServer, TestUser};
+use crate::realtime::{EVERY_KIND, every_kind_of_change, subscribe};
+use crate::util::{PASSWORD, TestServer, TestUser};
 
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
@@ -47,6 +50,50 @@ fn send(socket: &mut Socket, frame: &str) {
     socket.send(Message::text(frame.to_owned())).expect("send");
 }
 
+/// Reads past any other frames to the server's close frame: its code and reason, or `None`
+/// if the connection ended without one (or nothing came for 5 s).
+fn close_frame(socket: &mut Socket) -> Option<(u16, String)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        match socket.read() {
+            Ok(Message::Close(Some(frame))) => {
+                return Some((u16::from(frame.code), frame.reason.to_string()));
+            }
+            Ok(Message::Close(None)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
+fn close_of(code: u16, reason: &str) -> Option<(u16, String)> {
+    Some((code, reason.to_owned()))
+}
+
+/// Writes up to `count` 125-byte pings (each one a 125-byte pong to answer) straight to the
+/// socket, never reading; stops when the server has read nothing for 3 s (a reader that is
+/// merely slow, or waiting a moment for room to answer, reads again well within that). How
+/// many went out.
+fn flood_pings(socket: &mut Socket, count: usize) -> usize {
+    const BATCH: usize = 100;
+    let MaybeTlsStream::Plain(stream) = socket.get_mut() else {
+        panic!("plain socket");
+    };
+    stream
+        .set_write_timeout(Some(Duration::from_secs(3)))
+        .expect("write timeout");
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let mut frame = vec![0x89, 0x80 | 125];
+    frame.extend_from_slice(&mask);
+    frame.extend((0..125).map(|i| b'x' ^ mask[i % 4]));
+    let batch = frame.repeat(BATCH);
+    let mut sent = 0;
+    while sent < count && stream.write_all(&batch).is_ok() {
+        sent += BATCH;
+    }
+    sent
+}
+
 #[test]
 fn events_arrive_as_frames_and_client_frames_are_answered() {
     let server = TestServer::start();
@@ -67,6 +114,9 @@ fn events_arrive_as_frames_and_client_frames_are_answered() {
     let mid = server.say(&bob.token, id, "over the socket");
     let frame = next(&mut socket).expect("message.created");
     assert_eq!(frame["type"], "message.created");
+    let ahead = format!("?since={}", frame["id"].as_i64().expect("id") + 1);
+    let mut too_far = connect(&server, &ada, &ahead);
+    assert_eq!(next(&mut too_far).expect("resync")["type"], "resync");
     assert_eq!(frame["data"]["message"]["id"], mid);
     assert!(frame["id"].as_i64() > created["id"].as_i64());
 }
@@ -130,7 +180,9 @@ fn a_socket_resumes_from_since_without_gaps() {
     let missed: Vec<i64> = (0..100)
         .map(|i| server.say(&bob.token, id, &format!("m{i}")))
         .collect();
-    let mut resumed = connect(&server, &ada, &format!("?since={}", seen["id"]));
+    let resume = seen["resume"].as_str().expect("resume token");
+    assert!(resume.ends_with(&format!("-{}", seen["id"])), "{resume}");
+    let mut resumed = connect(&server, &ada, &format!("?since={resume}"));
     let got: Vec<Value> = (0..100)
         .map(|_| next(&mut resumed).expect("missed")["data"]["message"]["id"].clone())
         .collect();
@@ -139,7 +191,7 @@ fn a_socket_resumes_from_since_without_gaps() {
 }
 
 #[test]
-fn logout_closes_the_socket_with_a_close_frame() {
+fn logout_revocation_and_password_change_close_sockets_as_revoked() {
     let server = TestServer::start();
     let ada = server.user("Ada");
     let mut socket = connect(&server, &ada, "");
@@ -147,12 +199,214 @@ fn logout_closes_the_socket_with_a_close_frame() {
         .request("POST", "/api/auth/logout")
         .token(&ada.token)
         .send();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut closed = false;
-    while Instant::now() < deadline && !closed {
-        closed = matches!(socket.read(), Ok(Message::Close(_)) | Err(_));
+    assert_eq!(close_frame(&mut socket), close_of(4001, "session revoked"));
+
+    let bob = server.user("Bob");
+    let second = server.login(&bob.email, PASSWORD).body["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let bob_elsewhere = TestUser {
+        id: bob.id,
+        email: bob.email.clone(),
+        token: second,
+    };
+    let sessions = server.get("/api/auth/sessions", &bob.token);
+    let other_id = sessions.body["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["current"] == false)
+        .expect("the other session")["id"]
+        .clone();
+    let mut revoked = connect(&server, &bob_elsewhere, "");
+    let reply = server
+        .request("DELETE", &format!("/api/auth/sessions/{other_id}"))
+        .token(&bob.token)
+        .send();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(close_frame(&mut revoked), close_of(4001, "session revoked"));
+
+    let third = server.login(&bob.email, PASSWORD).body["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let mut changed_away = connect(
+        &server,
+        &TestUser {
+            id: bob.id,
+            email: bob.email.clone(),
+            token: third,
+        },
+        "",
+    );
+    server
+        .request("POST", "/api/profile/password")
+        .token(&bob.token)
+        .json(&json!({"current_password": PASSWORD, "new_password": "another password"}))
+        .send();
+    assert_eq!(
+        close_frame(&mut changed_away),
+        close_of(4001, "session revoked")
+    );
+}
+
+/// The server's resident memory in KiB, from `/proc`.
+fn rss_kib(server: &TestServer) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn a_client_that_floods_frames_and_never_reads_is_cut_off_and_others_go_on() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cid = server.user("Cid");
+    let id = server.group(&cid.token, &[bob.id]);
+    let mut bob_stream = subscribe(&server, &bob, None);
+    let mut flooder = connect(&server, &ada, "");
+    const FRAMES: usize = 1_000_000;
+    let sent = flood_pings(&mut flooder, FRAMES);
+    assert!(sent < FRAMES, "the flood was cut off");
+    let mid = server.say(&cid.token, id, "still here");
+    let live = bob_stream.stored(1);
+    assert_eq!(live[0].data["message"]["id"], mid, "another user's stream");
+    assert_eq!(server.get("/healthz", "").status, 200);
+    assert!(rss_kib(&server) < 64 * 1024, "{} KiB", rss_kib(&server));
+}
+
+#[test]
+fn replies_to_a_client_that_never_reads_are_bounded_even_within_its_rate() {
+    // A rate this high never applies: what is tested is the bound on queued replies.
+    let server = TestServer::start_with(&[
+        "--ws-frame-burst",
+        "100000",
+        "--ws-frames-per-minute",
+        "600000",
+    ]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cid = server.user("Cid");
+    let id = server.group(&cid.token, &[bob.id]);
+    let mut bob_stream = subscribe(&server, &bob, None);
+    let mut flooder = connect(&server, &ada, "");
+    // Half a million pings are 65 MB, and as many pongs to answer; kept unbounded, they were
+    // all read and queued at once.
+    let flood = thread::spawn(move || {
+        let sent = flood_pings(&mut flooder, 500_000);
+        (sent, flooder)
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut peak = 0;
+    while Instant::now() < deadline && !flood.is_finished() {
+        peak = peak.max(rss_kib(&server));
+        thread::sleep(Duration::from_millis(20));
     }
-    assert!(closed);
+    peak = peak.max(rss_kib(&server));
+    assert!(peak < 64 * 1024, "peak {peak} KiB");
+    let mid = server.say(&cid.token, id, "still here");
+    let live = bob_stream.stored(1);
+    assert_eq!(live[0].data["message"]["id"], mid, "another user's stream");
+    drop(flood);
+}
+
+#[test]
+fn a_client_over_its_frame_rate_is_warned_then_disconnected() {
+    // One frame a minute: nothing is earned back while the test runs.
+    let server = TestServer::start_with(&["--ws-frame-burst", "3", "--ws-frames-per-minute", "1"]);
+    let ada = server.user("Ada");
+    let mut socket = connect(&server, &ada, "");
+    for _ in 0..3 {
+        send(&mut socket, r#"{"type":"ping"}"#);
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            next(&mut socket),
+            Some(json!({"type": "pong"})),
+            "at the burst"
+        );
+    }
+    send(&mut socket, r#"{"type":"ping"}"#);
+    assert_eq!(
+        next(&mut socket),
+        Some(json!({"type": "error", "message": "too many frames; slow down"})),
+        "one past it"
+    );
+    // Two more are dropped unanswered; the burst's worth past the limit ends the connection.
+    for _ in 0..3 {
+        send(&mut socket, r#"{"type":"ping"}"#);
+    }
+    assert_eq!(close_frame(&mut socket), close_of(1008, "too many frames"));
+    let mut again = connect(&server, &ada, "");
+    send(&mut again, r#"{"type":"ping"}"#);
+    assert_eq!(
+        next(&mut again),
+        Some(json!({"type": "pong"})),
+        "a new connection has its own budget"
+    );
+}
+
+#[test]
+fn streams_end_when_their_session_expires_or_is_revoked_in_the_database() {
+    let server = TestServer::start_with(&["--stream-session-check", "1"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cid = server.user("Cid");
+    let mut ada_socket = connect(&server, &ada, "");
+    let mut ada_events = subscribe(&server, &ada, None);
+    let mut bob_socket = connect(&server, &bob, "");
+    let mut cid_socket = connect(&server, &cid, "");
+    // As an operator's sqlite3 or another process would: the server is not told.
+    let db = server.open_db();
+    db.execute(
+        "UPDATE sessions SET expires_at = 0 WHERE user_id = ?1",
+        [ada.id],
+    )
+    .expect("expire");
+    db.execute("DELETE FROM sessions WHERE user_id = ?1", [bob.id])
+        .expect("revoke");
+    assert_eq!(
+        close_frame(&mut ada_socket),
+        close_of(4001, "session expired")
+    );
+    assert!(ada_events.ends_within(Duration::from_secs(5)));
+    assert_eq!(
+        close_frame(&mut bob_socket),
+        close_of(4001, "session revoked")
+    );
+    // Long enough for Cid's session to have been checked too.
+    thread::sleep(Duration::from_millis(1500));
+    send(&mut cid_socket, r#"{"type":"ping"}"#);
+    assert_eq!(
+        next(&mut cid_socket),
+        Some(json!({"type": "pong"})),
+        "a live session's stream stays"
+    );
+}
+
+#[test]
+fn sigterm_closes_sockets_with_going_away_and_the_server_exits_at_once() {
+    let mut server = TestServer::start();
+    let ada = server.user("Ada");
+    let mut socket = connect(&server, &ada, "");
+    let mut events = subscribe(&server, &ada, None);
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(server.pid().to_string())
+        .status();
+    assert!(killed.expect("kill").success());
+    assert_eq!(close_frame(&mut socket), close_of(1001, "going away"));
+    assert!(events.ends_within(Duration::from_secs(5)));
+    // Open streams used to hold the stop for the whole 10 s drain.
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("exited well before the 10 s drain");
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]

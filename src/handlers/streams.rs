@@ -1,29 +1,34 @@
 //! Realtime streams and typing. A stream subscribes to the hub first, then backfills the
 //! events stored after its resume point, then delivers live events, skipping ids it already
 //! sent: every stored event after the resume point arrives exactly once, in id order.
+//!
+//! A stream lives no longer than its session: logout and revocation in this process end it
+//! through the hub at once; expiry, and revocation by anything else that writes the database
+//! (an operator's `sqlite3`, a future admin command), are found by looking the session up
+//! again every `--stream-session-check` seconds and at the session's known expiry instant.
+//! One query per stream per interval is cheap, and needs no channel from other processes.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rouille::{Request, Response};
 
 use super::{Caller, authenticate_token};
 use crate::app::App;
-use crate::domain::{ConversationId, EventId, User, UserId};
+use crate::domain::{ConversationId, EventId, SessionId, Timestamp, User, UserId};
 use crate::error::ApiError;
 use crate::http::server::take_connection;
 use crate::http::sse::{self, SseWriter};
-use crate::http::ws::{self, WsWriter};
+use crate::http::ws::{self, Ending, FrameRate, WsWriter};
 use crate::http::{Params, extract, reply};
-use crate::realtime::hub::{Frame, Hub, Subscription};
-use crate::repo::{self, Pool, RepoError, conversations, events};
+use crate::realtime::hub::{EndReason, Frame, Hub, Subscription};
+use crate::realtime::resume::{self, Epoch, ResumePoint};
+use crate::repo::{self, Pool, RepoError, conversations, events, sessions};
 use crate::wire::{self, Resync, Typing, WsReply};
 
-/// How often a WebSocket stream passes on replies and pings when no event comes.
-const WS_TICK: Duration = Duration::from_millis(50);
 /// Stored events read per backfill query.
 const BACKFILL_BATCH: u32 = 500;
 
@@ -32,10 +37,8 @@ const BACKFILL_BATCH: u32 = 500;
 pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let caller = stream_caller(app, request)?;
     let resume = match request.header("Last-Event-ID") {
-        Some(id) => Some(id.trim().parse::<EventId>().map_err(|_| {
-            ApiError::invalid_parameter("Last-Event-ID", "Last-Event-ID must be an event id")
-        })?),
-        None => extract::cursor_param(request, "since")?,
+        Some(id) => Some(resume_point("Last-Event-ID", id.trim())?),
+        None => since(request)?,
     };
     let stream = EventStream::open(app, &caller, resume)?;
     Ok(sse::response(Box::new(SseUpgrade(Some(stream)))))
@@ -46,17 +49,35 @@ pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiErro
 pub fn ws(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let accept = ws::handshake(request)?;
     let caller = stream_caller(app, request)?;
-    let resume = extract::cursor_param(request, "since")?;
+    let resume = since(request)?;
     let stream = EventStream::open(app, &caller, resume)?;
     let typist = Typist {
         pool: app.pool.clone(),
         hub: Arc::clone(&app.realtime.hub),
         user: caller.user,
     };
+    let rate = FrameRate {
+        per_minute: app.config.ws_frames_per_minute,
+        burst: app.config.ws_frame_burst,
+    };
     Ok(ws::response(
         accept,
-        Box::new(WsUpgrade(Some((stream, typist)))),
+        Box::new(WsUpgrade(Some((stream, typist, rate)))),
     ))
+}
+
+/// The `since` query parameter, if given.
+fn since(request: &Request) -> Result<Option<ResumePoint>, ApiError> {
+    request
+        .get_param("since")
+        .map(|text| resume_point("since", &text))
+        .transpose()
+}
+
+/// An event id as the stream sent it (`<epoch>-<id>`), or a plain numeric one.
+fn resume_point(field: &str, text: &str) -> Result<ResumePoint, ApiError> {
+    ResumePoint::parse(text)
+        .ok_or_else(|| ApiError::invalid_parameter(field, format!("{field} must be an event id")))
 }
 
 /// The caller of a stream request: bearer header, or the `access_token` query parameter.
@@ -147,29 +168,34 @@ fn ws_reply(reply: &WsReply) -> String {
     serde_json::to_string(reply).unwrap_or_default()
 }
 
-/// One open stream: its subscription and where it resumes from.
+/// One open stream: its subscription, where it resumes from, and the session it lives by.
 struct EventStream {
     pool: Pool,
     user: UserId,
-    resume: Option<EventId>,
+    resume: Option<ResumePoint>,
+    epoch: Epoch,
     subscription: Subscription,
+    session: SessionWatch,
 }
 
 /// What a transport does with the stream: SSE and WebSocket carry the same events.
 trait Sink {
-    fn stored(&mut self, id: EventId, kind: &str, data: &str) -> io::Result<()>;
+    /// A stored event; `token` is its id as the client hands it back to resume.
+    fn stored(&mut self, id: EventId, token: &str, kind: &str, data: &str) -> io::Result<()>;
     fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()>;
     /// Work between events (pings, liveness, replies); false once the stream should end.
     fn service(&mut self) -> io::Result<bool>;
     /// How long to wait for an event before `service` is due.
     fn tick(&self) -> Duration;
-    /// The stream was closed by the server (logout, revocation, too slow).
-    fn closed_by_server(&mut self) {}
+    /// The server ends the stream, for this reason.
+    fn closed_by_server(&mut self, _: Ending) {}
 }
 
+/// An SSE client is told nothing more: the stream simply ends. `EventSource` reconnects,
+/// and then meets the same `401` or the next server.
 impl Sink for SseWriter {
-    fn stored(&mut self, id: EventId, kind: &str, data: &str) -> io::Result<()> {
-        SseWriter::stored(self, id, kind, data)
+    fn stored(&mut self, _: EventId, token: &str, kind: &str, data: &str) -> io::Result<()> {
+        SseWriter::stored(self, token, kind, data)
     }
 
     fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()> {
@@ -185,10 +211,10 @@ impl Sink for SseWriter {
     }
 }
 
-/// Server frames are `{"id", "type", "data"}` text.
+/// Server frames are `{"id", "resume", "type", "data"}` text.
 impl Sink for WsWriter {
-    fn stored(&mut self, id: EventId, kind: &str, data: &str) -> io::Result<()> {
-        WsWriter::stored(self, id, kind, data)
+    fn stored(&mut self, id: EventId, token: &str, kind: &str, data: &str) -> io::Result<()> {
+        WsWriter::stored(self, id, token, kind, data)
     }
 
     fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()> {
@@ -200,14 +226,11 @@ impl Sink for WsWriter {
     }
 
     fn tick(&self) -> Duration {
-        WS_TICK
+        WsWriter::tick(self)
     }
 
-    fn closed_by_server(&mut self) {
-        self.close(
-            ws::policy_close(),
-            "stream closed by the server; resume with since",
-        );
+    fn closed_by_server(&mut self, ending: Ending) {
+        self.close(ending);
     }
 }
 
@@ -228,14 +251,15 @@ impl rouille::Upgrade for SseUpgrade {
 }
 
 /// Runs a WebSocket session: a reader thread for client frames, the events on this thread.
-struct WsUpgrade(Option<(EventStream, Typist)>);
+struct WsUpgrade(Option<(EventStream, Typist, FrameRate)>);
 
 impl rouille::Upgrade for WsUpgrade {
     fn build(&mut self, _: Box<dyn rouille::ReadWrite + Send>) {
-        let (Some((stream, typist)), Some(connection)) = (self.0.take(), take_connection()) else {
+        let (Some((stream, typist, rate)), Some(connection)) = (self.0.take(), take_connection())
+        else {
             return;
         };
-        let (reader, mut writer) = match ws::split(connection) {
+        let (reader, mut writer) = match ws::split(connection, rate) {
             Ok(halves) => halves,
             Err(err) => {
                 log::debug!("websocket setup failed: {err}");
@@ -248,48 +272,60 @@ impl rouille::Upgrade for WsUpgrade {
             .spawn(move || reader.run(|text| typist.answer(text)));
         if spawned.is_err() {
             log::error!("cannot start a websocket reader; closing the connection");
-            writer.close(ws::policy_close(), "server busy");
+            writer.close(Ending::Busy);
             return;
         }
         if let Err(err) = stream.run(&mut writer) {
             log::debug!("websocket stream ended: {err}");
         }
-        writer.close(ws::normal_close(), "bye");
+        writer.close(Ending::Bye);
     }
 }
 
 impl EventStream {
     /// Subscribes first, so nothing committed from now on can be missed.
-    fn open(app: &App, caller: &Caller, resume: Option<EventId>) -> Result<EventStream, ApiError> {
+    fn open(
+        app: &App,
+        caller: &Caller,
+        resume: Option<ResumePoint>,
+    ) -> Result<EventStream, ApiError> {
         let subscription = app
             .realtime
             .hub
             .subscribe(caller.user.id, caller.session.id)
             .map_err(|_| ApiError::busy())?;
+        let check_every = Duration::from_secs(u64::from(app.config.stream_session_check_secs));
         Ok(EventStream {
             pool: app.pool.clone(),
             user: caller.user.id,
             resume,
+            epoch: app.realtime.epoch.clone(),
             subscription,
+            session: SessionWatch::new(caller.session.id, caller.session.expires_at, check_every),
         })
     }
 
-    fn run(self, sink: &mut impl Sink) -> Result<(), StreamError> {
+    fn run(mut self, sink: &mut impl Sink) -> Result<(), StreamError> {
         let mut last = self.catch_up(sink)?;
         loop {
             match self.subscription.frames.recv_timeout(sink.tick()) {
                 Ok(Frame::Stored(event)) if event.id <= last => {}
                 Ok(Frame::Stored(event)) => {
-                    sink.stored(event.id, &event.kind, &event.data)?;
+                    let token = resume::token(&self.epoch, event.id);
+                    sink.stored(event.id, &token, &event.kind, &event.data)?;
                     last = event.id;
                 }
                 Ok(Frame::Ephemeral { kind, data }) => sink.ephemeral(kind, &data)?,
                 Err(RecvTimeoutError::Timeout) => {}
-                // Closed by logout or revocation, or dropped for falling behind.
+                // The hub let go of the stream; it recorded why.
                 Err(RecvTimeoutError::Disconnected) => {
-                    sink.closed_by_server();
+                    sink.closed_by_server(self.hub_ending());
                     return Ok(());
                 }
+            }
+            if let Some(ending) = self.session.ended(&self.pool)? {
+                sink.closed_by_server(ending);
+                return Ok(());
             }
             if !sink.service()? {
                 return Ok(());
@@ -297,31 +333,114 @@ impl EventStream {
         }
     }
 
-    /// Sends what was stored after the resume point and returns the last id sent; without
-    /// a resume point the stream starts at the newest event. A resume point older than what
-    /// is kept gets one `resync` instead.
-    fn catch_up(&self, sink: &mut impl Sink) -> Result<EventId, StreamError> {
-        let Some(mut last) = self.resume else {
-            return Ok(repo::read(&self.pool, events::newest_id)?);
-        };
-        if last < repo::read(&self.pool, events::pruned_through)? {
-            let data = serde_json::to_string(&Resync {
-                reason: "the resume point is older than the events kept; refetch",
-            })
-            .unwrap_or_default();
-            sink.ephemeral("resync", &data)?;
-            return Ok(repo::read(&self.pool, events::newest_id)?);
+    fn hub_ending(&self) -> Ending {
+        match self.subscription.end_reason() {
+            Some(EndReason::Revoked) => Ending::Revoked,
+            Some(EndReason::ShuttingDown) => Ending::GoingAway,
+            Some(EndReason::TooSlow) | None => Ending::TooSlow,
         }
+    }
+
+    /// Sends what was stored after the resume point and returns the last id sent; without
+    /// a resume point the stream starts at the newest event. A resume point this database
+    /// cannot continue from gets one `resync` instead: one from another database, one ahead
+    /// of the newest event (a restored backup), or one older than what is kept.
+    fn catch_up(&self, sink: &mut impl Sink) -> Result<EventId, StreamError> {
+        let newest = repo::read(&self.pool, events::newest_id)?;
+        let Some(resume) = &self.resume else {
+            return Ok(newest);
+        };
+        if let Some(reason) = self.cannot_resume(resume, newest)? {
+            let data = serde_json::to_string(&Resync { reason }).unwrap_or_default();
+            sink.ephemeral("resync", &data)?;
+            return Ok(newest);
+        }
+        let mut last = resume.id;
         loop {
             let batch = repo::read(&self.pool, |conn| {
                 events::after_for_member(conn, self.user, last, BACKFILL_BATCH)
             })?;
             for event in &batch {
-                sink.stored(event.id, &event.kind, &event.data)?;
+                let token = resume::token(&self.epoch, event.id);
+                sink.stored(event.id, &token, &event.kind, &event.data)?;
                 last = event.id;
             }
             if batch.len() < BACKFILL_BATCH as usize {
                 return Ok(last);
+            }
+        }
+    }
+
+    /// Why the stream cannot pick up after `resume`, if it cannot.
+    fn cannot_resume(
+        &self,
+        resume: &ResumePoint,
+        newest: EventId,
+    ) -> Result<Option<&'static str>, StreamError> {
+        if let Some(epoch) = &resume.epoch {
+            match repo::read(&self.pool, |conn| events::epoch_end(conn, epoch))? {
+                None => {
+                    return Ok(Some(
+                        "the resume point is from another database or a restored one; refetch",
+                    ));
+                }
+                Some(Some(end)) if resume.id > end => {
+                    return Ok(Some(
+                        "the resume point is from events a restored database does not have; refetch",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if resume.id > newest {
+            return Ok(Some(
+                "the resume point is ahead of the newest event (a restored database?); refetch",
+            ));
+        }
+        if resume.id < repo::read(&self.pool, events::pruned_through)? {
+            return Ok(Some(
+                "the resume point is older than the events kept; refetch",
+            ));
+        }
+        Ok(None)
+    }
+}
+
+/// Keeps a stream within its session's life: looks the session up again every `every`, and
+/// at its expiry instant, whichever comes first.
+struct SessionWatch {
+    id: SessionId,
+    every: Duration,
+    next_check: Instant,
+}
+
+impl SessionWatch {
+    fn new(id: SessionId, expires_at: Timestamp, every: Duration) -> SessionWatch {
+        SessionWatch {
+            id,
+            every,
+            next_check: Self::due(expires_at, every),
+        }
+    }
+
+    /// The next check: after `every`, or at the expiry instant if that is sooner.
+    fn due(expires_at: Timestamp, every: Duration) -> Instant {
+        let left_ms = u64::try_from(expires_at.0 - Timestamp::now().0).unwrap_or(0);
+        Instant::now() + every.min(Duration::from_millis(left_ms))
+    }
+
+    /// How the stream must end, once its session has; `None` while it lives.
+    fn ended(&mut self, pool: &Pool) -> Result<Option<Ending>, StreamError> {
+        if Instant::now() < self.next_check {
+            return Ok(None);
+        }
+        let id = self.id;
+        match repo::read(pool, |conn| sessions::expiry(conn, id))? {
+            None => Ok(Some(Ending::Revoked)),
+            Some(expires_at) if expires_at.0 <= Timestamp::now().0 => Ok(Some(Ending::Expired)),
+            Some(expires_at) => {
+                self.next_check = Self::due(expires_at, self.every);
+                Ok(None)
             }
         }
     }

@@ -70,8 +70,8 @@ impl SseWriter {
         LIVENESS_CHECK
     }
 
-    /// A stored event, with its id for `Last-Event-ID`.
-    pub fn stored(&mut self, id: i64, kind: &str, data: &str) -> io::Result<()> {
+    /// A stored event, with its id (`<epoch>-<id>`) for `Last-Event-ID`.
+    pub fn stored(&mut self, id: &str, kind: &str, data: &str) -> io::Result<()> {
         self.write(format!("id: {id}\nevent: {kind}\ndata: {data}\n\n").as_bytes())
     }
 

@@ -1,11 +1,12 @@
 //! The hub: who is listening, and a bounded queue per open stream. It knows no HTTP and no
 //! SQL. Publishing never blocks: a stream whose queue is full is dropped from the hub (its
 //! queue then runs dry and the stream ends), so a slow client is disconnected, never silently
-//! skipped, and resumes from the last event it got.
+//! skipped, and resumes from the last event it got. Every stream the hub ends learns why, so
+//! its transport can tell the client whether to resume, log in again, or come back later.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::domain::{ConversationId, EventId, SessionId, UserId};
@@ -34,6 +35,17 @@ pub struct HubLimits {
     pub queue: usize,
 }
 
+/// Why the hub ended a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Its session was logged out or revoked (password change or reset included).
+    Revoked,
+    /// Its queue filled up: the client fell behind.
+    TooSlow,
+    /// The server is stopping.
+    ShuttingDown,
+}
+
 /// Why a stream could not be opened.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
@@ -53,6 +65,8 @@ struct State {
     next_id: u64,
     streams: HashMap<u64, Listener>,
     by_user: HashMap<UserId, Vec<u64>>,
+    /// Set once the server stops: no new streams.
+    closed: bool,
     last_typing: HashMap<(UserId, ConversationId), Instant>,
 }
 
@@ -60,6 +74,7 @@ struct Listener {
     user: UserId,
     session: SessionId,
     queue: SyncSender<Frame>,
+    ended: Arc<OnceLock<EndReason>>,
 }
 
 /// An open stream's place in the hub: frames arrive on `frames`; dropping it leaves the hub.
@@ -67,11 +82,19 @@ pub struct Subscription {
     id: u64,
     hub: Arc<Hub>,
     pub frames: Receiver<Frame>,
+    ended: Arc<OnceLock<EndReason>>,
+}
+
+impl Subscription {
+    /// Why the hub ended this stream, once it has (its frames then run dry).
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.ended.get().copied()
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.hub.state().remove(self.id);
+        self.hub.state().remove(self.id, None);
     }
 }
 
@@ -87,7 +110,8 @@ impl Hub {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Opens a stream for a user's session, unless the user or the server has too many.
+    /// Opens a stream for a user's session, unless the user or the server has too many, or the
+    /// server is stopping.
     pub fn subscribe(
         self: &Arc<Self>,
         user: UserId,
@@ -95,12 +119,14 @@ impl Hub {
     ) -> Result<Subscription, Full> {
         let mut state = self.state();
         let of_user = state.by_user.get(&user).map_or(0, Vec::len);
-        if of_user >= self.limits.streams_per_user
+        if state.closed
+            || of_user >= self.limits.streams_per_user
             || state.streams.len() >= self.limits.streams_total
         {
             return Err(Full);
         }
         let (queue, frames) = sync_channel(self.limits.queue);
+        let ended = Arc::new(OnceLock::new());
         state.next_id += 1;
         let id = state.next_id;
         state.streams.insert(
@@ -109,6 +135,7 @@ impl Hub {
                 user,
                 session,
                 queue,
+                ended: Arc::clone(&ended),
             },
         );
         state.by_user.entry(user).or_default().push(id);
@@ -116,6 +143,7 @@ impl Hub {
             id,
             hub: Arc::clone(self),
             frames,
+            ended,
         })
     }
 
@@ -136,7 +164,7 @@ impl Hub {
         }
         for id in overflowed {
             log::info!("stream {id} fell behind and is disconnected");
-            state.remove(id);
+            state.remove(id, Some(EndReason::TooSlow));
         }
     }
 
@@ -149,7 +177,8 @@ impl Hub {
             .filter(|(_, l)| l.session == session)
             .map(|(id, _)| *id)
             .collect();
-        ids.into_iter().for_each(|id| state.remove(id));
+        ids.into_iter()
+            .for_each(|id| state.remove(id, Some(EndReason::Revoked)));
     }
 
     /// Ends a user's streams, but those of `keep` (password change keeps the calling session).
@@ -168,7 +197,18 @@ impl Hub {
             })
             .copied()
             .collect();
-        ids.into_iter().for_each(|id| state.remove(id));
+        ids.into_iter()
+            .for_each(|id| state.remove(id, Some(EndReason::Revoked)));
+    }
+
+    /// Ends every stream and refuses new ones: the server is stopping, and a stream must not
+    /// hold the shutdown up (its client reconnects to the next server).
+    pub fn close_all(&self) {
+        let mut state = self.state();
+        state.closed = true;
+        let ids: Vec<u64> = state.streams.keys().copied().collect();
+        ids.into_iter()
+            .for_each(|id| state.remove(id, Some(EndReason::ShuttingDown)));
     }
 
     /// Whether a typing notice from this user in this conversation may go out now.
@@ -196,11 +236,17 @@ impl Hub {
 }
 
 impl State {
-    /// Forgets a stream; dropping its sender ends it once its queue is drained.
-    fn remove(&mut self, id: u64) {
-        if let Some(listener) = self.streams.remove(&id)
-            && let Some(ids) = self.by_user.get_mut(&listener.user)
-        {
+    /// Forgets a stream; dropping its sender ends it once its queue is drained. The reason,
+    /// if the hub ended it, is recorded first, so the stream knows it when its frames run dry.
+    fn remove(&mut self, id: u64, reason: Option<EndReason>) {
+        let Some(listener) = self.streams.remove(&id) else {
+            return;
+        };
+        if let Some(reason) = reason {
+            // A stream ends once; the first reason is the one its client hears.
+            let _ = listener.ended.set(reason);
+        }
+        if let Some(ids) = self.by_user.get_mut(&listener.user) {
             ids.retain(|other| *other != id);
             if ids.is_empty() {
                 self.by_user.remove(&listener.user);
@@ -274,6 +320,7 @@ mod tests {
         assert_eq!(hub.open_streams(), 0);
         assert_eq!(ids(&slow), vec![1, 2]);
         assert!(slow.frames.recv().is_err(), "then the stream ends");
+        assert_eq!(slow.end_reason(), Some(EndReason::TooSlow));
     }
 
     #[test]
@@ -283,11 +330,27 @@ mod tests {
         let second = hub.subscribe(1, 11).expect("second session");
         hub.close_session(10);
         assert!(first.frames.recv().is_err());
+        assert_eq!(first.end_reason(), Some(EndReason::Revoked));
+        assert_eq!(second.end_reason(), None);
         hub.close_user(1, Some(11));
         hub.publish(&event(1), &[1], None);
         assert_eq!(ids(&second), vec![1]);
         hub.close_user(1, None);
         assert!(second.frames.recv().is_err());
+        assert_eq!(second.end_reason(), Some(EndReason::Revoked));
+    }
+
+    #[test]
+    fn closing_all_ends_every_stream_and_refuses_new_ones() {
+        let hub = hub(8, 100, 4);
+        let ada = hub.subscribe(1, 10).expect("ada");
+        let bob = hub.subscribe(2, 20).expect("bob");
+        hub.close_all();
+        for stream in [&ada, &bob] {
+            assert!(stream.frames.recv().is_err());
+            assert_eq!(stream.end_reason(), Some(EndReason::ShuttingDown));
+        }
+        assert_eq!(hub.subscribe(3, 30).err(), Some(Full));
     }
 
     #[test]

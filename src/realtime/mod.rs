@@ -1,8 +1,9 @@
 //! Realtime delivery: the hub of open streams and the dispatcher that feeds it from the
-//! `events` outbox after each commit. Knows no HTTP.
+//! `events` outbox after each commit, and the resume points streams hand out. Knows no HTTP.
 
 pub mod dispatcher;
 pub mod hub;
+pub mod resume;
 
 use std::sync::Arc;
 
@@ -13,4 +14,6 @@ use hub::Hub;
 pub struct Realtime {
     pub hub: Arc<Hub>,
     pub poke: Poke,
+    /// This database's epoch, carried in the stream's event ids.
+    pub epoch: resume::Epoch,
 }

@@ -9,7 +9,7 @@
 //! each event's reactions as they were when it was written, so that clients that apply
 //! `reaction.*` events on top of a `message.*` payload still count right.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{RepoResult, Tx};
 use crate::domain::{ConversationId, EventId, MessageId, Timestamp, UserId};
@@ -131,4 +131,28 @@ pub fn prune(tx: &Tx, before: Timestamp, batch: u32) -> RepoResult<usize> {
              (SELECT id FROM events WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
         params![before.0, batch],
     )?)
+}
+
+/// Begins a new epoch (see `realtime::resume`) at the next event id; its random id.
+pub fn begin_epoch(tx: &Tx) -> RepoResult<String> {
+    Ok(tx.query_row(
+        "INSERT INTO epochs (id, first_event)
+         VALUES (lower(hex(randomblob(8))),
+                 coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) + 1)
+         RETURNING id",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// The last event id an id of `epoch` can name: `Some(None)` for the current epoch (no limit
+/// but the newest event), `None` for an epoch this database never had.
+pub fn epoch_end(conn: &Connection, epoch: &str) -> RepoResult<Option<Option<EventId>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT (SELECT n.first_event - 1 FROM epochs n WHERE n.seq > e.seq ORDER BY n.seq LIMIT 1)
+         FROM epochs e WHERE e.id = ?1",
+    )?;
+    Ok(stmt
+        .query_row(params![epoch], |row| row.get(0))
+        .optional()?)
 }

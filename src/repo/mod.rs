@@ -27,7 +27,7 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/002_chat.sql")),
@@ -35,6 +35,7 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/004_taken_back.sql")),
     // Version 5: names and emails in Unicode NFC.
     Step::Rust(users::normalise_stored),
+    Step::Sql(include_str!("migrations/006_epoch.sql")),
 ];
 
 /// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each

@@ -62,6 +62,14 @@ pub fn find_live_by_token(
         .optional()?)
 }
 
+/// When a session expires; `None` once it is gone (logged out, revoked, pruned).
+pub fn expiry(conn: &Connection, id: SessionId) -> RepoResult<Option<Timestamp>> {
+    let mut stmt = conn.prepare_cached("SELECT expires_at FROM sessions WHERE id = ?1")?;
+    Ok(stmt
+        .query_row(params![id], |row| Ok(Timestamp(row.get(0)?)))
+        .optional()?)
+}
+
 pub fn touch(conn: &Connection, id: SessionId, now: Timestamp) -> RepoResult<()> {
     conn.execute(
         "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
