@@ -216,11 +216,7 @@ fn groups_per_day_are_limited_at_their_quota() {
     server.group(&ada.token, &[bob.id, cid.id]);
     let refused = server.conversation(&ada.token, &[cid.id], Some("Third"));
     refused.assert_error(429, "daily_quota_exceeded");
-    let retry: u64 = refused
-        .header("Retry-After")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry = refused.retry_after();
     // Until the first of the two is a day old.
     assert!((86_000..=86_400).contains(&retry), "{retry}");
     let listed = server.get("/api/conversations", &ada.token);

@@ -42,11 +42,7 @@ fn failed_logins_lock_the_account_after_ten_but_not_another_account() {
     }
     let limited = server.login(&ada.email, "wrong password");
     limited.assert_error(429, "rate_limited");
-    let retry: u64 = limited
-        .header("Retry-After")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry = limited.retry_after();
     // One attempt comes back every window / attempts: a day / 10.
     assert!((8000..=8640).contains(&retry), "{retry}");
     // Even the right password waits: the account is locked until the bucket refills.

@@ -323,6 +323,14 @@ impl Reply {
     }
 
     /// Asserts the contract's error body: this status, this code, and nothing unexpected.
+    /// The `Retry-After` header, in seconds.
+    pub fn retry_after(&self) -> u64 {
+        self.header("Retry-After")
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds")
+    }
+
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.body["error"], code, "{}", self.body);
