@@ -1,0 +1,13 @@
+//! Domain values: ids, time, inputs validated at the edge, and the records the repository
+//! returns. Knows nothing of HTTP or SQL. Everything is re-exported here, so that the rest of
+//! the crate says `crate::domain::Name` whichever room a value lives in.
+
+mod ids;
+mod input;
+mod records;
+mod time;
+
+pub use ids::*;
+pub use input::*;
+pub use records::*;
+pub use time::*;

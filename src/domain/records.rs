@@ -1,0 +1,90 @@
+//! Records: what the repository reads out of the database and the handlers turn into wire
+//! types (users, sessions, conversations, messages, emotes). Plain data, no behaviour.
+
+use super::ids::{ConversationId, MessageId, SessionId, UserId};
+use super::time::Timestamp;
+
+/// A user as the database knows them (without the password hash).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+    pub created_at: Timestamp,
+}
+
+/// A live login session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Who a message or reaction is from, as members see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    pub id: UserId,
+    pub name: String,
+}
+
+/// One emote's tally on a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub emote: String,
+    pub count: i64,
+    /// Whether the user the message is shown to is among them.
+    pub me: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender: UserRef,
+    pub body: String,
+    pub client_id: Option<String>,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted: bool,
+    pub reactions: Vec<ReactionCount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationKind {
+    Direct,
+    Group,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub members: Vec<UserRef>,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+    pub created_at: Timestamp,
+    pub last_activity_at: Timestamp,
+}
+
+/// A stored custom emote, without its image bytes.
+#[derive(Debug, Clone)]
+pub struct Emote {
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_by: UserRef,
+    pub created_at: Timestamp,
+}
