@@ -6,7 +6,7 @@ use super::guesses::{self, Account};
 use super::{Caller, audit, client_address, refuse_common};
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{Email, Name, NewEmail, Password, Timestamp, UserId};
+use crate::domain::{Email, Name, NewEmail, Password, SessionId, Timestamp, UserId};
 use crate::error::{ApiError, Kind};
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
@@ -167,7 +167,7 @@ pub fn revoke_session(
     params: &Params,
     caller: &Caller,
 ) -> Result<Response, ApiError> {
-    let id = params.id("id")?;
+    let id: SessionId = params.id("id")?;
     let revoked = repo::write(&app.pool, |tx| sessions::delete_own(tx, caller.user.id, id))?;
     if !revoked {
         return Err(ApiError::not_found());

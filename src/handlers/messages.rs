@@ -4,7 +4,7 @@ use rouille::{Request, Response};
 
 use super::{Caller, record, write_with_events};
 use crate::app::App;
-use crate::domain::{ClientId, ConversationId, Message, MessageBody, Timestamp, User};
+use crate::domain::{ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, User};
 use crate::error::ApiError;
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
@@ -101,7 +101,8 @@ pub fn edit(
     params: &Params,
     caller: &Caller,
 ) -> Result<Response, ApiError> {
-    let (id, message_id) = (params.id("id")?, params.id("message_id")?);
+    let (id, message_id): (ConversationId, MessageId) =
+        (params.id("id")?, params.id("message_id")?);
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let text: MessageBody = body.field("body")?;
     let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
@@ -126,7 +127,8 @@ pub fn delete(
     params: &Params,
     caller: &Caller,
 ) -> Result<Response, ApiError> {
-    let (id, message_id) = (params.id("id")?, params.id("message_id")?);
+    let (id, message_id): (ConversationId, MessageId) =
+        (params.id("id")?, params.id("message_id")?);
     let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
         let original = own_message(tx, id, message_id, caller)?;
         if original.deleted {
@@ -146,7 +148,7 @@ pub fn delete(
 fn own_message(
     tx: &Tx,
     id: ConversationId,
-    message_id: i64,
+    message_id: MessageId,
     caller: &Caller,
 ) -> Result<Message, ApiError> {
     conversations::require_member(tx, id, caller.user.id)?;

@@ -5,7 +5,7 @@ use rouille::{Request, Response};
 use super::guesses::{self, Account};
 use super::{Caller, client_address, refuse_common};
 use crate::app::App;
-use crate::domain::{Name, Parse, Password, fold_case};
+use crate::domain::{Name, Parse, Password, UserId, fold_case};
 use crate::error::ApiError;
 use crate::http::{Params, extract, reply};
 use crate::repo::{self, resets, sessions, users};
@@ -30,7 +30,7 @@ pub fn list_users(
 }
 
 pub fn get_user(app: &App, _: &Request, params: &Params, _: &Caller) -> Result<Response, ApiError> {
-    let id = params.id("id")?;
+    let id: UserId = params.id("id")?;
     let user = repo::read(&app.pool, |conn| users::find(conn, id))?;
     Ok(reply::ok(&OneUserPublic { user: user.into() }))
 }

@@ -4,7 +4,7 @@ use rouille::{Request, Response};
 
 use super::{Caller, record, write_with_events};
 use crate::app::App;
-use crate::domain::{ConversationId, Message, Parse, Reaction, Timestamp};
+use crate::domain::{ConversationId, Message, MessageId, Parse, Reaction, Timestamp};
 use crate::error::ApiError;
 use crate::http::{Params, reply};
 use crate::repo::reactions::{Added, MAX_DISTINCT_EMOTES};
@@ -66,7 +66,7 @@ pub fn remove(
     }))
 }
 
-fn target(params: &Params) -> Result<(ConversationId, i64, Reaction), ApiError> {
+fn target(params: &Params) -> Result<(ConversationId, MessageId, Reaction), ApiError> {
     let reaction = Reaction::parse(params.text("emote"))
         .map_err(|why| ApiError::invalid_field("emote", format!("emote {}", why.0)))?;
     Ok((params.id("id")?, params.id("message_id")?, reaction))
@@ -76,7 +76,7 @@ fn target(params: &Params) -> Result<(ConversationId, i64, Reaction), ApiError> 
 fn reactable(
     tx: &Tx,
     id: ConversationId,
-    message_id: i64,
+    message_id: MessageId,
     reaction: &Reaction,
     caller: &Caller,
 ) -> Result<Message, ApiError> {

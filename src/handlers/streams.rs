@@ -148,7 +148,7 @@ impl Typist {
         match frame["type"].as_str() {
             Some("ping") => Some(ws_reply(&WsReply::Pong)),
             Some("typing") => match frame["conversation_id"].as_i64() {
-                Some(id) if id > 0 => match self.typing_in(id) {
+                Some(id) if id > 0 => match self.typing_in(ConversationId(id)) {
                     Ok(()) => None,
                     Err(err) if err.status() == 404 => Some(ws_error("no such conversation")),
                     Err(_) => Some(ws_error("typing could not be sent")),

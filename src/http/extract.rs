@@ -8,7 +8,7 @@ use rouille::Request;
 use serde_json::{Map, Value};
 
 use super::forwarded::TrustedProxies;
-use crate::domain::{PageRequest, Parse};
+use crate::domain::{Id, MessageId, PageRequest, Parse};
 use crate::error::{ApiError, Kind};
 
 /// The body limit of every route but emote upload.
@@ -100,14 +100,18 @@ impl JsonObject {
     }
 
     /// A required positive integer id.
-    pub fn id(&self, name: &str) -> Result<i64, ApiError> {
-        self.0.get(name).and_then(positive_id).ok_or_else(|| {
-            ApiError::invalid_field(name, format!("{name} must be a positive integer id"))
-        })
+    pub fn id<T: Id>(&self, name: &str) -> Result<T, ApiError> {
+        self.0
+            .get(name)
+            .and_then(positive_id)
+            .map(T::from_int)
+            .ok_or_else(|| {
+                ApiError::invalid_field(name, format!("{name} must be a positive integer id"))
+            })
     }
 
     /// A required array of positive integer ids.
-    pub fn ids(&self, name: &str) -> Result<Vec<i64>, ApiError> {
+    pub fn ids<T: Id>(&self, name: &str) -> Result<Vec<T>, ApiError> {
         let invalid = || {
             ApiError::invalid_field(
                 name,
@@ -121,7 +125,7 @@ impl JsonObject {
             .ok_or_else(invalid)?;
         items
             .iter()
-            .map(|item| positive_id(item).ok_or_else(invalid))
+            .map(|item| positive_id(item).map(T::from_int).ok_or_else(invalid))
             .collect()
     }
 
@@ -201,12 +205,12 @@ pub fn number_param(
 
 /// An optional message cursor in the query string: a message id, or 0 for "the very start"
 /// (so `after=0` walks a history from its first message).
-pub fn cursor_param(request: &Request, name: &str) -> Result<Option<i64>, ApiError> {
+pub fn cursor_param(request: &Request, name: &str) -> Result<Option<MessageId>, ApiError> {
     let Some(raw) = request.get_param(name) else {
         return Ok(None);
     };
     match raw.parse::<i64>() {
-        Ok(id) if raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(id)),
+        Ok(id) if raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(MessageId(id))),
         _ => Err(ApiError::invalid_parameter(
             name,
             format!("{name} must be a message id"),

@@ -10,6 +10,7 @@ use rouille::{Request, Response};
 
 use super::{extract, path_of};
 use crate::app::App;
+use crate::domain::Id;
 use crate::error::ApiError;
 use crate::handlers::{
     self, Caller, auth, conversations, emotes, health, messages, password, profile, reactions,
@@ -125,12 +126,13 @@ pub struct Params {
 
 impl Params {
     /// A positive integer id; anything else cannot name a resource, so it is a 404.
-    pub fn id(&self, name: &str) -> Result<i64, ApiError> {
+    pub fn id<T: Id>(&self, name: &str) -> Result<T, ApiError> {
         self.values
             .iter()
             .find(|(key, _)| *key == name)
             .and_then(|(_, value)| value.parse::<i64>().ok())
             .filter(|id| *id > 0 && !self.text(name).starts_with('+'))
+            .map(T::from_int)
             .ok_or_else(ApiError::not_found)
     }
 
@@ -233,6 +235,7 @@ fn matches(pattern: &'static str, segments: &[Segment]) -> Option<Params> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::UserId;
 
     fn segments(path: &str) -> Vec<Segment> {
         decoded_segments(path).expect("a path")
@@ -245,7 +248,7 @@ mod tests {
             &segments("/api/x/12/r/%F0%9F%91%8D"),
         )
         .expect("matches");
-        assert_eq!(params.id("id").ok(), Some(12));
+        assert_eq!(params.id("id").ok(), Some(UserId(12)));
         assert_eq!(params.text("emote"), "👍");
         assert!(matches("/api/x/{id}", &segments("/api/x/1/extra")).is_none());
         assert!(matches("/api/x", &segments("/api/y")).is_none());
@@ -289,7 +292,7 @@ mod tests {
                 values: vec![("id", bad.to_owned())],
                 malformed: None,
             };
-            assert!(params.id("id").is_err(), "{bad}");
+            assert!(params.id::<UserId>("id").is_err(), "{bad}");
         }
     }
 

@@ -22,6 +22,7 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use super::server::HandOff;
+use crate::domain::EventId;
 use crate::error::{ApiError, Kind};
 
 /// The largest frame or message a client may send.
@@ -395,7 +396,7 @@ impl WsWriter {
     /// A stored event as `{"id", "resume", "type", "data"}`: `resume` is the id with the
     /// database's epoch, what the client passes back as `since`; `data` is already JSON and
     /// goes in as is.
-    pub fn stored(&mut self, id: i64, resume: &str, kind: &str, data: &str) -> io::Result<()> {
+    pub fn stored(&mut self, id: EventId, resume: &str, kind: &str, data: &str) -> io::Result<()> {
         self.text(format!(
             r#"{{"id":{id},"resume":"{resume}","type":"{kind}","data":{data}}}"#
         ))

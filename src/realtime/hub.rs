@@ -270,18 +270,18 @@ mod tests {
     fn event(id: EventId) -> Frame {
         Frame::Stored(Arc::new(Event {
             id,
-            conversation_id: 1,
+            conversation_id: ConversationId(1),
             kind: "message.created".into(),
             data: "{}".into(),
         }))
     }
 
-    fn ids(subscription: &Subscription) -> Vec<EventId> {
+    fn ids(subscription: &Subscription) -> Vec<i64> {
         subscription
             .frames
             .try_iter()
             .filter_map(|f| match f {
-                Frame::Stored(e) => Some(e.id),
+                Frame::Stored(e) => Some(e.id.0),
                 Frame::Ephemeral { .. } => None,
             })
             .collect()
@@ -290,10 +290,10 @@ mod tests {
     #[test]
     fn members_get_events_and_others_do_not() {
         let hub = hub(8, 100, 16);
-        let ada = hub.subscribe(1, 10).expect("ada");
-        let bob = hub.subscribe(2, 20).expect("bob");
-        hub.publish(&event(5), &[1, 3], None);
-        hub.publish(&event(6), &[1, 2], Some(1));
+        let ada = hub.subscribe(UserId(1), SessionId(10)).expect("ada");
+        let bob = hub.subscribe(UserId(2), SessionId(20)).expect("bob");
+        hub.publish(&event(EventId(5)), &[UserId(1), UserId(3)], None);
+        hub.publish(&event(EventId(6)), &[UserId(1), UserId(2)], Some(UserId(1)));
         assert_eq!(ids(&ada), vec![5]);
         assert_eq!(ids(&bob), vec![6]);
     }
@@ -301,21 +301,21 @@ mod tests {
     #[test]
     fn streams_are_capped_per_user_and_in_total() {
         let hub = hub(2, 3, 4);
-        let _a = hub.subscribe(1, 1).expect("first");
-        let b = hub.subscribe(1, 1).expect("second");
-        assert_eq!(hub.subscribe(1, 1).err(), Some(Full));
-        let _c = hub.subscribe(2, 2).expect("other user");
-        assert_eq!(hub.subscribe(3, 3).err(), Some(Full));
+        let _a = hub.subscribe(UserId(1), SessionId(1)).expect("first");
+        let b = hub.subscribe(UserId(1), SessionId(1)).expect("second");
+        assert_eq!(hub.subscribe(UserId(1), SessionId(1)).err(), Some(Full));
+        let _c = hub.subscribe(UserId(2), SessionId(2)).expect("other user");
+        assert_eq!(hub.subscribe(UserId(3), SessionId(3)).err(), Some(Full));
         drop(b);
-        assert!(hub.subscribe(3, 3).is_ok());
+        assert!(hub.subscribe(UserId(3), SessionId(3)).is_ok());
     }
 
     #[test]
     fn a_full_queue_disconnects_the_stream_after_what_it_holds() {
         let hub = hub(8, 100, 2);
-        let slow = hub.subscribe(1, 1).expect("slow");
+        let slow = hub.subscribe(UserId(1), SessionId(1)).expect("slow");
         for id in 1..=3 {
-            hub.publish(&event(id), &[1], None);
+            hub.publish(&event(EventId(id)), &[UserId(1)], None);
         }
         assert_eq!(hub.open_streams(), 0);
         assert_eq!(ids(&slow), vec![1, 2]);
@@ -326,16 +326,20 @@ mod tests {
     #[test]
     fn closing_a_session_or_a_user_ends_their_streams() {
         let hub = hub(8, 100, 4);
-        let first = hub.subscribe(1, 10).expect("first session");
-        let second = hub.subscribe(1, 11).expect("second session");
-        hub.close_session(10);
+        let first = hub
+            .subscribe(UserId(1), SessionId(10))
+            .expect("first session");
+        let second = hub
+            .subscribe(UserId(1), SessionId(11))
+            .expect("second session");
+        hub.close_session(SessionId(10));
         assert!(first.frames.recv().is_err());
         assert_eq!(first.end_reason(), Some(EndReason::Revoked));
         assert_eq!(second.end_reason(), None);
-        hub.close_user(1, Some(11));
-        hub.publish(&event(1), &[1], None);
+        hub.close_user(UserId(1), Some(SessionId(11)));
+        hub.publish(&event(EventId(1)), &[UserId(1)], None);
         assert_eq!(ids(&second), vec![1]);
-        hub.close_user(1, None);
+        hub.close_user(UserId(1), None);
         assert!(second.frames.recv().is_err());
         assert_eq!(second.end_reason(), Some(EndReason::Revoked));
     }
@@ -343,22 +347,22 @@ mod tests {
     #[test]
     fn closing_all_ends_every_stream_and_refuses_new_ones() {
         let hub = hub(8, 100, 4);
-        let ada = hub.subscribe(1, 10).expect("ada");
-        let bob = hub.subscribe(2, 20).expect("bob");
+        let ada = hub.subscribe(UserId(1), SessionId(10)).expect("ada");
+        let bob = hub.subscribe(UserId(2), SessionId(20)).expect("bob");
         hub.close_all();
         for stream in [&ada, &bob] {
             assert!(stream.frames.recv().is_err());
             assert_eq!(stream.end_reason(), Some(EndReason::ShuttingDown));
         }
-        assert_eq!(hub.subscribe(3, 30).err(), Some(Full));
+        assert_eq!(hub.subscribe(UserId(3), SessionId(30)).err(), Some(Full));
     }
 
     #[test]
     fn typing_is_allowed_once_per_two_seconds() {
         let hub = hub(8, 100, 4);
-        assert!(hub.allow_typing(1, 7));
-        assert!(!hub.allow_typing(1, 7));
-        assert!(hub.allow_typing(1, 8));
-        assert!(hub.allow_typing(2, 7));
+        assert!(hub.allow_typing(UserId(1), ConversationId(7)));
+        assert!(!hub.allow_typing(UserId(1), ConversationId(7)));
+        assert!(hub.allow_typing(UserId(1), ConversationId(8)));
+        assert!(hub.allow_typing(UserId(2), ConversationId(7)));
     }
 }

@@ -37,7 +37,7 @@ impl ResumePoint {
         }
         Some(ResumePoint {
             epoch,
-            id: id.parse().ok()?,
+            id: EventId(id.parse().ok()?),
         })
     }
 }
@@ -62,13 +62,13 @@ mod tests {
             ResumePoint::parse("42"),
             Some(ResumePoint {
                 epoch: None,
-                id: 42
+                id: EventId(42)
             })
         );
-        let point = ResumePoint::parse(&token("9f3a", 7)).expect("a token");
+        let point = ResumePoint::parse(&token("9f3a", EventId(7))).expect("a token");
         assert_eq!(point.epoch.as_deref(), Some("9f3a"));
-        assert_eq!(point.id, 7);
-        assert_eq!(ResumePoint::parse("0").map(|p| p.id), Some(0));
+        assert_eq!(point.id, EventId(7));
+        assert_eq!(ResumePoint::parse("0").map(|p| p.id), Some(EventId(0)));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn append(
         "INSERT INTO events (conversation_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?;
     stmt.execute(params![conversation_id, kind, data, now.0])?;
-    Ok(tx.last_insert_rowid())
+    Ok(EventId(tx.last_insert_rowid()))
 }
 
 /// After an edit: every stored event that carries the message gets its new text and edit

@@ -125,7 +125,7 @@ pub fn page(
     viewer: UserId,
 ) -> RepoResult<(Vec<Message>, bool)> {
     let (condition, order, from) = match cursor {
-        Cursor::Newest => ("m.id < ?2", "DESC", i64::MAX),
+        Cursor::Newest => ("m.id < ?2", "DESC", MessageId(i64::MAX)),
         Cursor::Before(id) => ("m.id < ?2", "DESC", id),
         Cursor::After(id) => ("m.id > ?2", "ASC", id),
     };

@@ -5,6 +5,7 @@
 pub mod conversations;
 pub mod emotes;
 pub mod events;
+mod ids;
 pub mod messages;
 pub mod reactions;
 pub mod resets;
@@ -345,8 +346,12 @@ pub fn read<T, E: From<RepoError>>(
 }
 
 /// A list of ids as one `rarray(?)` parameter.
-fn id_array(ids: impl IntoIterator<Item = i64>) -> rusqlite::vtab::array::Array {
-    std::rc::Rc::new(ids.into_iter().map(rusqlite::types::Value::from).collect())
+fn id_array<T: Into<i64>>(ids: impl IntoIterator<Item = T>) -> rusqlite::vtab::array::Array {
+    std::rc::Rc::new(
+        ids.into_iter()
+            .map(|id| rusqlite::types::Value::from(id.into()))
+            .collect(),
+    )
 }
 
 /// Folds the write-ahead log into the database file, so a stopped server leaves one
