@@ -19,11 +19,10 @@ use rouille::Request;
 
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{ConversationId, Password, Session, Timestamp, User, UserId};
+use crate::domain::{Password, Session, Timestamp, User, UserId};
 use crate::error::ApiError;
 use crate::http::extract;
-use crate::repo::{self, RepoError, RepoResult, events, sessions};
-use crate::wire::Event;
+use crate::repo::{self, sessions};
 
 /// `last_used_at` is rewritten at most this often, so that a busy client does not turn every
 /// read into a database write.
@@ -87,12 +86,4 @@ fn write_with_events<T>(
     let value = repo::write(&app.pool, work)?;
     app.realtime.poke.poke();
     Ok(value)
-}
-
-/// Writes an event to the outbox inside the transaction of the change it reports.
-fn record(tx: &repo::Tx, conversation_id: ConversationId, event: &Event) -> RepoResult<()> {
-    let data = serde_json::to_string(&event.data)
-        .map_err(|e| RepoError::Other(format!("event payload: {e}")))?;
-    events::append(tx, conversation_id, event.kind, &data, Timestamp::now())?;
-    Ok(())
 }

@@ -2,13 +2,13 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, record, write_with_events};
+use super::{Caller, write_with_events};
 use crate::app::App;
 use crate::domain::{ConversationId, Message, Parse, Reaction, Timestamp};
 use crate::error::ApiError;
 use crate::http::{Params, reply};
 use crate::repo::reactions::{Added, MAX_DISTINCT_EMOTES};
-use crate::repo::{Tx, conversations, emotes, messages, reactions};
+use crate::repo::{Tx, conversations, emotes, events, messages, reactions};
 use crate::wire::{Event, OneMessage};
 
 pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<Response, ApiError> {
@@ -28,7 +28,7 @@ pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<R
             }
             Added::Added => {}
         }
-        record(
+        events::record(
             tx,
             id,
             &Event::reaction("reaction.added", &message, key, &caller.user),
@@ -54,7 +54,7 @@ pub fn remove(
         if !reactions::remove(tx, message_id, &key, caller.user.id)? {
             return Ok(message);
         }
-        record(
+        events::record(
             tx,
             id,
             &Event::reaction("reaction.removed", &message, key, &caller.user),
