@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use rouille::{Request, Response};
 
-use super::{Caller, write_with_events};
+use super::auth::Caller;
+use super::write_with_events;
 use crate::app::App;
 use crate::domain::{ConversationId, Timestamp, Title, UserId};
 use crate::error::ApiError;

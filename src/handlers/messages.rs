@@ -2,7 +2,8 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, write_with_events};
+use super::auth::Caller;
+use super::write_with_events;
 use crate::app::App;
 use crate::domain::{ClientId, ConversationId, Message, MessageBody, Timestamp, User};
 use crate::error::ApiError;

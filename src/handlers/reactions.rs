@@ -2,7 +2,8 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, write_with_events};
+use super::auth::Caller;
+use super::write_with_events;
 use crate::app::App;
 use crate::domain::{ConversationId, Message, Parse, Reaction, Timestamp};
 use crate::error::ApiError;

@@ -11,9 +11,9 @@ use rouille::{Request, Response};
 use super::{extract, path_of};
 use crate::app::App;
 use crate::error::ApiError;
+use crate::handlers::auth::{self, Caller};
 use crate::handlers::{
-    self, Caller, auth, conversations, emotes, health, messages, password, profile, reactions,
-    streams,
+    conversations, emotes, health, messages, password, profile, reactions, streams,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -172,7 +172,7 @@ pub fn dispatch(app: &App, request: &Request) -> Result<Response, ApiError> {
                 handler(app, request, &params)
             }
             Handler::Private(handler) => {
-                let caller = handlers::authenticate(app, request)?;
+                let caller = auth::authenticate(app, request)?;
                 params.check_decoded()?;
                 handler(app, request, &params, &caller)
             }
