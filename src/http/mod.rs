@@ -6,6 +6,7 @@
 pub mod cors;
 pub mod extract;
 pub mod forwarded;
+mod params;
 pub mod parse;
 pub mod reply;
 mod router;
@@ -13,7 +14,8 @@ pub mod server;
 pub mod sse;
 pub mod ws;
 
-pub use router::{Params, body_limit};
+pub use params::Params;
+pub use router::body_limit;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
