@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::domain::{ConversationId, Message, Parse, Reaction, Timestamp};
 use crate::error::ApiError;
 use crate::http::{Params, reply};
-use crate::repo::reactions::{Added, MAX_DISTINCT_EMOTES};
+use crate::repo::reactions::{Addition, MAX_DISTINCT_EMOTES};
 use crate::repo::{Tx, conversations, emotes, events, messages, reactions};
 use crate::wire::{Event, OneMessage};
 
@@ -21,13 +21,13 @@ pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<R
         }
         let key = reaction.key();
         match reactions::add(tx, message_id, &key, caller.user.id, Timestamp::now())? {
-            Added::AlreadyThere => return Ok(message),
-            Added::TooManyEmotes => {
+            Addition::AlreadyThere => return Ok(message),
+            Addition::TooManyEmotes => {
                 let why =
                     format!("a message carries at most {MAX_DISTINCT_EMOTES} different emotes");
                 return Err(ApiError::invalid_field("emote", why));
             }
-            Added::Added => {}
+            Addition::Added => {}
         }
         events::record(
             tx,
