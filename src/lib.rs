@@ -3,20 +3,22 @@
 //! `start` is what both `main` and anything embedding the server call: it opens the
 //! database, binds the address, and returns a handle to the running server.
 
-pub mod app;
-pub mod auth;
+// Public: what the `emotechat` command (`config`) and the fuzz targets (`http::parse`) use.
+// Everything else is the server's own.
+pub(crate) mod app;
+pub(crate) mod auth;
 pub mod config;
-pub mod domain;
-pub mod error;
-pub mod handlers;
-pub mod housekeeping;
+pub(crate) mod domain;
+pub(crate) mod error;
+pub(crate) mod handlers;
+pub(crate) mod housekeeping;
 pub mod http;
-pub mod mail;
-pub mod ratelimit;
-pub mod realtime;
-pub mod repo;
-pub mod resets;
-pub mod wire;
+pub(crate) mod mail;
+pub(crate) mod ratelimit;
+pub(crate) mod realtime;
+pub(crate) mod repo;
+pub(crate) mod resets;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod query_plans;

@@ -1,6 +1,7 @@
 //! The `emotechat` command: settings from flags and environment, then the server until
 //! SIGTERM or SIGINT, which stop it gracefully.
 
+use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,44 +12,64 @@ use signal_hook::iterator::Signals;
 /// How long requests in flight get to finish once a stop signal arrives.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Why the command stopped without serving: one line for stderr, and an exit code.
+enum Failure {
+    /// The flags or the environment are wrong: exit code 2, as for any usage error.
+    Usage(String),
+    /// The server could not start: exit code 1.
+    Start(String),
+}
+
+impl Failure {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Usage(_) => ExitCode::from(2),
+            Failure::Start(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(reason) | Failure::Start(reason) => f.write_str(reason),
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("emotechat: {failure}");
+            failure.exit_code()
+        }
+    }
+}
+
+fn run() -> Result<(), Failure> {
     let command = config::parse(std::env::args().skip(1), |name| std::env::var(name).ok());
-    let config = match command {
-        Ok(Command::Serve(config)) => *config,
-        Ok(Command::Help) => {
+    let config = match command.map_err(Failure::Usage)? {
+        Command::Serve(config) => *config,
+        Command::Help => {
             print!("{}", config::help_text());
-            return ExitCode::SUCCESS;
+            return Ok(());
         }
-        Ok(Command::Version) => {
+        Command::Version => {
             println!("emotechat {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Err(reason) => {
-            eprintln!("emotechat: {reason}");
-            return ExitCode::from(2);
+            return Ok(());
         }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     // Registered before the server starts, so an early signal is not lost.
-    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
-        Ok(signals) => signals,
-        Err(err) => {
-            eprintln!("emotechat: cannot handle stop signals: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let running = match emotechat::start(config) {
-        Ok(running) => running,
-        Err(reason) => {
-            eprintln!("emotechat: {reason}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let mut signals = Signals::new([SIGTERM, SIGINT])
+        .map_err(|err| Failure::Start(format!("cannot handle stop signals: {err}")))?;
+    let running = emotechat::start(config).map_err(|reason| Failure::Start(reason.to_string()))?;
     eprintln!("listening on http://{}", running.addr());
     if let Some(signal) = signals.forever().next() {
         log::info!("signal {signal} received; shutting down");
     }
     running.shutdown(SHUTDOWN_DEADLINE);
     log::info!("stopped");
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -6,4 +6,4 @@ mod gate;
 pub mod password;
 pub mod token;
 
-pub use password::{HashError, Hasher, Verdict};
+pub use password::{HashError, Hasher};

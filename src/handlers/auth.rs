@@ -1,12 +1,14 @@
-//! Registration, login, logout, token validation and the caller's sessions.
+//! Sessions, from issue to check: registration, login, logout, token validation and the
+//! caller's sessions, and the gate every private route and stream passes, which turns a
+//! bearer token into the `Caller`.
 
 use rouille::{Request, Response};
 
 use super::guesses::{self, Account};
-use super::{Caller, audit, client_address, refuse_common};
+use super::{audit, client_address, refuse_common};
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{Email, Name, NewEmail, Password, SessionId, Timestamp, UserId};
+use crate::domain::{Email, Name, NewEmail, Password, Session, SessionId, Timestamp, User, UserId};
 use crate::error::{ApiError, Kind};
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
@@ -15,6 +17,37 @@ use crate::wire::{self, LoggedIn, Registered, SessionInfo, Sessions, TokenValid}
 
 /// User agents are kept for the sessions list; longer ones are cut, not refused.
 const USER_AGENT_MAX_CHARS: usize = 256;
+
+/// `last_used_at` is rewritten at most this often, so that a busy client does not turn every
+/// read into a database write.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+/// The authenticated user making a request, and the session they made it with.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub session: Session,
+}
+
+/// The auth gate of private routes: a live session for the bearer token, or `401`.
+pub fn authenticate(app: &App, request: &Request) -> Result<Caller, ApiError> {
+    let token = extract::bearer_token(request).ok_or_else(ApiError::unauthorized)?;
+    authenticate_token(app, token)
+}
+
+/// The live session a token belongs to, or `401`. Streams pass a token from the query too.
+pub fn authenticate_token(app: &App, token: &str) -> Result<Caller, ApiError> {
+    let digest = token::digest(token);
+    let now = Timestamp::now();
+    let found = repo::read(&app.pool, |conn| {
+        sessions::find_live_by_token(conn, &digest, now)
+    })?;
+    let (session, user) = found.ok_or_else(ApiError::unauthorized)?;
+    if now.0 - session.last_used_at.0 >= TOUCH_INTERVAL_MS {
+        repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;
+    }
+    Ok(Caller { user, session })
+}
 
 pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let body = extract::json_object(request, extract::BODY_LIMIT)?;

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use rouille::{Request, Response};
 
-use super::{Caller, record, write_with_events};
+use super::auth::Caller;
+use super::write_with_events;
 use crate::app::App;
 use crate::domain::{ConversationId, Timestamp, Title, UserId};
 use crate::error::ApiError;
 use crate::http::{Params, extract, reply};
-use crate::repo::{self, conversations, messages, users};
+use crate::repo::{self, conversations, events, messages, users};
 use crate::wire::{ConversationPage, Event, OneConversation, Pagination, ReadState};
 
 /// A group holds at most this many members, its creator included.
@@ -61,7 +62,7 @@ pub fn create(
         };
         let conversation = conversations::get(tx, id, me)?;
         if created {
-            record(tx, id, &Event::conversation_created(conversation.clone()))?;
+            events::record(tx, id, &Event::conversation_created(conversation.clone()))?;
         }
         Ok((conversation, created))
     })?;
@@ -143,7 +144,7 @@ pub fn mark_read(
         }
         let (marker, moved) = conversations::mark_read(tx, id, me, message_id)?;
         if moved {
-            record(tx, id, &Event::read_updated(id, me, marker))?;
+            events::record(tx, id, &Event::read_updated(id, me, marker))?;
         }
         Ok(ReadState {
             last_read_message_id: marker,

@@ -5,7 +5,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rouille::{Request, Response};
 use sha2::{Digest, Sha256};
 
-use super::Caller;
+use super::auth::Caller;
 use crate::app::App;
 use crate::config::Quotas;
 use crate::domain::{EmoteName, ImageType, Parse, Timestamp};

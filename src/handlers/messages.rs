@@ -2,14 +2,15 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, record, write_with_events};
+use super::auth::Caller;
+use super::write_with_events;
 use crate::app::App;
 use crate::domain::{ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, User};
 use crate::error::ApiError;
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
 use crate::repo::messages::Cursor;
-use crate::repo::{self, Tx, conversations, messages};
+use crate::repo::{self, Tx, conversations, events, messages};
 use crate::wire::{Event, MessagePage, OneMessage};
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -91,7 +92,7 @@ fn store(
     conversations::record_message(tx, id, message_id, now)?;
     conversations::mark_read(tx, id, sender.id, message_id)?;
     let message = messages::get(tx, id, message_id, Some(sender.id))?;
-    record(tx, id, &Event::message("message.created", message.clone()))?;
+    events::record(tx, id, &Event::message("message.created", message.clone()))?;
     Ok((message, true))
 }
 
@@ -112,7 +113,7 @@ pub fn edit(
         }
         messages::edit(tx, message_id, &text, Timestamp::now())?;
         let edited = messages::get(tx, id, message_id, Some(caller.user.id))?;
-        record(tx, id, &Event::message("message.updated", edited.clone()))?;
+        events::record(tx, id, &Event::message("message.updated", edited.clone()))?;
         Ok(edited)
     })?;
     Ok(reply::ok(&OneMessage {
@@ -136,7 +137,7 @@ pub fn delete(
         }
         messages::delete(tx, message_id, Timestamp::now())?;
         let deleted = messages::get(tx, id, message_id, Some(caller.user.id))?;
-        record(tx, id, &Event::message("message.deleted", deleted.clone()))?;
+        events::record(tx, id, &Event::message("message.deleted", deleted.clone()))?;
         Ok(deleted)
     })?;
     Ok(reply::ok(&OneMessage {

@@ -1,6 +1,7 @@
 //! Request handlers, one file per area of the contract. Each one reads its input through
 //! `http::extract`, checks who may do it, calls the repository, and replies with a wire type:
-//! no SQL and no hand-built JSON here.
+//! no SQL and no hand-built JSON here. The auth gate that turns a bearer token into the
+//! `Caller` is in `auth`; this file keeps only the helpers several handlers share.
 
 pub mod auth;
 pub mod conversations;
@@ -18,43 +19,10 @@ use std::net::IpAddr;
 use rouille::Request;
 
 use crate::app::App;
-use crate::auth::token;
-use crate::domain::{ConversationId, Password, Session, Timestamp, User, UserId};
+use crate::domain::{Password, UserId};
 use crate::error::ApiError;
 use crate::http::extract;
-use crate::repo::{self, RepoError, RepoResult, events, sessions};
-use crate::wire::Event;
-
-/// `last_used_at` is rewritten at most this often, so that a busy client does not turn every
-/// read into a database write.
-const TOUCH_INTERVAL_MS: i64 = 60_000;
-
-/// The authenticated user making a request, and the session they made it with.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: User,
-    pub session: Session,
-}
-
-/// The auth gate of private routes: a live session for the bearer token, or `401`.
-pub fn authenticate(app: &App, request: &Request) -> Result<Caller, ApiError> {
-    let token = extract::bearer_token(request).ok_or_else(ApiError::unauthorized)?;
-    authenticate_token(app, token)
-}
-
-/// The live session a token belongs to, or `401`.
-fn authenticate_token(app: &App, token: &str) -> Result<Caller, ApiError> {
-    let digest = token::digest(token);
-    let now = Timestamp::now();
-    let found = repo::read(&app.pool, |conn| {
-        sessions::find_live_by_token(conn, &digest, now)
-    })?;
-    let (session, user) = found.ok_or_else(ApiError::unauthorized)?;
-    if now.0 - session.last_used_at.0 >= TOUCH_INTERVAL_MS {
-        repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;
-    }
-    Ok(Caller { user, session })
-}
+use crate::repo;
 
 /// Refuses a new password that is one of the most common ones (`field` names it).
 fn refuse_common(password: &Password, field: &str) -> Result<(), ApiError> {
@@ -87,12 +55,4 @@ fn write_with_events<T>(
     let value = repo::write(&app.pool, work)?;
     app.realtime.poke.poke();
     Ok(value)
-}
-
-/// Writes an event to the outbox inside the transaction of the change it reports.
-fn record(tx: &repo::Tx, conversation_id: ConversationId, event: &Event) -> RepoResult<()> {
-    let data = serde_json::to_string(&event.data)
-        .map_err(|e| RepoError::Other(format!("event payload: {e}")))?;
-    events::append(tx, conversation_id, event.kind, &data, Timestamp::now())?;
-    Ok(())
 }

@@ -2,8 +2,9 @@
 
 use rouille::{Request, Response};
 
+use super::auth::Caller;
 use super::guesses::{self, Account};
-use super::{Caller, client_address, refuse_common};
+use super::{client_address, refuse_common};
 use crate::app::App;
 use crate::domain::{Name, Parse, Password, UserId, fold_case};
 use crate::error::ApiError;

@@ -2,13 +2,14 @@
 
 use rouille::{Request, Response};
 
-use super::{Caller, record, write_with_events};
+use super::auth::Caller;
+use super::write_with_events;
 use crate::app::App;
 use crate::domain::{ConversationId, Message, MessageId, Parse, Reaction, Timestamp};
 use crate::error::ApiError;
 use crate::http::{Params, reply};
-use crate::repo::reactions::{Added, MAX_DISTINCT_EMOTES};
-use crate::repo::{Tx, conversations, emotes, messages, reactions};
+use crate::repo::reactions::{Addition, MAX_DISTINCT_EMOTES};
+use crate::repo::{Tx, conversations, emotes, events, messages, reactions};
 use crate::wire::{Event, OneMessage};
 
 pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<Response, ApiError> {
@@ -20,15 +21,15 @@ pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<R
         }
         let key = reaction.key();
         match reactions::add(tx, message_id, &key, caller.user.id, Timestamp::now())? {
-            Added::AlreadyThere => return Ok(message),
-            Added::TooManyEmotes => {
+            Addition::AlreadyThere => return Ok(message),
+            Addition::TooManyEmotes => {
                 let why =
                     format!("a message carries at most {MAX_DISTINCT_EMOTES} different emotes");
                 return Err(ApiError::invalid_field("emote", why));
             }
-            Added::Added => {}
+            Addition::Added => {}
         }
-        record(
+        events::record(
             tx,
             id,
             &Event::reaction("reaction.added", &message, key, &caller.user),
@@ -54,7 +55,7 @@ pub fn remove(
         if !reactions::remove(tx, message_id, &key, caller.user.id)? {
             return Ok(message);
         }
-        record(
+        events::record(
             tx,
             id,
             &Event::reaction("reaction.removed", &message, key, &caller.user),

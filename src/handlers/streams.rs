@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rouille::{Request, Response};
 
-use super::{Caller, authenticate_token};
+use super::auth::{Caller, authenticate_token};
 use crate::app::App;
 use crate::domain::{ConversationId, EventId, SessionId, Timestamp, User, UserId};
 use crate::error::ApiError;

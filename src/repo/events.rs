@@ -11,16 +11,25 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{RepoResult, Tx};
+use super::{RepoError, RepoResult, Tx};
 use crate::domain::{ConversationId, EventId, MessageId, Timestamp, UserId};
+use crate::wire::Event;
 
 /// The stored events that carry a message's text, found through the `events_by_message`
 /// index (the expression and the condition must match that index's exactly).
 const CARRYING_MESSAGE: &str = "json_extract(data, '$.message.id') = ?1
      AND type IN ('message.created', 'message.updated')";
 
+/// Writes an event to the outbox inside the transaction of the change it reports.
+pub fn record(tx: &Tx, conversation_id: ConversationId, event: &Event) -> RepoResult<()> {
+    let data = serde_json::to_string(&event.data)
+        .map_err(|e| RepoError::Other(format!("event payload: {e}")))?;
+    append(tx, conversation_id, event.kind, &data, Timestamp::now())?;
+    Ok(())
+}
+
 /// Appends an event; `data` is its JSON payload, already serialised.
-pub fn append(
+fn append(
     tx: &Tx,
     conversation_id: ConversationId,
     kind: &str,

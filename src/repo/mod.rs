@@ -21,8 +21,9 @@ use std::time::Duration;
 use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Savepoint, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
+pub use writer::Tx;
 use writer::Writer;
 
 /// The schema a new file gets.
@@ -74,10 +75,6 @@ impl Pool {
         self.writer.connection()
     }
 }
-
-/// The write transaction handed to callers of `write`, who pass it on to the functions here:
-/// a savepoint inside the transaction of a commit group.
-pub type Tx<'conn> = Savepoint<'conn>;
 
 #[derive(Debug)]
 pub enum RepoError {
@@ -307,6 +304,9 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Migrations run on the connection `open` is configuring, before the writer that later owns
+/// it exists, in a transaction of their own: they are the one kind of write that does not go
+/// through `write`, and nothing else can run while they do.
 fn migrate(conn: &mut Connection, found: Found) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     match found {
@@ -504,6 +504,54 @@ mod tests {
                 "e\u{301}mile@x.org"
             ]
         );
+    }
+
+    /// The tables' files, whose functions must write through a `Tx`.
+    const TABLE_FILES: &[(&str, &str)] = &[
+        ("conversations", include_str!("conversations.rs")),
+        ("emotes", include_str!("emotes.rs")),
+        ("events", include_str!("events.rs")),
+        ("messages", include_str!("messages.rs")),
+        ("reactions", include_str!("reactions.rs")),
+        ("resets", include_str!("resets.rs")),
+        ("sessions", include_str!("sessions.rs")),
+        ("users", include_str!("users.rs")),
+    ];
+
+    /// Each top-level function of a file outside its tests: its name, signature and body.
+    fn functions(source: &str) -> Vec<(&str, &str, &str)> {
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        code.split("\n}\n")
+            .filter_map(|item| {
+                let start = item.rfind("\npub fn ").or_else(|| item.rfind("\nfn "))?;
+                let function = item[start..].trim_start();
+                let (signature, body) = function.split_once(" {\n")?;
+                let name = signature.split("fn ").nth(1)?.split(['(', '<']).next()?;
+                Some((name, signature, body))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_function_that_changes_a_table_takes_the_writers_transaction() {
+        let mut checked = 0;
+        for (file, source) in TABLE_FILES {
+            for (name, signature, body) in functions(source) {
+                let writes = ["INSERT ", "UPDATE ", "DELETE "]
+                    .iter()
+                    .any(|verb| body.contains(verb));
+                // A migration step: it runs before the writer exists.
+                if !writes || (*file, name) == ("users", "normalise_stored") {
+                    continue;
+                }
+                checked += 1;
+                assert!(
+                    signature.contains("tx: &Tx"),
+                    "{file}::{name} writes without a Tx: {signature}"
+                );
+            }
+        }
+        assert!(checked >= 25, "only {checked} writing functions found");
     }
 
     #[test]

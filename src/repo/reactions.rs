@@ -11,7 +11,7 @@ use crate::domain::{MessageId, ReactionCount, Timestamp, UserId};
 pub const MAX_DISTINCT_EMOTES: i64 = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Added {
+pub enum Addition {
     Added,
     AlreadyThere,
     /// The message already carries the maximum number of distinct emotes.
@@ -24,7 +24,7 @@ pub fn add(
     emote: &str,
     user_id: UserId,
     now: Timestamp,
-) -> RepoResult<Added> {
+) -> RepoResult<Addition> {
     let (distinct, emote_present): (i64, bool) = tx.query_row(
         "SELECT count(DISTINCT emote), coalesce(max(emote = ?2), 0)
          FROM reactions WHERE message_id = ?1",
@@ -32,7 +32,7 @@ pub fn add(
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     if !emote_present && distinct >= MAX_DISTINCT_EMOTES {
-        return Ok(Added::TooManyEmotes);
+        return Ok(Addition::TooManyEmotes);
     }
     let inserted = tx.execute(
         "INSERT INTO reactions (message_id, emote, user_id, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -40,9 +40,9 @@ pub fn add(
         params![message_id, emote, user_id, now.0],
     )?;
     Ok(if inserted == 1 {
-        Added::Added
+        Addition::Added
     } else {
-        Added::AlreadyThere
+        Addition::AlreadyThere
     })
 }
 

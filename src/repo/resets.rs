@@ -2,19 +2,19 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::RepoResult;
+use super::{RepoResult, Tx};
 use crate::domain::{Timestamp, UserId};
 
 /// Stores a new reset token for the user and drops every older one: only the newest link works.
 pub fn replace(
-    conn: &Connection,
+    tx: &Tx,
     user_id: UserId,
     token_hash: &[u8],
     now: Timestamp,
     expires_at: Timestamp,
 ) -> RepoResult<()> {
-    delete_for_user(conn, user_id)?;
-    conn.execute(
+    delete_for_user(tx, user_id)?;
+    tx.execute(
         "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4)",
         params![user_id, token_hash, now.0, expires_at.0],
@@ -40,8 +40,8 @@ pub fn find_usable(
 
 /// Marks a usable token used and returns its user; `None` if it was not usable, so two
 /// requests racing with one token cannot both succeed.
-pub fn consume(conn: &Connection, token_hash: &[u8], now: Timestamp) -> RepoResult<Option<UserId>> {
-    Ok(conn
+pub fn consume(tx: &Tx, token_hash: &[u8], now: Timestamp) -> RepoResult<Option<UserId>> {
+    Ok(tx
         .query_row(
             "UPDATE password_resets SET used_at = ?2
              WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
@@ -53,14 +53,14 @@ pub fn consume(conn: &Connection, token_hash: &[u8], now: Timestamp) -> RepoResu
 }
 
 /// Drops every reset token of the user, e.g. once they changed their password themselves.
-pub fn delete_for_user(conn: &Connection, user_id: UserId) -> RepoResult<()> {
-    conn.execute("DELETE FROM password_resets WHERE user_id = ?1", [user_id])?;
+pub fn delete_for_user(tx: &Tx, user_id: UserId) -> RepoResult<()> {
+    tx.execute("DELETE FROM password_resets WHERE user_id = ?1", [user_id])?;
     Ok(())
 }
 
 /// Deletes up to `batch` reset tokens that are used or expired; how many went.
-pub fn delete_spent(conn: &Connection, now: Timestamp, batch: u32) -> RepoResult<usize> {
-    Ok(conn.execute(
+pub fn delete_spent(tx: &Tx, now: Timestamp, batch: u32) -> RepoResult<usize> {
+    Ok(tx.execute(
         "DELETE FROM password_resets WHERE id IN
              (SELECT id FROM password_resets
               WHERE used_at IS NOT NULL OR expires_at <= ?1 LIMIT ?2)",

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::RepoResult;
+use super::{RepoResult, Tx};
 use crate::domain::{Session, SessionId, Timestamp, User, UserId};
 
 const SESSION_COLUMNS: &str = "id, user_agent, created_at, last_used_at, expires_at";
@@ -18,7 +18,7 @@ fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
 }
 
 pub fn insert(
-    conn: &Connection,
+    tx: &Tx,
     user_id: UserId,
     token_hash: &[u8],
     user_agent: Option<&str>,
@@ -30,7 +30,7 @@ pub fn insert(
                                     expires_at)
          VALUES (?1, ?2, ?3, ?4, ?4, ?5) RETURNING {SESSION_COLUMNS}"
     );
-    Ok(conn.query_row(
+    Ok(tx.query_row(
         &sql,
         params![user_id, token_hash, user_agent, now.0, expires_at.0],
         session_from_row,
@@ -70,8 +70,8 @@ pub fn expiry(conn: &Connection, id: SessionId) -> RepoResult<Option<Timestamp>>
         .optional()?)
 }
 
-pub fn touch(conn: &Connection, id: SessionId, now: Timestamp) -> RepoResult<()> {
-    conn.execute(
+pub fn touch(tx: &Tx, id: SessionId, now: Timestamp) -> RepoResult<()> {
+    tx.execute(
         "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
         params![id, now.0],
     )?;
@@ -92,8 +92,8 @@ pub fn list_live(conn: &Connection, user_id: UserId, now: Timestamp) -> RepoResu
 }
 
 /// Deletes one of the user's sessions; false if the user has no session with that id.
-pub fn delete_own(conn: &Connection, user_id: UserId, id: SessionId) -> RepoResult<bool> {
-    let deleted = conn.execute(
+pub fn delete_own(tx: &Tx, user_id: UserId, id: SessionId) -> RepoResult<bool> {
+    let deleted = tx.execute(
         "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2",
         params![id, user_id],
     )?;
@@ -101,12 +101,8 @@ pub fn delete_own(conn: &Connection, user_id: UserId, id: SessionId) -> RepoResu
 }
 
 /// Deletes every session of the user except `keep` (if given).
-pub fn delete_all_for_user(
-    conn: &Connection,
-    user_id: UserId,
-    keep: Option<SessionId>,
-) -> RepoResult<()> {
-    conn.execute(
+pub fn delete_all_for_user(tx: &Tx, user_id: UserId, keep: Option<SessionId>) -> RepoResult<()> {
+    tx.execute(
         "DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2",
         params![user_id, keep],
     )?;
@@ -115,12 +111,12 @@ pub fn delete_all_for_user(
 
 /// Deletes the user's live sessions beyond the `keep` newest; the ids of those deleted.
 pub fn delete_all_but_newest(
-    conn: &Connection,
+    tx: &Tx,
     user_id: UserId,
     keep: u32,
     now: Timestamp,
 ) -> RepoResult<Vec<SessionId>> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = tx.prepare_cached(
         "DELETE FROM sessions WHERE id IN
              (SELECT id FROM sessions WHERE user_id = ?1 AND expires_at > ?2
               ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?3)
@@ -133,8 +129,8 @@ pub fn delete_all_but_newest(
 }
 
 /// Deletes up to `batch` expired sessions; how many went.
-pub fn delete_expired(conn: &Connection, now: Timestamp, batch: u32) -> RepoResult<usize> {
-    Ok(conn.execute(
+pub fn delete_expired(tx: &Tx, now: Timestamp, batch: u32) -> RepoResult<usize> {
+    Ok(tx.execute(
         "DELETE FROM sessions WHERE id IN
              (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
         params![now.0, batch],

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{RepoError, RepoResult};
+use super::{RepoError, RepoResult, Tx};
 use crate::domain::{Email, Name, PageRequest, Timestamp, User, UserId, fold_case, nfc};
 
 const USER_COLUMNS: &str = "id, name, email, created_at";
@@ -18,7 +18,7 @@ fn user_from_row(row: &Row) -> rusqlite::Result<User> {
 
 /// Inserts a user; `Conflict` if the email (in any letter case) is taken.
 pub fn insert(
-    conn: &Connection,
+    tx: &Tx,
     name: &Name,
     email: &Email,
     password_hash: &str,
@@ -28,7 +28,7 @@ pub fn insert(
         "INSERT INTO users (name, name_fold, email, email_lower, password_hash, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {USER_COLUMNS}"
     );
-    Ok(conn.query_row(
+    Ok(tx.query_row(
         &sql,
         params![
             name.as_str(),
@@ -75,19 +75,19 @@ pub fn find_by_email(conn: &Connection, email: &Email) -> RepoResult<Option<User
         .optional()?)
 }
 
-pub fn rename(conn: &Connection, id: UserId, name: &Name) -> RepoResult<User> {
+pub fn rename(tx: &Tx, id: UserId, name: &Name) -> RepoResult<User> {
     let sql = format!(
         "UPDATE users SET name = ?2, name_fold = ?3 WHERE id = ?1 RETURNING {USER_COLUMNS}"
     );
-    Ok(conn.query_row(
+    Ok(tx.query_row(
         &sql,
         params![id, name.as_str(), name.folded()],
         user_from_row,
     )?)
 }
 
-pub fn set_password_hash(conn: &Connection, id: UserId, password_hash: &str) -> RepoResult<()> {
-    let changed = conn.execute(
+pub fn set_password_hash(tx: &Tx, id: UserId, password_hash: &str) -> RepoResult<()> {
+    let changed = tx.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![id, password_hash],
     )?;
@@ -142,7 +142,8 @@ pub fn missing_ids(conn: &Connection, ids: &[UserId]) -> RepoResult<Vec<UserId>>
 /// Brings names and emails stored by versions that kept them as typed into NFC, with their
 /// lookup forms made again the way `Name::folded` and `Email::lowered` make them now. An
 /// email whose new form another account already has keeps its old one: that account was
-/// told apart from the other before, and cannot be merged with it here.
+/// told apart from the other before, and cannot be merged with it here. A migration step: it
+/// runs in the migration's transaction before the writer exists, hence a `Connection`.
 pub fn normalise_stored(conn: &Connection) -> rusqlite::Result<()> {
     let mut stmt =
         conn.prepare("SELECT id, name, name_fold, email, email_lower FROM users ORDER BY id")?;

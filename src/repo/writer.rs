@@ -5,18 +5,34 @@
 //! durable, so `synchronous = FULL` costs one sync per group instead of one per write, and
 //! writers queue on a mutex instead of sleeping in SQLite's busy handler.
 
+use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
 
-use super::{RepoError, Tx};
+use super::RepoError;
 
 /// A group is committed once this many writes have run in it (failed ones included), even
 /// if more are waiting, so that the first writer of a busy stream still gets its answer
 /// promptly.
 const MAX_GROUP: usize = 64;
+
+/// The write transaction handed to callers of `repo::write`, who pass it on to the
+/// repository: a savepoint inside the transaction of a commit group. Only the writer makes
+/// one, so every repository function that changes the database takes a `&Tx`, and none can
+/// be handed a pooled read connection by mistake; functions that only read take a
+/// `&Connection`, which a `Tx` derefs to (a read inside a write sees the write's changes).
+pub struct Tx<'conn>(&'conn Connection);
+
+impl Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.0
+    }
+}
 
 pub struct Writer {
     state: Mutex<State>,
@@ -148,7 +164,7 @@ impl State {
             self.open = true;
         }
         let mut savepoint = self.conn.savepoint().map_err(RepoError::from)?;
-        let outcome = work(&savepoint);
+        let outcome = work(&Tx(&savepoint));
         // Released on success; rolled back and released on an error, which leaves the
         // group's other writes as they were. (A panic in `work` drops the savepoint, which
         // rolls it back the same way.)
