@@ -2,7 +2,7 @@
 """EmoteChat and PocketBase side by side, on this machine, in one sitting.
 
 Run through bench/compare.sh, which builds the release binary and installs PocketBase and wrk
-first. Usage: compare.py EMOTECHAT_BINARY POCKETBASE_BINARY POCKETBASE_HARNESS_DIR
+first. Usage: compare.py EMOTECHAT_BINARY POCKETBASE_BINARY
 
 Both servers start on loopback with fresh data and are seeded identically: 1,000 users (two
 registered through the API, the rest written straight into each one's SQLite file with the
@@ -31,6 +31,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PB_MIGRATIONS = os.path.join(HERE, "pocketbase", "pb_migrations")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
@@ -238,36 +239,30 @@ class PocketBase:
     name = "PocketBase"
     health = "/api/health"
 
-    def __init__(self, binary, harness):
-        self.binary, self.harness = binary, harness
+    def __init__(self, binary):
+        self.binary = binary
 
     def version(self):
         return subprocess.run([self.binary, "--version"], capture_output=True,
                               text=True).stdout.strip()
 
-    def spawn(self, datadir, port):
+    def spawn(self, datadir, port, migrations=()):
         return subprocess.Popen(
-            [self.binary, "serve", "--http", f"127.0.0.1:{port}", "--dir", datadir],
+            [self.binary, "serve", "--http", f"127.0.0.1:{port}", "--dir", datadir,
+             *migrations],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def start(self, datadir):
-        """The shared harness starts it, creates a superuser and the `users` and `messages`
-        collections; request logs off (they would cost PocketBase a write per request)."""
+        """Starts it with bench/pocketbase's migrations, which make the `users` and `messages`
+        collections and a superuser and turn the request log off before the first answer."""
         self.datadir, self.port = datadir, free_port()
-        subprocess.run([f"{self.harness}/run.sh", str(self.port), datadir], check=True,
-                       env={**os.environ, "PB_REQUEST_LOGS": "0", "QUIET_WAIT": "5"},
-                       stdout=subprocess.DEVNULL, stderr=open(f"{datadir}/harness.log", "w"))
-        with open(f"{datadir}/pb.pid") as f:
-            self.pid = int(f.read())
+        self.proc = self.spawn(datadir, self.port, ("--migrationsDir", PB_MIGRATIONS))
+        wait_healthy(self.port, self.health, self.proc)
+        self.pid = self.proc.pid
 
     def stop(self):
-        os.kill(self.pid, signal.SIGTERM)
-        for _ in range(500):
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.01)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
 
     def db(self):
         return open_db(f"{self.datadir}/data.db")
@@ -396,8 +391,8 @@ ITEMS = [
 
 
 def main():
-    ours_binary, pb_binary, harness = sys.argv[1:4]
-    ours, pb = EmoteChat(ours_binary), PocketBase(pb_binary, harness)
+    ours_binary, pb_binary = sys.argv[1:3]
+    ours, pb = EmoteChat(ours_binary), PocketBase(pb_binary)
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "ours_version": ours.version(), "pb_version": pb.version(),
             "seconds": SECONDS, "rounds": ROUNDS, "connections": CONNECTIONS,

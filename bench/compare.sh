@@ -1,28 +1,22 @@
 #!/usr/bin/env bash
 # bench/compare.sh — EmoteChat and PocketBase side by side on this machine, in one sitting.
-# Builds the release binary, installs PocketBase (the shared harness's setup.sh: a venv under
-# /tmp) and wrk if missing, then runs bench/compare.py, which seeds both servers identically,
-# runs wrk against them interleaved, and writes bench/RESULTS.md. Takes about 15 minutes.
+# Builds the release binary, installs PocketBase (bench/pocketbase/setup.sh: a venv under
+# /tmp) and the Debian tools the run needs if missing, then runs bench/compare.py, which starts
+# PocketBase with bench/pocketbase/pb_migrations, seeds both servers identically, runs wrk
+# against them interleaved, and writes bench/RESULTS.md. Takes about 15 minutes.
 #
 #   bench/compare.sh
 #
-# Settings (environment): PB_HARNESS (default ../shared/peers/pocketbase from the repository),
-# BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_LOGIN_CONNECTIONS, BENCH_SCALE_USERS,
-# BENCH_OUT: see bench/compare.py.
+# Settings (environment): PB_VENV, PB_VERSION: see bench/pocketbase/setup.sh; BENCH_SECONDS,
+# BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_LOGIN_CONNECTIONS, BENCH_SCALE_USERS, BENCH_OUT: see
+# bench/compare.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-harness=${PB_HARNESS:-$(cd .. && pwd)/shared/peers/pocketbase}
-if [ ! -x "$harness/run.sh" ]; then
-    echo "PocketBase harness not found in $harness; set PB_HARNESS to its directory" >&2
-    exit 1
-fi
-
-# Debian packages the run needs: wrk (load), jq and curl (the harness), file (setup.sh).
+# Debian packages the run needs: wrk (the load) and python3-venv (PocketBase's venv).
 missing=()
-for pair in wrk:wrk jq:jq curl:curl file:file sqlite3:sqlite3; do
-    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-done
+command -v wrk >/dev/null || missing+=(wrk)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
     $sudo apt-get update -qq
@@ -30,5 +24,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build --release
-pocketbase=$("$harness/setup.sh")
-exec python3 bench/compare.py target/release/emotechat "$pocketbase" "$harness"
+pocketbase=$(bench/pocketbase/setup.sh)
+exec python3 bench/compare.py target/release/emotechat "$pocketbase"

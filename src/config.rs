@@ -207,6 +207,18 @@ const SETTINGS: &[Setting] = &[
         help: "live sessions per user; a login past it ends the oldest (1-10000)",
     },
     Setting {
+        flag: "--trust-proxy",
+        env: "EMOTECHAT_TRUST_PROXY",
+        default: "none",
+        help: "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed",
+    },
+    Setting {
+        flag: "--cors-origins",
+        env: "EMOTECHAT_CORS_ORIGINS",
+        default: "none",
+        help: "comma-separated web origins allowed to call the API from a browser",
+    },
+    Setting {
         flag: "--max-connections",
         env: "EMOTECHAT_MAX_CONNECTIONS",
         default: "1024",
@@ -215,7 +227,7 @@ const SETTINGS: &[Setting] = &[
     Setting {
         flag: "--max-connections-per-ip",
         env: "EMOTECHAT_MAX_CONNECTIONS_PER_IP",
-        default: "max-connections/16",
+        default: "--max-connections/16 (64)",
         help: "open connections from one client address at most; more are closed at once (1-100000)",
     },
     Setting {
@@ -247,6 +259,12 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_WRITE_TIMEOUT",
         default: "30",
         help: "seconds a response write may block (1-3600)",
+    },
+    Setting {
+        flag: "--idle-timeout",
+        env: "EMOTECHAT_IDLE_TIMEOUT",
+        default: "30",
+        help: "seconds a kept-alive connection may wait for its next request (1-3600)",
     },
     Setting {
         flag: "--max-streams",
@@ -284,24 +302,6 @@ const SETTINGS: &[Setting] = &[
         default: "60",
         help: "seconds between an open stream's checks that its session is still live (1-3600)",
     },
-    Setting {
-        flag: "--trust-proxy",
-        env: "EMOTECHAT_TRUST_PROXY",
-        default: "none",
-        help: "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed",
-    },
-    Setting {
-        flag: "--cors-origins",
-        env: "EMOTECHAT_CORS_ORIGINS",
-        default: "none",
-        help: "comma-separated web origins allowed to call the API from a browser",
-    },
-    Setting {
-        flag: "--idle-timeout",
-        env: "EMOTECHAT_IDLE_TIMEOUT",
-        default: "30",
-        help: "seconds a kept-alive connection may wait for its next request (1-3600)",
-    },
 ];
 
 /// What the command line asks for.
@@ -312,8 +312,15 @@ pub enum Command {
     Version,
 }
 
-/// The `--help` text: usage and every setting with its variable and default.
+/// The `--help` text: usage and every setting with its variable and default, in columns as
+/// wide as the longest flag and variable.
 pub fn help_text() -> String {
+    let flag_width = SETTINGS
+        .iter()
+        .map(|s| flag_with_value(s).len())
+        .max()
+        .unwrap_or(0);
+    let env_width = SETTINGS.iter().map(|s| s.env.len()).max().unwrap_or(0);
     let mut text = format!(
         "EmoteChat {} - a self-hosted chat server\n\n\
          Usage: emotechat [serve] [OPTIONS]\n\n\
@@ -322,16 +329,21 @@ pub fn help_text() -> String {
     );
     for s in SETTINGS {
         text.push_str(&format!(
-            "  {:<16} {:<24} {} [default: {}]\n",
-            format!("{} VALUE", s.flag),
+            "  {:<flag_width$} {:<env_width$} {} [default: {}]\n",
+            flag_with_value(s),
             s.env,
             s.help,
             s.default
         ));
     }
-    text.push_str("  --help                                    print this help\n");
-    text.push_str("  --version                                 print the version\n");
+    let width = flag_width + 1 + env_width;
+    text.push_str(&format!("  {:<width$} print this help\n", "--help"));
+    text.push_str(&format!("  {:<width$} print the version\n", "--version"));
     text
+}
+
+fn flag_with_value(setting: &Setting) -> String {
+    format!("{} VALUE", setting.flag)
 }
 
 /// Parses the arguments (without the program name) and the environment into a command.
@@ -831,16 +843,79 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_setting_and_default() {
+    fn help_lists_every_setting_and_default_in_aligned_columns() {
         let text = help_text();
-        for s in SETTINGS {
-            assert!(text.contains(s.flag) && text.contains(s.env) && text.contains(s.default));
+        let options: Vec<&str> = text.lines().filter(|l| l.starts_with("  --")).collect();
+        assert_eq!(options.len(), SETTINGS.len() + 2, "{text}");
+        for (line, s) in options.iter().zip(SETTINGS) {
+            assert!(line.starts_with(&format!("  {} VALUE ", s.flag)), "{line}");
+            assert!(line.contains(&format!(" {} ", s.env)), "{line}");
+            assert!(
+                line.ends_with(&format!("[default: {}]", s.default)),
+                "{line}"
+            );
         }
+        let env_columns: Vec<Option<usize>> = options
+            .iter()
+            .zip(SETTINGS)
+            .map(|(line, s)| line.find(s.env))
+            .collect();
+        let mut text_columns: Vec<Option<usize>> = options
+            .iter()
+            .zip(SETTINGS)
+            .map(|(line, s)| line.find(s.help))
+            .collect();
+        text_columns.extend(
+            options[SETTINGS.len()..]
+                .iter()
+                .map(|line| line.find("print")),
+        );
+        assert!(
+            env_columns
+                .iter()
+                .all(|c| c.is_some() && *c == env_columns[0]),
+            "{text}"
+        );
+        assert!(
+            text_columns
+                .iter()
+                .all(|c| c.is_some() && *c == text_columns[0]),
+            "{text}"
+        );
         assert_eq!(parse(args(&["--help"]), |_| None), Ok(Command::Help));
         assert_eq!(
             parse(args(&["serve", "--version"]), |_| None),
             Ok(Command::Version)
         );
+    }
+
+    /// The rows of README.md's settings table as (flag, variable, default), backticks removed.
+    fn readme_settings() -> Vec<[String; 3]> {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## ")
+            .find(|section| section.starts_with("Settings\n"))
+            .expect("README has a Settings section");
+        section
+            .lines()
+            .filter(|line| line.starts_with("| `--"))
+            .map(|line| {
+                let cells: Vec<String> = line
+                    .split('|')
+                    .map(|cell| cell.trim().replace('`', ""))
+                    .collect();
+                [cells[1].clone(), cells[2].clone(), cells[3].clone()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_settings_table_is_settings_in_order() {
+        let expected: Vec<[String; 3]> = SETTINGS
+            .iter()
+            .map(|s| [s.flag.to_owned(), s.env.to_owned(), s.default.to_owned()])
+            .collect();
+        assert_eq!(readme_settings(), expected);
     }
 
     #[test]

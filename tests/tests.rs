@@ -5,6 +5,7 @@ mod util;
 mod accounts;
 mod cli;
 mod conversations;
+mod docs;
 mod durability;
 mod emotes;
 mod errors;
