@@ -8,6 +8,7 @@ pub mod extract;
 pub mod forwarded;
 pub mod parse;
 pub mod reply;
+pub mod rouille_bridge;
 mod router;
 pub mod server;
 pub mod sse;
