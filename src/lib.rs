@@ -18,9 +18,6 @@ pub mod repo;
 pub mod resets;
 pub mod wire;
 
-#[cfg(test)]
-mod query_plans;
-
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
