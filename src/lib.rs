@@ -20,9 +20,6 @@ pub(crate) mod repo;
 pub(crate) mod resets;
 pub(crate) mod wire;
 
-#[cfg(test)]
-mod query_plans;
-
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;

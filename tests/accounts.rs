@@ -1,7 +1,10 @@
 //! Registration, login, logout, validation and sessions.
 
+use std::time::Duration;
+
 use serde_json::json;
 
+use crate::util::sse::subscribe;
 use crate::util::{PASSWORD, TestServer, millis_of, unique_email};
 
 #[test]
@@ -318,8 +321,7 @@ fn an_expired_session_is_refused() {
     let server = TestServer::start();
     let user = server.user("Ada");
     let db = rusqlite::Connection::open(server.db_path()).expect("open db");
-    db.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("timeout");
+    db.busy_timeout(Duration::from_secs(5)).expect("timeout");
     db.execute("UPDATE sessions SET expires_at = 0", [])
         .expect("expire");
     server
@@ -337,8 +339,7 @@ fn a_weaker_stored_hash_is_upgraded_on_login() {
         .expect("hash")
         .to_string();
     let db = rusqlite::Connection::open(server.db_path()).expect("open db");
-    db.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("timeout");
+    db.busy_timeout(Duration::from_secs(5)).expect("timeout");
     db.execute("UPDATE users SET password_hash = ?1", [&weak])
         .expect("weaken");
     assert_eq!(server.login(&user.email, PASSWORD).status, 200);
@@ -349,35 +350,11 @@ fn a_weaker_stored_hash_is_upgraded_on_login() {
     assert_eq!(server.login(&user.email, PASSWORD).status, 200);
 }
 
-/// Opens `GET /api/events` with `token`; the connection, once the stream has started.
-fn open_events(server: &TestServer, token: &str) -> std::net::TcpStream {
-    use std::io::{Read, Write};
-    let mut stream =
-        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    let request =
-        format!("GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
-    stream.write_all(request.as_bytes()).expect("request");
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).expect("status line");
-    assert_eq!(&head, b"HTTP/1.1 200", "the stream started");
-    stream
-}
-
-/// True if the server ends the stream within ten seconds.
-fn ends(mut stream: std::net::TcpStream) -> bool {
-    use std::io::Read;
-    let mut rest = Vec::new();
-    stream.read_to_end(&mut rest).is_ok()
-}
-
 #[test]
 fn past_the_sessions_quota_a_login_ends_the_oldest_session_and_its_streams() {
     let server = TestServer::start_with(&["--sessions-per-user", "2"]);
     let ada = server.user("Ada");
-    let oldest_stream = open_events(&server, &ada.token);
+    let mut oldest_stream = subscribe(&server, &ada, None);
     let token = |reply: crate::util::Reply| reply.body["token"].as_str().expect("token").to_owned();
     let second = token(server.login(&ada.email, PASSWORD));
     assert_eq!(
@@ -390,7 +367,7 @@ fn past_the_sessions_quota_a_login_ends_the_oldest_session_and_its_streams() {
         .get("/api/auth/validate", &ada.token)
         .assert_error(401, "unauthorized");
     assert!(
-        ends(oldest_stream),
+        oldest_stream.ends_within(Duration::from_secs(10)),
         "the revoked session's stream is closed"
     );
     for kept in [&second, &third] {

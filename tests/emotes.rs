@@ -1,24 +1,12 @@
 //! Custom emotes: upload, public image with caching, listing and deletion.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::util::{Reply, TestServer, at_once};
+use crate::util::{PNG, Reply, TestServer, at_once, upload};
 
-pub const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const GIF: &[u8] = b"GIF89a\x01\0\x01\0\0\0\0;";
 const WEBP: &[u8] =
     b"RIFF\x1a\0\0\0WEBPVP8L\x0d\0\0\0\x2f\0\0\0\x10\x07\x10\x11\x11\x88\x88\xfe\x07\0";
-
-pub fn upload(server: &TestServer, token: &str, name: &str, image: &[u8]) -> Reply {
-    server
-        .request("POST", "/api/emotes")
-        .token(token)
-        .json(&json!({"name": name, "image_base64": STANDARD.encode(image)}))
-        .send()
-}
 
 #[test]
 fn uploads_are_typed_by_their_magic_bytes() {

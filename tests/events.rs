@@ -1,13 +1,9 @@
 //! The outbox: every change writes exactly one event, in the same transaction; a failed or
 //! idempotent change writes none.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use serde_json::json;
 
-use crate::util::TestServer;
+use crate::util::{TestServer, sse};
 
 #[test]
 fn each_change_writes_exactly_one_event_with_the_contract_payload() {
@@ -151,26 +147,11 @@ fn failed_and_repeated_changes_write_no_event() {
 /// Reads `GET /api/events?since=0` until the first `message.deleted` event has arrived whole:
 /// the raw text of everything a client resuming from the very start is sent.
 fn resume_from_start(server: &TestServer, token: &str) -> String {
-    let mut stream =
-        TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let request = format!(
-        "GET /api/events?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).expect("request");
-    let (mut text, mut buffer) = (String::new(), [0_u8; 4096]);
-    let complete = |text: &str| {
+    let mut stream = sse::open(server, "/api/events?since=0", &sse::bearer(token));
+    stream.text_until(|text| {
         text.split_once("event: message.deleted")
             .is_some_and(|(_, rest)| rest.contains("\n\n"))
-    };
-    while !complete(&text) {
-        let n = stream.read(&mut buffer).expect("read the stream");
-        assert!(n > 0, "the stream ended early: {text}");
-        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-    }
-    text
+    })
 }
 
 #[test]

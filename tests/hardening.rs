@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::TestServer;
+use crate::util::{TestServer, header_in, raw};
 
 #[test]
 fn every_answer_carries_the_security_headers() {
@@ -33,21 +33,10 @@ const SECURITY_HEADERS: [&str; 4] = [
 
 /// The status and the value of each security header of a raw HTTP answer.
 fn status_and_security_headers(answer: &str) -> (u16, Vec<Option<String>>) {
-    let head = answer.split("\r\n\r\n").next().unwrap_or("");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let (status, headers) = raw::read_head(&mut answer.as_bytes());
     let values = SECURITY_HEADERS
         .iter()
-        .map(|name| {
-            head.lines().find_map(|line| {
-                let (key, value) = line.split_once(':')?;
-                key.eq_ignore_ascii_case(name)
-                    .then(|| value.trim().to_owned())
-            })
-        })
+        .map(|name| header_in(&headers, name).map(str::to_owned))
         .collect();
     (status, values)
 }
@@ -70,8 +59,7 @@ fn transport_errors_carry_the_security_headers_too() {
     assert_eq!(status, 404);
     assert!(expected.iter().all(Option::is_some), "{expected:?}");
     // Holds the forwarded client's one slot: the body never comes.
-    let in_flight =
-        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    let in_flight = raw::connect(&server);
     std::io::Write::write_all(
         &mut &in_flight,
         b"POST /api/auth/login HTTP/1.1\r\nContent-Length: 2\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",

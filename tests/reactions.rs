@@ -2,8 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::emotes::{PNG, upload};
-use crate::util::{Reply, TestServer};
+use crate::util::{PNG, Reply, TestServer, upload};
 
 fn react(server: &TestServer, method: &str, token: &str, id: i64, mid: i64, emote: &str) -> Reply {
     server

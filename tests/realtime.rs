@@ -1,197 +1,14 @@
 //! Realtime over Server-Sent Events: what members receive, resuming without gaps or
 //! duplicates, slow subscribers, stream auth and limits, typing.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{TestServer, TestUser, at_once};
-
-#[derive(Debug, Clone)]
-pub struct SseEvent {
-    /// The event id, the number in `<epoch>-<id>`.
-    pub id: Option<i64>,
-    /// The `id:` line as sent, what a client hands back as `Last-Event-ID`.
-    pub token: Option<String>,
-    pub kind: String,
-    pub data: Value,
-}
-
-pub struct Stream {
-    pub status: u16,
-    headers: Vec<String>,
-    reader: BufReader<TcpStream>,
-}
-
-/// Opens `GET /api/events` with extra request lines (auth, Last-Event-ID) and reads its head.
-pub fn open(server: &TestServer, target: &str, extra: &str) -> Stream {
-    let stream = TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    (&stream)
-        .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").as_bytes())
-        .expect("request");
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("status");
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("header");
-        if line.trim().is_empty() {
-            break;
-        }
-        headers.push(line.trim().to_owned());
-    }
-    Stream {
-        status,
-        headers,
-        reader,
-    }
-}
-
-pub fn subscribe(server: &TestServer, user: &TestUser, last_event_id: Option<i64>) -> Stream {
-    subscribe_after(
-        server,
-        user,
-        last_event_id.map(|id| id.to_string()).as_deref(),
-    )
-}
-
-/// Subscribes with a `Last-Event-ID` as given (a token `<epoch>-<id>` or a plain id).
-pub fn subscribe_after(
-    server: &TestServer,
-    user: &TestUser,
-    last_event_id: Option<&str>,
-) -> Stream {
-    let mut extra = format!("Authorization: Bearer {}\r\n", user.token);
-    if let Some(id) = last_event_id {
-        extra.push_str(&format!("Last-Event-ID: {id}\r\n"));
-    }
-    let stream = open(server, "/api/events", &extra);
-    assert_eq!(stream.status, 200);
-    stream
-}
-
-impl Stream {
-    /// The next event (pings skipped), or `None` if none comes within `wait` or the stream
-    /// ended.
-    pub fn next(&mut self, wait: Duration) -> Option<SseEvent> {
-        self.reader
-            .get_ref()
-            .set_read_timeout(Some(wait))
-            .expect("timeout");
-        let (mut token, mut kind, mut data) = (None::<String>, None, None);
-        loop {
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return None;
-                }
-                Err(_) => return None,
-            }
-            let line = line.trim_end_matches('\n');
-            if line.is_empty() {
-                if let (Some(kind), Some(data)) = (kind.take(), data.take()) {
-                    let id = token
-                        .as_deref()
-                        .and_then(|t| t.rsplit('-').next())
-                        .map(|n| n.parse().expect("numeric event id"));
-                    return Some(SseEvent {
-                        id,
-                        token,
-                        kind,
-                        data,
-                    });
-                }
-                continue;
-            }
-            if let Some(value) = line.strip_prefix("id: ") {
-                token = Some(value.to_owned());
-            } else if let Some(value) = line.strip_prefix("event: ") {
-                kind = Some(value.to_owned());
-            } else if let Some(value) = line.strip_prefix("data: ") {
-                data = Some(serde_json::from_str(value).expect("data json"));
-            }
-        }
-    }
-
-    /// Collects events until `count` stored ones arrived (or 20 s passed).
-    pub fn stored(&mut self, count: usize) -> Vec<SseEvent> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut got = Vec::new();
-        while got.len() < count && Instant::now() < deadline {
-            if let Some(event) = self.next(Duration::from_secs(5))
-                && event.id.is_some()
-            {
-                got.push(event);
-            }
-        }
-        got
-    }
-
-    /// True if the server ends the stream within `wait`.
-    pub fn ends_within(&mut self, wait: Duration) -> bool {
-        self.reader
-            .get_ref()
-            .set_read_timeout(Some(wait))
-            .expect("timeout");
-        let mut rest = Vec::new();
-        match self.reader.read_to_end(&mut rest) {
-            Ok(_) => true,
-            Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-        }
-    }
-}
-
-/// The stored event types, in the order `every_kind_of_change` causes them.
-pub const EVERY_KIND: [&str; 7] = [
-    "conversation.created",
-    "message.created",
-    "message.updated",
-    "reaction.added",
-    "reaction.removed",
-    "read.updated",
-    "message.deleted",
-];
-
-/// `author` starts a group with `other` and makes one change of every stored kind.
-pub fn every_kind_of_change(server: &TestServer, author: &TestUser, other: &TestUser) {
-    let id = server.group(&author.token, &[other.id]);
-    let mid = server.say(&author.token, id, "hello");
-    let base = format!("/api/conversations/{id}/messages/{mid}");
-    server
-        .request("PATCH", &base)
-        .token(&author.token)
-        .json(&json!({"body": "edited"}))
-        .send();
-    server
-        .request("PUT", &format!("{base}/reactions/%F0%9F%91%8D"))
-        .token(&other.token)
-        .send();
-    server
-        .request("DELETE", &format!("{base}/reactions/%F0%9F%91%8D"))
-        .token(&other.token)
-        .send();
-    server
-        .request("POST", &format!("/api/conversations/{id}/read"))
-        .token(&other.token)
-        .json(&json!({"message_id": mid}))
-        .send();
-    server.request("DELETE", &base).token(&author.token).send();
-}
+use crate::util::sse::{SseEvent, Stream, bearer, open, subscribe, subscribe_after};
+use crate::util::{EVERY_KIND, TestServer, TestUser, at_once, every_kind_of_change};
 
 fn ids(events: &[SseEvent]) -> Vec<i64> {
     events
@@ -209,22 +26,11 @@ fn members_receive_every_kind_of_event_and_others_none() {
     let mut ada_stream = subscribe(&server, &ada, None);
     assert!(
         ada_stream
-            .headers
-            .iter()
-            .any(|h| h.starts_with("Content-Type: text/event-stream"))
+            .header("Content-Type")
+            .is_some_and(|t| t.starts_with("text/event-stream"))
     );
-    assert!(
-        ada_stream
-            .headers
-            .iter()
-            .any(|h| h == "Cache-Control: no-store")
-    );
-    assert!(
-        ada_stream
-            .headers
-            .iter()
-            .any(|h| h == "X-Accel-Buffering: no")
-    );
+    assert_eq!(ada_stream.header("Cache-Control"), Some("no-store"));
+    assert_eq!(ada_stream.header("X-Accel-Buffering"), Some("no"));
     let mut eve_stream = subscribe(&server, &eve, None);
 
     every_kind_of_change(&server, &bob, &ada);
@@ -412,14 +218,9 @@ fn logout_and_password_change_close_streams() {
 fn streams_need_a_valid_token_and_accept_it_in_the_query() {
     let server = TestServer::start();
     let ada = server.user("Ada");
-    let refused = open(&server, "/api/events", "Authorization: Bearer nonsense\r\n");
+    let refused = open(&server, "/api/events", &bearer("nonsense"));
     assert_eq!(refused.status, 401);
-    assert!(
-        refused
-            .headers
-            .iter()
-            .any(|h| h == "WWW-Authenticate: Bearer")
-    );
+    assert_eq!(refused.header("WWW-Authenticate"), Some("Bearer"));
     assert_eq!(open(&server, "/api/events", "").status, 401);
     let by_query = open(
         &server,
@@ -431,11 +232,7 @@ fn streams_need_a_valid_token_and_accept_it_in_the_query() {
         !server.log().iter().any(|l| l.contains(&ada.token)),
         "the token is never logged"
     );
-    let bad_resume = open(
-        &server,
-        "/api/events?since=abc",
-        &format!("Authorization: Bearer {}\r\n", ada.token),
-    );
+    let bad_resume = open(&server, "/api/events?since=abc", &bearer(&ada.token));
     assert_eq!(bad_resume.status, 400);
 }
 
@@ -447,10 +244,10 @@ fn streams_are_limited_per_user_and_in_total() {
     let cid = server.user("Cid");
     let _a1 = subscribe(&server, &ada, None);
     let a2 = subscribe(&server, &ada, None);
-    let auth = |user: &TestUser| format!("Authorization: Bearer {}\r\n", user.token);
+    let auth = |user: &TestUser| bearer(&user.token);
     let third = open(&server, "/api/events", &auth(&ada));
     assert_eq!(third.status, 503);
-    assert!(third.headers.iter().any(|h| h.starts_with("Retry-After:")));
+    assert!(third.header("Retry-After").is_some());
     let _b1 = subscribe(&server, &bob, None);
     assert_eq!(open(&server, "/api/events", &auth(&cid)).status, 503);
     drop(a2);

@@ -8,144 +8,32 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::util::raw::{
+    self, HEALTHZ, closed, connect, connect_from, exchange, read_response, served,
+};
 use crate::util::{BIN, TestServer, at_once};
 
-/// One parsed response: status, headers (lower-cased names) and body.
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn connect(server: &TestServer) -> TcpStream {
-    let stream = TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    stream
-}
-
-/// Connects from another loopback address (all of 127.0.0.0/8 is the loopback interface).
-fn connect_from(server: &TestServer, local: &str) -> TcpStream {
-    let target: std::net::SocketAddr = server
-        .base
-        .trim_start_matches("http://")
-        .parse()
-        .expect("server address");
-    let local: std::net::SocketAddr = format!("{local}:0").parse().expect("local address");
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket.bind(&local.into()).expect("bind");
-    socket.connect(&target.into()).expect("connect");
-    let stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    stream
-}
-
 /// Sends a health check on a kept-open connection and reads the answer.
-fn healthz_on(stream: &TcpStream) -> Raw {
+fn healthz_on(stream: &TcpStream) -> raw::Response {
     let mut writer = stream;
-    writer
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("write");
+    writer.write_all(HEALTHZ).expect("write");
     read_response(&mut BufReader::new(stream), false)
 }
 
 /// True if the server closed a new connection without a word, as it does past a cap.
 fn refused_unanswered(stream: TcpStream) -> bool {
     // The write may already fail; what counts is that nothing comes back.
-    let _ = (&stream).write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let _ = (&stream).write_all(HEALTHZ);
     let mut answer = Vec::new();
     match (&stream).read_to_end(&mut answer) {
         Ok(_) => answer.is_empty(),
-        Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-    }
-}
-
-/// Reads one response from a kept-open connection (Content-Length, chunked, or to the end).
-fn read_response(reader: &mut impl BufRead, head_request: bool) -> Raw {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("status in {line:?}"));
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("header");
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').expect("header colon");
-        headers.push((name.to_lowercase(), value.trim().to_owned()));
-    }
-    let mut response = Raw {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    if head_request || status == 100 || status == 304 {
-        return response;
-    }
-    if let Some(length) = response
-        .header("content-length")
-        .and_then(|n| n.parse::<usize>().ok())
-    {
-        response.body = vec![0u8; length];
-        reader.read_exact(&mut response.body).expect("body");
-    } else if response.header("transfer-encoding") == Some("chunked") {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).expect("chunk size");
-            let size = usize::from_str_radix(size.trim(), 16).expect("hex");
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk).expect("chunk");
-            if size == 0 {
-                break;
-            }
-            response.body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        reader.read_to_end(&mut response.body).expect("body to end");
-    }
-    response
-}
-
-/// Sends `request` on a new connection and reads one response.
-fn exchange(server: &TestServer, request: &[u8]) -> (Raw, BufReader<TcpStream>) {
-    let stream = connect(server);
-    (&stream).write_all(request).expect("write");
-    let mut reader = BufReader::new(stream);
-    (read_response(&mut reader, false), reader)
-}
-
-/// True if the server closed the connection (end of stream or reset) within the timeout.
-fn closed(reader: &mut BufReader<TcpStream>) -> bool {
-    let mut rest = Vec::new();
-    match reader.read_to_end(&mut rest) {
-        Ok(_) => true,
-        Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        Err(err) => !raw::is_timeout(&err),
     }
 }
 
 fn healthz_ms(server: &TestServer) -> u128 {
     let started = Instant::now();
-    let (response, _) = exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (response, _) = exchange(server, HEALTHZ);
     assert_eq!(response.status, 200);
     started.elapsed().as_millis()
 }
@@ -226,7 +114,7 @@ fn slow_heads_are_cut_at_the_deadline_while_others_are_served() {
     // Hundreds of slow clients, all from one loopback address: lift the per-address cap.
     let server =
         TestServer::start_with(&["--request-timeout", "2", "--max-connections-per-ip", "1000"]);
-    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let request = HEALTHZ;
     // Each connection sends its first byte at once: the deadline runs from there.
     let slow: Vec<TcpStream> = (0..300)
         .map(|_| {
@@ -291,16 +179,7 @@ fn idle_connections_past_the_cap_are_refused_and_the_server_recovers() {
     // Once they are gone, the server answers again.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let stream = connect(&server);
-        let answered = (&stream)
-            .write_all(b"GET /healthz HTTP/1.1\r\n\r\n")
-            .is_ok()
-            && {
-                let mut line = String::new();
-                BufReader::new(stream).read_line(&mut line).is_ok()
-                    && line.starts_with("HTTP/1.1 200")
-            };
-        if answered {
+        if served(&connect(&server)) {
             break;
         }
         assert!(Instant::now() < deadline, "server never recovered");
@@ -317,9 +196,7 @@ fn sixty_four_keep_alive_clients_at_once_are_all_answered() {
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         (0..3)
             .map(|_| {
-                (&stream)
-                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    .expect("write");
+                (&stream).write_all(HEALTHZ).expect("write");
                 read_response(&mut reader, false).status
             })
             .collect::<Vec<u16>>()
@@ -465,18 +342,12 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
         text
     });
     let healthy = || {
-        let Ok(stream) = TcpStream::connect(&addr) else {
-            return false;
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .expect("timeout");
-        let mut line = String::new();
-        (&stream)
-            .write_all(b"GET /healthz HTTP/1.1\r\n\r\n")
-            .is_ok()
-            && BufReader::new(stream).read_line(&mut line).is_ok()
-            && line.starts_with("HTTP/1.1 200")
+        TcpStream::connect(&addr).is_ok_and(|stream| {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .expect("timeout");
+            served(&stream)
+        })
     };
     assert!(healthy());
     // More than the descriptors left, but few enough that the rest wait in the listen
@@ -524,13 +395,6 @@ fn one_address_at_its_connection_cap_leaves_room_for_others() {
         assert!(Instant::now() < deadline, "the freed slot never came back");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// True if a health check on `stream` is answered 200.
-fn served(stream: &TcpStream) -> bool {
-    let _ = (&*stream).write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("HTTP/1.1 200")
 }
 
 /// The default cap is a sixteenth of --max-connections: one address opening every slot gets

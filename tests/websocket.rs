@@ -2,73 +2,16 @@
 //! close codes that say why), and what a client that floods frames or never reads costs.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tungstenite::client::IntoClientRequest;
+use tungstenite::Message;
 use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
 
-use crate::realtime::{EVERY_KIND, every_kind_of_change, subscribe};
-use crate::util::{PASSWORD, TestServer, TestUser};
-
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
-
-fn connect(server: &TestServer, user: &TestUser, query: &str) -> Socket {
-    let url = format!("{}/api/ws{query}", server.base.replace("http://", "ws://"));
-    let mut request = url.into_client_request().expect("request");
-    let bearer = format!("Bearer {}", user.token).parse().expect("header");
-    request.headers_mut().insert("Authorization", bearer);
-    let (socket, response) = tungstenite::connect(request).expect("websocket handshake");
-    assert_eq!(response.status().as_u16(), 101);
-    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-    }
-    socket
-}
-
-/// The next text frame as JSON, or `None` if the connection ended or nothing came in time.
-fn next(socket: &mut Socket) -> Option<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        match socket.read() {
-            Ok(Message::Text(text)) => {
-                return Some(serde_json::from_str(text.as_str()).expect("json"));
-            }
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
-    None
-}
-
-fn send(socket: &mut Socket, frame: &str) {
-    socket.send(Message::text(frame.to_owned())).expect("send");
-}
-
-/// Reads past any other frames to the server's close frame: its code and reason, or `None`
-/// if the connection ended without one (or nothing came for 5 s).
-fn close_frame(socket: &mut Socket) -> Option<(u16, String)> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        match socket.read() {
-            Ok(Message::Close(Some(frame))) => {
-                return Some((u16::from(frame.code), frame.reason.to_string()));
-            }
-            Ok(Message::Close(None)) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
-    None
-}
-
-fn close_of(code: u16, reason: &str) -> Option<(u16, String)> {
-    Some((code, reason.to_owned()))
-}
+use crate::util::sse::subscribe;
+use crate::util::ws::{PING, Socket, answers_ping, close_frame, close_of, connect, next, send};
+use crate::util::{EVERY_KIND, PASSWORD, TestServer, TestUser, every_kind_of_change};
 
 /// Writes up to `count` 125-byte pings (each one a 125-byte pong to answer) straight to the
 /// socket, never reading; stops when the server has read nothing for 3 s (a reader that is
@@ -100,8 +43,7 @@ fn events_arrive_as_frames_and_client_frames_are_answered() {
     let ada = server.user("Ada");
     let bob = server.user("Bob");
     let mut socket = connect(&server, &ada, "");
-    send(&mut socket, r#"{"type":"ping"}"#);
-    assert_eq!(next(&mut socket), Some(json!({"type": "pong"})));
+    assert!(answers_ping(&mut socket));
     send(&mut socket, "not json");
     assert_eq!(next(&mut socket).expect("error frame")["type"], "error");
     send(&mut socket, r#"{"type":"dance"}"#);
@@ -322,7 +264,7 @@ fn a_client_over_its_frame_rate_is_warned_then_disconnected() {
     let ada = server.user("Ada");
     let mut socket = connect(&server, &ada, "");
     for _ in 0..3 {
-        send(&mut socket, r#"{"type":"ping"}"#);
+        send(&mut socket, PING);
     }
     for _ in 0..3 {
         assert_eq!(
@@ -331,7 +273,7 @@ fn a_client_over_its_frame_rate_is_warned_then_disconnected() {
             "at the burst"
         );
     }
-    send(&mut socket, r#"{"type":"ping"}"#);
+    send(&mut socket, PING);
     assert_eq!(
         next(&mut socket),
         Some(json!({"type": "error", "message": "too many frames; slow down"})),
@@ -339,14 +281,12 @@ fn a_client_over_its_frame_rate_is_warned_then_disconnected() {
     );
     // Two more are dropped unanswered; the burst's worth past the limit ends the connection.
     for _ in 0..3 {
-        send(&mut socket, r#"{"type":"ping"}"#);
+        send(&mut socket, PING);
     }
     assert_eq!(close_frame(&mut socket), close_of(1008, "too many frames"));
     let mut again = connect(&server, &ada, "");
-    send(&mut again, r#"{"type":"ping"}"#);
-    assert_eq!(
-        next(&mut again),
-        Some(json!({"type": "pong"})),
+    assert!(
+        answers_ping(&mut again),
         "a new connection has its own budget"
     );
 }
@@ -381,10 +321,8 @@ fn streams_end_when_their_session_expires_or_is_revoked_in_the_database() {
     );
     // Long enough for Cid's session to have been checked too.
     thread::sleep(Duration::from_millis(1500));
-    send(&mut cid_socket, r#"{"type":"ping"}"#);
-    assert_eq!(
-        next(&mut cid_socket),
-        Some(json!({"type": "pong"})),
+    assert!(
+        answers_ping(&mut cid_socket),
         "a live session's stream stays"
     );
 }

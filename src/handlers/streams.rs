@@ -20,7 +20,7 @@ use super::auth::{Caller, authenticate_token};
 use crate::app::App;
 use crate::domain::{ConversationId, EventId, SessionId, Timestamp, User, UserId};
 use crate::error::ApiError;
-use crate::http::server::take_connection;
+use crate::http::rouille_bridge::{HandOff, TakeOver};
 use crate::http::sse::{self, SseWriter};
 use crate::http::ws::{self, Ending, FrameRate, WsWriter};
 use crate::http::{Params, extract, reply};
@@ -41,7 +41,7 @@ pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiErro
         None => since(request)?,
     };
     let stream = EventStream::open(app, &caller, resume)?;
-    Ok(sse::response(Box::new(SseUpgrade(Some(stream)))))
+    Ok(sse::response(SseUpgrade(stream)))
 }
 
 /// `GET /api/ws`: the same events over WebSocket, resuming from `since`; client frames are
@@ -60,10 +60,7 @@ pub fn ws(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError
         per_minute: app.config.ws_frames_per_minute,
         burst: app.config.ws_frame_burst,
     };
-    Ok(ws::response(
-        accept,
-        Box::new(WsUpgrade(Some((stream, typist, rate)))),
-    ))
+    Ok(ws::response(accept, WsUpgrade(stream, typist, rate)))
 }
 
 /// The `since` query parameter, if given.
@@ -235,13 +232,11 @@ impl Sink for WsWriter {
 }
 
 /// Runs the stream on the connection's own thread once the layer hands it over.
-struct SseUpgrade(Option<EventStream>);
+struct SseUpgrade(EventStream);
 
-impl rouille::Upgrade for SseUpgrade {
-    fn build(&mut self, _: Box<dyn rouille::ReadWrite + Send>) {
-        let (Some(stream), Some(connection)) = (self.0.take(), take_connection()) else {
-            return;
-        };
+impl TakeOver for SseUpgrade {
+    fn take_over(self, connection: HandOff) {
+        let SseUpgrade(stream) = self;
         let mut writer = SseWriter::new(connection.stream);
         if let Err(err) = stream.run(&mut writer) {
             log::debug!("event stream ended: {err}");
@@ -251,14 +246,11 @@ impl rouille::Upgrade for SseUpgrade {
 }
 
 /// Runs a WebSocket session: a reader thread for client frames, the events on this thread.
-struct WsUpgrade(Option<(EventStream, Typist, FrameRate)>);
+struct WsUpgrade(EventStream, Typist, FrameRate);
 
-impl rouille::Upgrade for WsUpgrade {
-    fn build(&mut self, _: Box<dyn rouille::ReadWrite + Send>) {
-        let (Some((stream, typist, rate)), Some(connection)) = (self.0.take(), take_connection())
-        else {
-            return;
-        };
+impl TakeOver for WsUpgrade {
+    fn take_over(self, connection: HandOff) {
+        let WsUpgrade(stream, typist, rate) = self;
         let (reader, mut writer) = match ws::split(connection, rate) {
             Ok(halves) => halves,
             Err(err) => {

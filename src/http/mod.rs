@@ -10,6 +10,7 @@ mod params;
 // Public for the fuzz targets, which feed it arbitrary bytes.
 pub mod parse;
 pub(crate) mod reply;
+pub(crate) mod rouille_bridge;
 mod router;
 pub(crate) mod server;
 pub(crate) mod sse;

@@ -15,10 +15,10 @@
 //!   logged and survived; a panicking handler costs only its own connection;
 //! - responses go out with `TCP_NODELAY`, head and body in one write where they fit, streamed
 //!   bodies chunk by chunk as they are produced;
-//! - a handler can take the raw connection over (`HandOff`) for Server-Sent Events and
-//!   WebSocket, with both halves of the `TcpStream` and any bytes already read past the head.
+//! - a handler can take the raw connection over for Server-Sent Events and WebSocket, with
+//!   the `TcpStream` and any bytes already read past the head (see `rouille_bridge`, which
+//!   also turns each parsed request into the handlers' `rouille::Request`).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -33,6 +33,7 @@ use rouille::{Request, Response};
 use super::extract::forwarded_for;
 use super::forwarded::TrustedProxies;
 use super::parse::{self, Framing, Head, HeadLimits, Reject};
+use super::rouille_bridge::{self, HandOff};
 use super::with_security_headers;
 use crate::domain::Timestamp;
 use crate::error::{ApiError, Kind};
@@ -78,24 +79,6 @@ impl Default for Limits {
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 /// The body limit of a route, from its method and path.
 pub type BodyLimit = fn(&str, &str) -> usize;
-
-/// A connection taken over by a handler, for a stream that outlives the request.
-pub struct HandOff {
-    pub stream: TcpStream,
-    /// Bytes the client sent after the request head, already read from the socket.
-    pub leftover: Vec<u8>,
-}
-
-thread_local! {
-    static HANDED_OFF: RefCell<Option<HandOff>> = const { RefCell::new(None) };
-}
-
-/// Takes the connection over. Only meaningful inside `rouille::Upgrade::build`, which the
-/// layer calls on the connection's own thread once the response head is written; the stream
-/// then belongs to the caller, and the layer forgets it.
-pub fn take_connection() -> Option<HandOff> {
-    HANDED_OFF.with(|slot| slot.borrow_mut().take())
-}
 
 /// Stack size of a connection thread: handlers keep little on the stack, and a small stack
 /// keeps a thousand threads cheap.
@@ -502,17 +485,7 @@ impl<'a> Connection<'a> {
             Err(Failure::Io(err)) => return Err(err),
         };
         let head_only = head.method == "HEAD";
-        let request = Request::fake_http_from(
-            self.peer,
-            if head_only {
-                "GET"
-            } else {
-                head.method.as_str()
-            },
-            head.target.clone(),
-            head.headers.clone(),
-            body,
-        );
+        let request = rouille_bridge::request(self.peer, &head, body);
         let handler = &self.shared.handler;
         let response = catch_unwind(AssertUnwindSafe(|| handler(&request))).unwrap_or_else(|_| {
             with_security_headers(ApiError::internal("handler panicked").into_response())
@@ -695,11 +668,11 @@ impl<'a> Connection<'a> {
             // The handler's own `Connection: Upgrade` stands; no framing, the taker owns the rest.
             let head = response_head(&response, None, minor_version, Framing::None, None);
             self.stream.write_all(&head)?;
-            let stream = self.stream.try_clone()?;
-            let leftover = std::mem::take(&mut self.buf);
-            HANDED_OFF.with(|slot| *slot.borrow_mut() = Some(HandOff { stream, leftover }));
-            upgrade.build(Box::new(self.stream.try_clone()?));
-            HANDED_OFF.with(|slot| slot.borrow_mut().take());
+            let connection = HandOff {
+                stream: self.stream.try_clone()?,
+                leftover: std::mem::take(&mut self.buf),
+            };
+            rouille_bridge::hand_over(upgrade.as_mut(), connection)?;
             return Ok(Next::HandedOff);
         }
         let status = response.status_code;
@@ -991,9 +964,8 @@ mod tests {
     /// Takes the connection over, greets, then echoes what the client sent after the head.
     struct Echo;
 
-    impl rouille::Upgrade for Echo {
-        fn build(&mut self, _: Box<dyn rouille::ReadWrite + Send>) {
-            let HandOff { stream, leftover } = take_connection().expect("handed off");
+    impl rouille_bridge::TakeOver for Echo {
+        fn take_over(self, HandOff { stream, leftover }: HandOff) {
             let mut writer = stream.try_clone().expect("clone");
             thread::spawn(move || {
                 writer.write_all(b"hello ").expect("greet");
@@ -1014,7 +986,7 @@ mod tests {
                 ("Connection".into(), "Upgrade".into()),
             ],
             data: rouille::ResponseBody::empty(),
-            upgrade: Some(Box::new(Echo)),
+            upgrade: Some(rouille_bridge::upgrade(Echo)),
         }));
         let (stream, mut reader) = send(addr, b"GET /echo HTTP/1.1\r\n\r\nearly");
         let (status, headers) = read_head(&mut reader);

@@ -6,10 +6,12 @@ use std::io::{self, ErrorKind, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use rouille::{Response, ResponseBody, Upgrade};
+use rouille::{Response, ResponseBody};
 
-/// The head of an event stream; the body is written by `upgrade` once the head is out.
-pub fn response(upgrade: Box<dyn Upgrade + Send>) -> Response {
+use super::rouille_bridge::{self, TakeOver};
+
+/// The head of an event stream; the body is written by `stream` once the head is out.
+pub fn response(stream: impl TakeOver) -> Response {
     Response {
         status_code: 200,
         headers: vec![
@@ -22,7 +24,7 @@ pub fn response(upgrade: Box<dyn Upgrade + Send>) -> Response {
             ("Connection".into(), "close".into()),
         ],
         data: ResponseBody::empty(),
-        upgrade: Some(upgrade),
+        upgrade: Some(rouille_bridge::upgrade(stream)),
     }
 }
 

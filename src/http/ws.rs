@@ -15,13 +15,13 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_cha
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use rouille::{Request, Response, ResponseBody, Upgrade};
+use rouille::{Request, Response, ResponseBody};
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
-use super::server::HandOff;
+use super::rouille_bridge::{self, HandOff, TakeOver};
 use crate::domain::EventId;
 use crate::error::{ApiError, Kind};
 
@@ -119,8 +119,8 @@ pub fn handshake(request: &Request) -> Result<String, ApiError> {
     }
 }
 
-/// `101 Switching Protocols`; `upgrade` runs the session once the head is out.
-pub fn response(accept: String, upgrade: Box<dyn Upgrade + Send>) -> Response {
+/// `101 Switching Protocols`; `session` runs once the head is out.
+pub fn response(accept: String, session: impl TakeOver) -> Response {
     Response {
         status_code: 101,
         headers: vec![
@@ -129,7 +129,7 @@ pub fn response(accept: String, upgrade: Box<dyn Upgrade + Send>) -> Response {
             ("Sec-WebSocket-Accept".into(), accept.into()),
         ],
         data: ResponseBody::empty(),
-        upgrade: Some(upgrade),
+        upgrade: Some(rouille_bridge::upgrade(session)),
     }
 }
 

@@ -1,12 +1,15 @@
 //! The repository: the only place that speaks SQL. This file owns the connection pool, the
 //! pragmas every connection gets, the schema and its migrations, and the error type the rest
-//! of the program sees. One file per table beside it, one function per query.
+//! of the program sees. One file per table beside it, one function per query; `query_plans`
+//! checks that the hot paths' statements stay few and use their indexes.
 
 pub mod conversations;
 pub mod emotes;
 pub mod events;
 mod ids;
 pub mod messages;
+#[cfg(test)]
+mod query_plans;
 pub mod reactions;
 pub mod resets;
 pub mod sessions;

@@ -1,9 +1,14 @@
 //! The test harness: a real `emotechat` binary on a free loopback port with a fresh SQLite file
-//! in a temp dir, and a small HTTP client for it. `TestServer::start` returns once the server
-//! has printed its `listening on` line, so no test sleeps to wait for readiness.
+//! in a temp dir, and the clients the tests speak to it with: `Call` for ordinary requests,
+//! `raw` for HTTP/1.1 on a bare socket, `sse` for event streams, `ws` for WebSocket.
+//! `TestServer::start` returns once the server has printed its `listening on` line, so no
+//! test sleeps to wait for readiness.
+
+pub mod raw;
+pub mod sse;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -58,6 +65,11 @@ impl TestServer {
             log,
             agent,
         }
+    }
+
+    /// The server's `HOST:PORT`.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     pub fn dir(&self) -> PathBuf {
@@ -137,11 +149,7 @@ impl TestServer {
     /// Sends raw bytes on a new connection and returns everything the server writes back
     /// before it closes the connection.
     pub fn raw(&self, bytes: &[u8]) -> String {
-        let addr = self.base.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
+        let mut stream = raw::connect(self);
         stream.write_all(bytes).expect("write");
         let mut answer = Vec::new();
         // A reset after the answer still leaves the answer read.
@@ -316,13 +324,9 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
 
-    /// Asserts the contract's error body: this status, this code, and nothing unexpected.
     /// The `Retry-After` header, in seconds.
     pub fn retry_after(&self) -> u64 {
         self.header("Retry-After")
@@ -331,6 +335,7 @@ impl Reply {
             .expect("seconds")
     }
 
+    /// Asserts the contract's error body: this status, this code, and nothing unexpected.
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.body["error"], code, "{}", self.body);
@@ -348,6 +353,14 @@ impl Reply {
         self.assert_error(status, code);
         assert_eq!(self.body["field"], field, "{}", self.body);
     }
+}
+
+/// The value of the header `name` (in any case) among `headers`.
+pub fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Milliseconds since the epoch of an RFC 3339 UTC timestamp such as
@@ -447,6 +460,56 @@ impl TestServer {
         assert_eq!(reply.status, 201, "{}", reply.body);
         reply.body["message"]["id"].as_i64().expect("id")
     }
+}
+
+/// A 1×1 PNG.
+pub const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// Uploads `image` as the custom emote `name`.
+pub fn upload(server: &TestServer, token: &str, name: &str, image: &[u8]) -> Reply {
+    server
+        .request("POST", "/api/emotes")
+        .token(token)
+        .json(&json!({"name": name, "image_base64": STANDARD.encode(image)}))
+        .send()
+}
+
+/// The stored event types, in the order `every_kind_of_change` causes them.
+pub const EVERY_KIND: [&str; 7] = [
+    "conversation.created",
+    "message.created",
+    "message.updated",
+    "reaction.added",
+    "reaction.removed",
+    "read.updated",
+    "message.deleted",
+];
+
+/// `author` starts a group with `other` and makes one change of every stored kind.
+pub fn every_kind_of_change(server: &TestServer, author: &TestUser, other: &TestUser) {
+    let id = server.group(&author.token, &[other.id]);
+    let mid = server.say(&author.token, id, "hello");
+    let base = format!("/api/conversations/{id}/messages/{mid}");
+    server
+        .request("PATCH", &base)
+        .token(&author.token)
+        .json(&json!({"body": "edited"}))
+        .send();
+    server
+        .request("PUT", &format!("{base}/reactions/%F0%9F%91%8D"))
+        .token(&other.token)
+        .send();
+    server
+        .request("DELETE", &format!("{base}/reactions/%F0%9F%91%8D"))
+        .token(&other.token)
+        .send();
+    server
+        .request("POST", &format!("/api/conversations/{id}/read"))
+        .token(&other.token)
+        .json(&json!({"message_id": mid}))
+        .send();
+    server.request("DELETE", &base).token(&author.token).send();
 }
 
 /// Runs `n` calls of `work` on as many threads, released together, and returns their results
