@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::domain::{
     self, ConversationId, MessageId, PageRequest, Session, SessionId, Timestamp, User, UserId,
 };
+use crate::realtime::event::EventKind;
 
 /// A user as they see themselves.
 #[derive(Serialize)]
@@ -291,9 +292,10 @@ pub struct EmotePage {
     pub pagination: Pagination,
 }
 
-/// A stored realtime event: its type and its `data` payload as the contract describes.
+/// A realtime event about to be stored: its kind and its `data` payload as the contract
+/// describes.
 pub struct Event {
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub data: EventData,
 }
 
@@ -322,16 +324,16 @@ pub enum EventData {
 impl Event {
     pub fn conversation_created(conversation: domain::Conversation) -> Event {
         Event {
-            kind: "conversation.created",
+            kind: EventKind::ConversationCreated,
             data: EventData::Conversation {
                 conversation: conversation.into(),
             },
         }
     }
 
-    /// `kind` is `message.created`, `message.updated` or `message.deleted`. Every member gets
+    /// `kind` is `MessageCreated`, `MessageUpdated` or `MessageDeleted`. Every member gets
     /// the same payload, so `me` in its reactions is always false.
-    pub fn message(kind: &'static str, message: domain::Message) -> Event {
+    pub fn message(kind: EventKind, message: domain::Message) -> Event {
         let mut message = Message::from(message);
         for reaction in &mut message.reactions {
             reaction.me = false;
@@ -342,9 +344,9 @@ impl Event {
         }
     }
 
-    /// `kind` is `reaction.added` or `reaction.removed`.
+    /// `kind` is `ReactionAdded` or `ReactionRemoved`.
     pub fn reaction(
-        kind: &'static str,
+        kind: EventKind,
         message: &domain::Message,
         emote: String,
         user: &User,
@@ -369,7 +371,7 @@ impl Event {
         last_read_message_id: MessageId,
     ) -> Event {
         Event {
-            kind: "read.updated",
+            kind: EventKind::ReadUpdated,
             data: EventData::Read {
                 conversation_id,
                 user_id,

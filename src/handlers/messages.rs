@@ -9,6 +9,7 @@ use crate::domain::{ClientId, ConversationId, Message, MessageBody, MessageId, T
 use crate::error::ApiError;
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
+use crate::realtime::event::EventKind;
 use crate::repo::messages::Cursor;
 use crate::repo::{self, Tx, conversations, events, messages};
 use crate::wire::{Event, MessagePage, OneMessage};
@@ -92,7 +93,11 @@ fn store(
     conversations::record_message(tx, id, message_id, now)?;
     conversations::mark_read(tx, id, sender.id, message_id)?;
     let message = messages::get(tx, id, message_id, Some(sender.id))?;
-    events::record(tx, id, &Event::message("message.created", message.clone()))?;
+    events::record(
+        tx,
+        id,
+        &Event::message(EventKind::MessageCreated, message.clone()),
+    )?;
     Ok((message, true))
 }
 
@@ -113,7 +118,11 @@ pub fn edit(
         }
         messages::edit(tx, message_id, &text, Timestamp::now())?;
         let edited = messages::get(tx, id, message_id, Some(caller.user.id))?;
-        events::record(tx, id, &Event::message("message.updated", edited.clone()))?;
+        events::record(
+            tx,
+            id,
+            &Event::message(EventKind::MessageUpdated, edited.clone()),
+        )?;
         Ok(edited)
     })?;
     Ok(reply::ok(&OneMessage {
@@ -137,7 +146,11 @@ pub fn delete(
         }
         messages::delete(tx, message_id, Timestamp::now())?;
         let deleted = messages::get(tx, id, message_id, Some(caller.user.id))?;
-        events::record(tx, id, &Event::message("message.deleted", deleted.clone()))?;
+        events::record(
+            tx,
+            id,
+            &Event::message(EventKind::MessageDeleted, deleted.clone()),
+        )?;
         Ok(deleted)
     })?;
     Ok(reply::ok(&OneMessage {

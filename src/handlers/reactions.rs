@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::domain::{ConversationId, Message, MessageId, Parse, Reaction, Timestamp};
 use crate::error::ApiError;
 use crate::http::{Params, reply};
+use crate::realtime::event::EventKind;
 use crate::repo::reactions::{Addition, MAX_DISTINCT_EMOTES};
 use crate::repo::{Tx, conversations, emotes, events, messages, reactions};
 use crate::wire::{Event, OneMessage};
@@ -32,7 +33,7 @@ pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<R
         events::record(
             tx,
             id,
-            &Event::reaction("reaction.added", &message, key, &caller.user),
+            &Event::reaction(EventKind::ReactionAdded, &message, key, &caller.user),
         )?;
         Ok(messages::get(tx, id, message_id, Some(caller.user.id))?)
     })?;
@@ -58,7 +59,7 @@ pub fn remove(
         events::record(
             tx,
             id,
-            &Event::reaction("reaction.removed", &message, key, &caller.user),
+            &Event::reaction(EventKind::ReactionRemoved, &message, key, &caller.user),
         )?;
         Ok(messages::get(tx, id, message_id, Some(caller.user.id))?)
     })?;

@@ -1,6 +1,6 @@
-//! Server-Sent Events on a taken-over connection: the response head, and each event written
-//! and flushed on its own (`id`, `event`, `data` lines; a `: ping` comment to keep proxies
-//! from closing an idle stream).
+//! Server-Sent Events on a taken-over connection: the response head, then the stream engine
+//! runs with this transport as its `Sink`, each event written and flushed on its own (`id`,
+//! `event`, `data` lines; a `: ping` comment to keep proxies from closing an idle stream).
 
 use std::io::{self, ErrorKind, Write};
 use std::net::TcpStream;
@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use rouille::{Response, ResponseBody};
 
-use super::rouille_bridge::{self, TakeOver};
+use super::rouille_bridge::{self, HandOff, TakeOver};
+use crate::realtime::event::WireEvent;
+use crate::realtime::stream::{EventStream, Sink};
 
-/// The head of an event stream; the body is written by `stream` once the head is out.
-pub fn response(stream: impl TakeOver) -> Response {
+/// The head of an event stream; `stream` runs once the head is out.
+pub fn response(stream: EventStream) -> Response {
     Response {
         status_code: 200,
         headers: vec![
@@ -24,7 +26,21 @@ pub fn response(stream: impl TakeOver) -> Response {
             ("Connection".into(), "close".into()),
         ],
         data: ResponseBody::empty(),
-        upgrade: Some(rouille_bridge::upgrade(stream)),
+        upgrade: Some(rouille_bridge::upgrade(SseUpgrade(stream))),
+    }
+}
+
+/// Runs the stream on the connection's own thread once the layer hands it over.
+struct SseUpgrade(EventStream);
+
+impl TakeOver for SseUpgrade {
+    fn take_over(self, connection: HandOff) {
+        let SseUpgrade(stream) = self;
+        let mut writer = SseWriter::new(connection.stream);
+        if let Err(err) = stream.run(&mut writer) {
+            log::debug!("event stream ended: {err}");
+        }
+        // The socket closes when the writer drops.
     }
 }
 
@@ -34,14 +50,14 @@ const PING_INTERVAL: Duration = Duration::from_secs(15);
 const LIVENESS_CHECK: Duration = Duration::from_secs(1);
 
 /// Writes events to the client; each `write_all` goes straight to the socket.
-pub struct SseWriter {
+struct SseWriter {
     stream: TcpStream,
     last_write: Instant,
     last_check: Instant,
 }
 
 impl SseWriter {
-    pub fn new(stream: TcpStream) -> SseWriter {
+    fn new(stream: TcpStream) -> SseWriter {
         SseWriter {
             stream,
             last_write: Instant::now(),
@@ -52,34 +68,6 @@ impl SseWriter {
     fn write(&mut self, text: &[u8]) -> io::Result<()> {
         self.last_write = Instant::now();
         self.stream.write_all(text)
-    }
-
-    /// Between events: a ping when the stream has been quiet, and a check that the client is
-    /// still there. False once it has gone.
-    pub fn service(&mut self) -> io::Result<bool> {
-        if self.last_write.elapsed() >= PING_INTERVAL {
-            self.write(b": ping\n\n")?;
-        }
-        if self.last_check.elapsed() >= LIVENESS_CHECK {
-            self.last_check = Instant::now();
-            return Ok(!self.client_gone());
-        }
-        Ok(true)
-    }
-
-    /// How long to wait for an event before `service` is due.
-    pub fn tick(&self) -> Duration {
-        LIVENESS_CHECK
-    }
-
-    /// A stored event, with its id (`<epoch>-<id>`) for `Last-Event-ID`.
-    pub fn stored(&mut self, id: &str, kind: &str, data: &str) -> io::Result<()> {
-        self.write(format!("id: {id}\nevent: {kind}\ndata: {data}\n\n").as_bytes())
-    }
-
-    /// An event without an id (typing, resync).
-    pub fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()> {
-        self.write(format!("event: {kind}\ndata: {data}\n\n").as_bytes())
     }
 
     /// Whether the client has closed its end. An SSE client sends nothing after its request,
@@ -94,5 +82,28 @@ impl SseWriter {
             Err(err) => err.kind() != ErrorKind::WouldBlock,
         };
         self.stream.set_nonblocking(false).is_err() || gone
+    }
+}
+
+impl Sink for SseWriter {
+    fn send(&mut self, event: &WireEvent) -> io::Result<()> {
+        self.write(event.sse().as_bytes())
+    }
+
+    /// Between events: a ping when the stream has been quiet, and a check that the client is
+    /// still there. False once it has gone.
+    fn service(&mut self) -> io::Result<bool> {
+        if self.last_write.elapsed() >= PING_INTERVAL {
+            self.write(b": ping\n\n")?;
+        }
+        if self.last_check.elapsed() >= LIVENESS_CHECK {
+            self.last_check = Instant::now();
+            return Ok(!self.client_gone());
+        }
+        Ok(true)
+    }
+
+    fn tick(&self) -> Duration {
+        LIVENESS_CHECK
     }
 }

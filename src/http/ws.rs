@@ -1,6 +1,7 @@
 //! WebSocket on a taken-over connection (RFC 6455, framing by `tungstenite`): the handshake,
-//! and a connection split into a reader and a writer so the server can push while the client
-//! is silent. tungstenite cannot be shared between threads, so each side has its own codec:
+//! and a connection split into a reader, which hands client frames to the realtime layer's
+//! `Typist`, and a writer, the `Sink` the stream engine runs on, so the server can push while
+//! the client is silent. tungstenite cannot be shared between threads, so each side has its own codec:
 //! the reader's automatic replies (pongs, the closing handshake) are passed to the writer as
 //! whole frames and written between its own, never interleaved with them.
 //!
@@ -13,6 +14,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use rouille::{Request, Response, ResponseBody};
@@ -22,8 +24,10 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use super::rouille_bridge::{self, HandOff, TakeOver};
-use crate::domain::EventId;
 use crate::error::{ApiError, Kind};
+use crate::realtime::client::{Typist, error_reply};
+use crate::realtime::event::WireEvent;
+use crate::realtime::stream::{Ending, EventStream, Sink};
 
 /// The largest frame or message a client may send.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -42,8 +46,6 @@ const REPLY_POLL: Duration = Duration::from_millis(1);
 /// are flowing (the queue is small), rarely when the connection is quiet.
 const BUSY_TICK: Duration = Duration::from_millis(1);
 const QUIET_TICK: Duration = Duration::from_millis(50);
-/// The answer to the first frame over the rate.
-const TOO_MANY_FRAMES: &str = r#"{"type":"error","message":"too many frames; slow down"}"#;
 
 /// How many frames a client may send: a bucket of `burst` frames that refills at
 /// `per_minute`. Frames past it are dropped (the first one answered with an error); a client
@@ -54,43 +56,22 @@ pub struct FrameRate {
     pub burst: u32,
 }
 
-/// Why the server ends a WebSocket: each has its own close code and reason, so a client can
-/// tell "resume" from "log in again" from "come back later".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// The session was logged out or revoked: 4001, the client should not retry.
-    Revoked,
-    /// The session expired: 4001 too.
-    Expired,
-    /// The client fell behind (events or replies): 1008, resume with `since`.
-    TooSlow,
-    /// The client sent frames past its rate: 1008.
-    TooManyFrames,
-    /// The server is stopping: 1001, reconnect to the next one.
-    GoingAway,
-    /// The client stopped answering pings: 1001.
-    NoPong,
-    /// No thread could be had for the connection: 1008.
-    Busy,
-    /// The stream ended normally: 1000.
-    Bye,
-}
-
 /// Close code for a revoked or expired session (application range 4000-4999).
 const SESSION_ENDED: u16 = 4001;
 
-impl Ending {
-    fn close_frame(self) -> (CloseCode, &'static str) {
-        match self {
-            Ending::Revoked => (CloseCode::from(SESSION_ENDED), "session revoked"),
-            Ending::Expired => (CloseCode::from(SESSION_ENDED), "session expired"),
-            Ending::TooSlow => (CloseCode::Policy, "too slow; resume with since"),
-            Ending::TooManyFrames => (CloseCode::Policy, "too many frames"),
-            Ending::GoingAway => (CloseCode::Away, "going away"),
-            Ending::NoPong => (CloseCode::Away, "no pong"),
-            Ending::Busy => (CloseCode::Policy, "server busy"),
-            Ending::Bye => (CloseCode::Normal, "bye"),
-        }
+/// Each way the server ends a WebSocket has its own close code and reason: 4001 for a
+/// session that ended (do not retry), 1008 for a client that broke the rules or a busy
+/// server, 1001 for going away, 1000 for a normal end.
+fn close_frame(ending: Ending) -> (CloseCode, &'static str) {
+    match ending {
+        Ending::Revoked => (CloseCode::from(SESSION_ENDED), "session revoked"),
+        Ending::Expired => (CloseCode::from(SESSION_ENDED), "session expired"),
+        Ending::TooSlow => (CloseCode::Policy, "too slow; resume with since"),
+        Ending::TooManyFrames => (CloseCode::Policy, "too many frames"),
+        Ending::GoingAway => (CloseCode::Away, "going away"),
+        Ending::NoPong => (CloseCode::Away, "no pong"),
+        Ending::Busy => (CloseCode::Policy, "server busy"),
+        Ending::Bye => (CloseCode::Normal, "bye"),
     }
 }
 
@@ -119,8 +100,9 @@ pub fn handshake(request: &Request) -> Result<String, ApiError> {
     }
 }
 
-/// `101 Switching Protocols`; `session` runs once the head is out.
-pub fn response(accept: String, session: impl TakeOver) -> Response {
+/// `101 Switching Protocols`; the session runs once the head is out: `stream` on this
+/// thread, the client's frames (at most `rate`) answered by `typist` on a reader thread.
+pub fn response(accept: String, stream: EventStream, typist: Typist, rate: FrameRate) -> Response {
     Response {
         status_code: 101,
         headers: vec![
@@ -129,7 +111,36 @@ pub fn response(accept: String, session: impl TakeOver) -> Response {
             ("Sec-WebSocket-Accept".into(), accept.into()),
         ],
         data: ResponseBody::empty(),
-        upgrade: Some(rouille_bridge::upgrade(session)),
+        upgrade: Some(rouille_bridge::upgrade(WsUpgrade(stream, typist, rate))),
+    }
+}
+
+/// Runs a WebSocket session: a reader thread for client frames, the events on this thread.
+struct WsUpgrade(EventStream, Typist, FrameRate);
+
+impl TakeOver for WsUpgrade {
+    fn take_over(self, connection: HandOff) {
+        let WsUpgrade(stream, typist, rate) = self;
+        let (reader, mut writer) = match split(connection, rate) {
+            Ok(halves) => halves,
+            Err(err) => {
+                log::debug!("websocket setup failed: {err}");
+                return;
+            }
+        };
+        let spawned = thread::Builder::new()
+            .name("ws-reader".into())
+            .stack_size(256 * 1024)
+            .spawn(move || reader.run(|text| typist.answer(text)));
+        if spawned.is_err() {
+            log::error!("cannot start a websocket reader; closing the connection");
+            writer.close(Ending::Busy);
+            return;
+        }
+        if let Err(err) = stream.run(&mut writer) {
+            log::debug!("websocket stream ended: {err}");
+        }
+        writer.close(Ending::Bye);
     }
 }
 
@@ -204,14 +215,14 @@ impl Write for ReaderSocket {
     }
 }
 
-pub struct WsReader {
+struct WsReader {
     socket: WebSocket<ReaderSocket>,
     ended: Arc<OnceLock<ReaderEnd>>,
     last_pong: Arc<Mutex<Instant>>,
     budget: FrameBudget,
 }
 
-pub struct WsWriter {
+struct WsWriter {
     socket: WebSocket<TcpStream>,
     from_reader: Receiver<Outgoing>,
     /// Set by the reader when it stops, before it lets go of the queue.
@@ -230,7 +241,7 @@ fn config() -> WebSocketConfig {
 
 /// Splits a handed-off connection into its reader, whose client may send frames at `rate`,
 /// and its writer.
-pub fn split(connection: HandOff, rate: FrameRate) -> io::Result<(WsReader, WsWriter)> {
+fn split(connection: HandOff, rate: FrameRate) -> io::Result<(WsReader, WsWriter)> {
     let (to_writer, from_reader) = sync_channel(REPLY_QUEUE);
     let reader_socket = ReaderSocket {
         stream: connection.stream.try_clone()?,
@@ -268,7 +279,7 @@ impl WsReader {
     /// Reads client messages until the connection ends, the client floods, or it stops
     /// reading what it is sent; `answer` turns each text message into an optional reply.
     /// Binary messages get an error reply; control frames are handled by the codec.
-    pub fn run(mut self, mut answer: impl FnMut(&str) -> Option<String>) {
+    fn run(mut self, mut answer: impl FnMut(&str) -> Option<String>) {
         let end = loop {
             let message = match self.socket.read() {
                 Ok(message) => message,
@@ -276,7 +287,7 @@ impl WsReader {
             };
             let reply = match self.budget.charge(Instant::now()) {
                 Verdict::Serve => self.reply_to(&message, &mut answer),
-                Verdict::Drop { first: true } => Some(TOO_MANY_FRAMES.to_owned()),
+                Verdict::Drop { first: true } => Some(error_reply("too many frames; slow down")),
                 Verdict::Drop { first: false } => None,
                 Verdict::Disconnect => break ReaderEnd::TooManyFrames,
             };
@@ -298,9 +309,7 @@ impl WsReader {
     ) -> Option<String> {
         match message {
             Message::Text(text) => answer(text.as_str()),
-            Message::Binary(_) => {
-                Some(r#"{"type":"error","message":"frames must be JSON text"}"#.to_owned())
-            }
+            Message::Binary(_) => Some(error_reply("frames must be JSON text")),
             Message::Pong(_) => {
                 *self
                     .last_pong
@@ -389,27 +398,34 @@ impl FrameBudget {
 }
 
 impl WsWriter {
-    pub fn text(&mut self, text: String) -> io::Result<()> {
+    fn text(&mut self, text: String) -> io::Result<()> {
         self.socket.send(Message::text(text)).map_err(to_io)
     }
 
-    /// A stored event as `{"id", "resume", "type", "data"}`: `resume` is the id with the
-    /// database's epoch, what the client passes back as `since`; `data` is already JSON and
-    /// goes in as is.
-    pub fn stored(&mut self, id: EventId, resume: &str, kind: &str, data: &str) -> io::Result<()> {
-        self.text(format!(
-            r#"{{"id":{id},"resume":"{resume}","type":"{kind}","data":{data}}}"#
-        ))
+    /// Sends a close frame saying why, then ends the connection. Only the first close of a
+    /// connection reaches the client.
+    fn close(&mut self, ending: Ending) {
+        let (code, reason) = close_frame(ending);
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        // The client may be gone already; the socket is shut either way.
+        let _ = self.socket.close(Some(frame));
+        let _ = self.socket.flush();
+        let _ = self.socket.get_ref().shutdown(Shutdown::Both);
     }
+}
 
-    /// An event without an id (typing, resync): `{"id": null, "type", "data"}`.
-    pub fn ephemeral(&mut self, kind: &str, data: &str) -> io::Result<()> {
-        self.text(format!(r#"{{"id":null,"type":"{kind}","data":{data}}}"#))
+/// Server frames are `{"id", "resume", "type", "data"}` text.
+impl Sink for WsWriter {
+    fn send(&mut self, event: &WireEvent) -> io::Result<()> {
+        self.text(event.json())
     }
 
     /// Passes on what the reader produced, pings, and enforces the pong timeout. False once
     /// the connection should end (closed with the reason, if the server ended it).
-    pub fn service(&mut self) -> io::Result<bool> {
+    fn service(&mut self) -> io::Result<bool> {
         self.busy = false;
         loop {
             match self.from_reader.try_recv() {
@@ -448,23 +464,12 @@ impl WsWriter {
         Ok(true)
     }
 
-    /// How long to wait for an event before `service` is due.
-    pub fn tick(&self) -> Duration {
+    fn tick(&self) -> Duration {
         if self.busy { BUSY_TICK } else { QUIET_TICK }
     }
 
-    /// Sends a close frame saying why, then ends the connection. Only the first close of a
-    /// connection reaches the client.
-    pub fn close(&mut self, ending: Ending) {
-        let (code, reason) = ending.close_frame();
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        // The client may be gone already; the socket is shut either way.
-        let _ = self.socket.close(Some(frame));
-        let _ = self.socket.flush();
-        let _ = self.socket.get_ref().shutdown(Shutdown::Both);
+    fn closed_by_server(&mut self, ending: Ending) {
+        self.close(ending);
     }
 }
 
@@ -525,13 +530,13 @@ mod tests {
     #[test]
     fn close_frames_say_why() {
         assert_eq!(
-            Ending::Revoked.close_frame(),
+            close_frame(Ending::Revoked),
             (CloseCode::from(4001), "session revoked")
         );
-        assert_eq!(Ending::GoingAway.close_frame().0, CloseCode::Away);
+        assert_eq!(close_frame(Ending::GoingAway).0, CloseCode::Away);
         assert_ne!(
-            Ending::TooSlow.close_frame().1,
-            Ending::Revoked.close_frame().1
+            close_frame(Ending::TooSlow).1,
+            close_frame(Ending::Revoked).1
         );
     }
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::thread;
 use std::time::Duration;
 
-use super::hub::{Event, Frame, Hub};
+use super::hub::{Frame, Hub};
 use crate::domain::{ConversationId, EventId, UserId};
 use crate::repo::{self, Pool, RepoError, conversations, events};
 
@@ -88,13 +88,8 @@ impl Dispatcher {
             for stored in batch {
                 let members = self.members_of(stored.conversation_id)?;
                 self.last = stored.id;
-                let frame = Frame::Stored(Arc::new(Event {
-                    id: stored.id,
-                    conversation_id: stored.conversation_id,
-                    kind: stored.kind,
-                    data: stored.data,
-                }));
-                self.hub.publish(&frame, &members, None);
+                self.hub
+                    .publish(&Frame::Stored(Arc::new(stored)), &members, None);
             }
             if !full {
                 return Ok(());

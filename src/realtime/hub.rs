@@ -9,22 +9,19 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::domain::{ConversationId, EventId, SessionId, UserId};
+use serde_json::value::RawValue;
 
-/// A stored event, its JSON payload serialised once and shared by every stream.
-#[derive(Debug)]
-pub struct Event {
-    pub id: EventId,
-    pub conversation_id: ConversationId,
-    pub kind: String,
-    pub data: String,
-}
+use super::event::{Event, EventKind};
+use crate::domain::{ConversationId, SessionId, UserId};
 
 /// What a stream is sent: a stored event (with an id) or an ephemeral one (typing, resync).
 #[derive(Debug, Clone)]
 pub enum Frame {
     Stored(Arc<Event>),
-    Ephemeral { kind: &'static str, data: Arc<str> },
+    Ephemeral {
+        kind: EventKind,
+        data: Arc<RawValue>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,6 +255,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::EventId;
 
     fn hub(per_user: usize, total: usize, queue: usize) -> Arc<Hub> {
         Arc::new(Hub::new(HubLimits {
@@ -271,8 +269,8 @@ mod tests {
         Frame::Stored(Arc::new(Event {
             id,
             conversation_id: ConversationId(1),
-            kind: "message.created".into(),
-            data: "{}".into(),
+            kind: EventKind::MessageCreated,
+            data: RawValue::from_string("{}".into()).expect("json"),
         }))
     }
 

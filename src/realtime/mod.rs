@@ -1,9 +1,14 @@
-//! Realtime delivery: the hub of open streams and the dispatcher that feeds it from the
-//! `events` outbox after each commit, and the resume points streams hand out. Knows no HTTP.
+//! Realtime delivery: the one event type, the hub of open streams, the dispatcher that feeds
+//! it from the `events` outbox after each commit, the stream engine every transport runs
+//! (through its `Sink`), the resume points streams hand out, and what clients send back.
+//! Knows no HTTP.
 
+pub mod client;
 pub mod dispatcher;
+pub mod event;
 pub mod hub;
 pub mod resume;
+pub mod stream;
 
 use std::sync::Arc;
 

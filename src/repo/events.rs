@@ -9,19 +9,44 @@
 //! each event's reactions as they were when it was written, so that clients that apply
 //! `reaction.*` events on top of a `message.*` payload still count right.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, Type, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use serde_json::value::RawValue;
 
 use super::{RepoError, RepoResult, Tx};
 use crate::domain::{ConversationId, EventId, MessageId, Timestamp, UserId};
-use crate::wire::Event;
+use crate::realtime::event::{Event, EventKind};
+use crate::wire;
 
 /// The stored events that carry a message's text, found through the `events_by_message`
 /// index (the expression and the condition must match that index's exactly).
-const CARRYING_MESSAGE: &str = "json_extract(data, '$.message.id') = ?1
-     AND type IN ('message.created', 'message.updated')";
+fn carrying_message() -> String {
+    format!(
+        "json_extract(data, '$.message.id') = ?1
+     AND type IN ('{}', '{}')",
+        EventKind::MessageCreated,
+        EventKind::MessageUpdated
+    )
+}
+
+/// An event kind is stored by its wire name.
+impl ToSql for EventKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for EventKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<EventKind> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
 
 /// Writes an event to the outbox inside the transaction of the change it reports.
-pub fn record(tx: &Tx, conversation_id: ConversationId, event: &Event) -> RepoResult<()> {
+pub fn record(tx: &Tx, conversation_id: ConversationId, event: &wire::Event) -> RepoResult<()> {
     let data = serde_json::to_string(&event.data)
         .map_err(|e| RepoError::Other(format!("event payload: {e}")))?;
     append(tx, conversation_id, event.kind, &data, Timestamp::now())?;
@@ -32,7 +57,7 @@ pub fn record(tx: &Tx, conversation_id: ConversationId, event: &Event) -> RepoRe
 fn append(
     tx: &Tx,
     conversation_id: ConversationId,
-    kind: &str,
+    kind: EventKind,
     data: &str,
     now: Timestamp,
 ) -> RepoResult<EventId> {
@@ -48,7 +73,8 @@ fn append(
 pub fn rewrite_edited(tx: &Tx, id: MessageId, body: &str, edited_at: Timestamp) -> RepoResult<()> {
     let mut stmt = tx.prepare_cached(&format!(
         "UPDATE events SET data = json_set(data, '$.message.body', ?2, '$.message.edited_at', ?3)
-         WHERE {CARRYING_MESSAGE}"
+         WHERE {}",
+        carrying_message()
     ))?;
     stmt.execute(params![id, body, edited_at.to_string()])?;
     Ok(())
@@ -60,31 +86,26 @@ pub fn rewrite_deleted(tx: &Tx, id: MessageId) -> RepoResult<()> {
     let mut stmt = tx.prepare_cached(&format!(
         "UPDATE events SET data = json_set(data, '$.message.body', '',
              '$.message.deleted', json('true'), '$.message.reactions', json('[]'))
-         WHERE {CARRYING_MESSAGE}"
+         WHERE {}",
+        carrying_message()
     ))?;
     stmt.execute([id])?;
     Ok(())
 }
 
-/// A stored event as read back.
-pub struct StoredEvent {
-    pub id: EventId,
-    pub conversation_id: ConversationId,
-    pub kind: String,
-    pub data: String,
-}
-
-fn stored_from_row(row: &rusqlite::Row) -> rusqlite::Result<StoredEvent> {
-    Ok(StoredEvent {
+fn stored_from_row(row: &rusqlite::Row) -> rusqlite::Result<Event> {
+    let data = RawValue::from_string(row.get(3)?)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, Type::Text, Box::new(e)))?;
+    Ok(Event {
         id: row.get(0)?,
         conversation_id: row.get(1)?,
         kind: row.get(2)?,
-        data: row.get(3)?,
+        data,
     })
 }
 
 /// Up to `limit` events after `after`, in id order: what the dispatcher fans out next.
-pub fn after(conn: &Connection, after: EventId, limit: u32) -> RepoResult<Vec<StoredEvent>> {
+pub fn after(conn: &Connection, after: EventId, limit: u32) -> RepoResult<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, conversation_id, type, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
@@ -101,7 +122,7 @@ pub fn after_for_member(
     user: UserId,
     after: EventId,
     limit: u32,
-) -> RepoResult<Vec<StoredEvent>> {
+) -> RepoResult<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.id, e.conversation_id, e.type, e.data
          FROM events e JOIN members m ON m.conversation_id = e.conversation_id AND m.user_id = ?1
