@@ -434,3 +434,33 @@ fn after_a_restore_ids_the_backup_lacks_get_resync_and_the_others_resume() {
     let expected: Vec<Value> = after.iter().map(|m| json!(m)).collect();
     assert_eq!(resumed, expected, "an id the backup has resumes as before");
 }
+
+/// Membership changes have no endpoint yet; the database is changed as a future one would.
+#[test]
+fn a_member_added_in_the_database_gets_the_events_after_it() {
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cy = server.user("Cy");
+    let mut bob_stream = subscribe(&server, &bob, None);
+    let mut cy_stream = subscribe(&server, &cy, None);
+    let id = server.group(&ada.token, &[bob.id]);
+    server.say(&ada.token, id, "before");
+    let before = bob_stream.stored(2);
+    assert_eq!(before[1].data["message"]["body"], "before");
+
+    server
+        .open_db()
+        .execute(
+            "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?1, ?2, 0)",
+            [id, cy.id],
+        )
+        .expect("cy joins");
+    server.say(&ada.token, id, "after");
+
+    let after = cy_stream.stored(1);
+    assert_eq!(after.len(), 1, "the new member hears the next event");
+    assert_eq!(after[0].kind, "message.created");
+    assert_eq!(after[0].data["message"]["body"], "after");
+    assert_eq!(bob_stream.stored(1)[0].data["message"]["body"], "after");
+}

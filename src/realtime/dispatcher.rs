@@ -3,23 +3,31 @@
 //! also looks on its own every second, so an event is never stranded by a missed poke.
 //! Because writers are serialised, event ids grow in commit order, and reading "after the
 //! last id seen" never skips one.
+//!
+//! Who gets an event is read with it: each batch looks up the members of the conversations
+//! it touches right after reading the events, and nothing about members is kept from one
+//! batch to the next. So a change of membership is seen by the first batch read after it
+//! commits, with no invalidation for a writer to remember. It costs one indexed lookup per
+//! conversation per batch, and a batch holds everything committed since the last poke.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread;
 use std::time::Duration;
 
+use rusqlite::Connection;
+
+use super::event::Event;
 use super::hub::{Frame, Hub};
 use crate::domain::{ConversationId, EventId, UserId};
-use crate::repo::{self, Pool, RepoError, conversations, events};
+use crate::repo::{self, Pool, RepoError, RepoResult, conversations, events};
 
 /// Events read per query.
 const BATCH: u32 = 1000;
 /// How often the dispatcher looks without being poked.
 const SAFETY_INTERVAL: Duration = Duration::from_secs(1);
-/// Conversations whose members are remembered; past this the cache starts over.
-const MEMBER_CACHE: usize = 100_000;
 
 /// Wakes the dispatcher after a commit.
 #[derive(Clone)]
@@ -55,18 +63,14 @@ struct Dispatcher {
     pool: Pool,
     hub: Arc<Hub>,
     last: EventId,
-    /// Members never change once a conversation exists, so they can be cached for good.
-    members: HashMap<ConversationId, Arc<[UserId]>>,
 }
+
+/// The members of each conversation in a batch, as they were when the batch was read.
+type Members = HashMap<ConversationId, Vec<UserId>>;
 
 impl Dispatcher {
     fn new(pool: Pool, hub: Arc<Hub>, last: EventId) -> Dispatcher {
-        Dispatcher {
-            pool,
-            hub,
-            last,
-            members: HashMap::new(),
-        }
+        Dispatcher { pool, hub, last }
     }
 
     fn run(mut self, pokes: &Receiver<()>) {
@@ -83,32 +87,105 @@ impl Dispatcher {
 
     fn dispatch_new(&mut self) -> Result<(), RepoError> {
         loop {
-            let batch = repo::read(&self.pool, |conn| events::after(conn, self.last, BATCH))?;
+            let (batch, members) = repo::read(&self.pool, |conn| {
+                let batch = events::after(conn, self.last, BATCH)?;
+                let members = members_of(conn, &batch)?;
+                Ok::<_, RepoError>((batch, members))
+            })?;
             let full = batch.len() == BATCH as usize;
-            for stored in batch {
-                let members = self.members_of(stored.conversation_id)?;
-                self.last = stored.id;
-                self.hub
-                    .publish(&Frame::Stored(Arc::new(stored)), &members, None);
+            for event in batch {
+                self.last = event.id;
+                let to = members
+                    .get(&event.conversation_id)
+                    .map_or(&[][..], Vec::as_slice);
+                self.hub.publish(&Frame::Stored(Arc::new(event)), to, None);
             }
             if !full {
                 return Ok(());
             }
         }
     }
+}
 
-    fn members_of(&mut self, conversation: ConversationId) -> Result<Arc<[UserId]>, RepoError> {
-        if let Some(members) = self.members.get(&conversation) {
-            return Ok(Arc::clone(members));
+/// The members of the conversations the events belong to, each looked up once.
+fn members_of(conn: &Connection, batch: &[Event]) -> RepoResult<Members> {
+    let mut members = Members::new();
+    for event in batch {
+        if let Entry::Vacant(slot) = members.entry(event.conversation_id) {
+            slot.insert(conversations::member_ids(conn, event.conversation_id)?);
         }
-        if self.members.len() >= MEMBER_CACHE {
-            self.members.clear();
-        }
-        let members: Arc<[UserId]> = repo::read(&self.pool, |conn| {
-            conversations::member_ids(conn, conversation)
-        })?
-        .into();
-        self.members.insert(conversation, Arc::clone(&members));
-        Ok(members)
+    }
+    Ok(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, MessageId, Name, Parse, SessionId, Timestamp};
+    use crate::realtime::hub::{HubLimits, Subscription};
+    use crate::repo::users;
+    use crate::wire;
+
+    fn user(tx: &repo::Tx, name: &str) -> RepoResult<UserId> {
+        let name = Name::parse(name).expect("name");
+        let email = Email::parse(&format!("{}@example.org", name.folded())).expect("email");
+        users::insert(tx, &name, &email, "unused-hash", Timestamp::now()).map(|u| u.id)
+    }
+
+    /// Records a `read.updated` event in the conversation; its id.
+    fn append(pool: &Pool, conversation: ConversationId, reader: UserId) -> EventId {
+        repo::write(pool, |tx| {
+            let read = wire::Event::read_updated(conversation, reader, MessageId(1));
+            events::record(tx, conversation, &read)?;
+            events::newest_id(tx)
+        })
+        .expect("event")
+    }
+
+    fn received(subscription: &Subscription) -> Vec<EventId> {
+        subscription
+            .frames
+            .try_iter()
+            .filter_map(|frame| match frame {
+                Frame::Stored(event) => Some(event.id),
+                Frame::Ephemeral { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_member_added_after_an_event_gets_the_events_after_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = repo::open(&dir.path().join("dispatch.db"), 2).expect("open");
+        let (ada, bob, cy, group) = repo::write(&pool, |tx| {
+            let (ada, bob, cy) = (user(tx, "ada")?, user(tx, "bob")?, user(tx, "cy")?);
+            let group = conversations::create_group(tx, ada, None, &[bob], Timestamp::now())?;
+            Ok::<_, RepoError>((ada, bob, cy, group))
+        })
+        .expect("seed");
+        let hub = Arc::new(Hub::new(HubLimits {
+            streams_per_user: 1,
+            streams_total: 3,
+            queue: 8,
+        }));
+        let ada_stream = hub.subscribe(ada, SessionId(1)).expect("ada");
+        let bob_stream = hub.subscribe(bob, SessionId(2)).expect("bob");
+        let cy_stream = hub.subscribe(cy, SessionId(3)).expect("cy");
+        let mut dispatcher = Dispatcher::new(pool.clone(), Arc::clone(&hub), EventId(0));
+
+        let before = append(&pool, group, ada);
+        dispatcher.dispatch_new().expect("dispatch");
+        assert_eq!(received(&bob_stream), vec![before]);
+        assert_eq!(received(&cy_stream), Vec::<EventId>::new());
+
+        repo::write(&pool, |tx| {
+            conversations::add_members(tx, group, &[cy], Timestamp::now())
+        })
+        .expect("cy joins");
+        let after = append(&pool, group, ada);
+        dispatcher.dispatch_new().expect("dispatch");
+        assert_eq!(received(&cy_stream), vec![after], "the new member gets it");
+        assert_eq!(received(&bob_stream), vec![after]);
+        assert_eq!(received(&ada_stream), vec![before, after]);
     }
 }

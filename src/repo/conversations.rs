@@ -87,7 +87,12 @@ pub fn groups_created_since(
     Ok(times)
 }
 
-fn add_members(tx: &Tx, id: ConversationId, members: &[UserId], now: Timestamp) -> RepoResult<()> {
+pub fn add_members(
+    tx: &Tx,
+    id: ConversationId,
+    members: &[UserId],
+    now: Timestamp,
+) -> RepoResult<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
     )?;
