@@ -1,9 +1,9 @@
 //! WebSocket on a taken-over connection (RFC 6455, framing by `tungstenite`): the handshake,
 //! and a connection split into a reader, which hands client frames to the realtime layer's
 //! `Typist`, and a writer, the `Sink` the stream engine runs on, so the server can push while
-//! the client is silent. tungstenite cannot be shared between threads, so each side has its own codec:
-//! the reader's automatic replies (pongs, the closing handshake) are passed to the writer as
-//! whole frames and written between its own, never interleaved with them.
+//! the client is silent. tungstenite cannot be shared between threads, so each side has its
+//! own codec: the reader's automatic replies (pongs, the closing handshake) are passed to the
+//! writer as whole frames and written between its own, never interleaved with them.
 //!
 //! A client can make the server write (answers, pongs) without ever reading, so what waits
 //! for the writer is bounded: past `REPLY_QUEUE` the client is too slow and is closed, and
