@@ -39,7 +39,18 @@ fn members_receive_every_kind_of_event_and_others_none() {
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, EVERY_KIND);
     assert!(ids(&events).windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(events[1].data["message"]["body"], "hello");
+    // The created event shows the message as it is when the dispatcher reads it: stored
+    // events are rewritten by later edits and deletes (no replaced text is ever replayed), so
+    // on a loaded machine it may already carry the edit or the tombstone.
+    assert_eq!(
+        events[1].data["message"]["id"],
+        events[6].data["message"]["id"]
+    );
+    let created = events[1].data["message"]["body"].as_str();
+    assert!(
+        matches!(created, Some("hello" | "edited" | "")),
+        "{created:?}"
+    );
     assert_eq!(events[3].data["emote"], "👍");
     assert_eq!(events[6].data["message"]["deleted"], true);
     assert!(
