@@ -107,27 +107,21 @@ pub fn edit(
     params: &Params,
     caller: &Caller,
 ) -> Result<Response, ApiError> {
-    let (id, message_id): (ConversationId, MessageId) =
-        (params.id("id")?, params.id("message_id")?);
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let text: MessageBody = body.field("body")?;
-    let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
-        let original = own_message(tx, id, message_id, caller)?;
-        if original.deleted {
-            return Err(ApiError::conflict("A deleted message cannot be edited"));
-        }
-        messages::edit(tx, message_id, &text, Timestamp::now())?;
-        let edited = messages::get(tx, id, message_id, Some(caller.user.id))?;
-        events::record(
-            tx,
-            id,
-            &Event::message(EventKind::MessageUpdated, edited.clone()),
-        )?;
-        Ok(edited)
-    })?;
-    Ok(reply::ok(&OneMessage {
-        message: message.into(),
-    }))
+    change_own(
+        app,
+        params,
+        caller,
+        EventKind::MessageUpdated,
+        |tx, original| {
+            if original.deleted {
+                return Err(ApiError::conflict("A deleted message cannot be edited"));
+            }
+            messages::edit(tx, original.id, &text, Timestamp::now())?;
+            Ok(Changed::Yes)
+        },
+    )
 }
 
 /// Deleting leaves a tombstone; deleting it again changes nothing and answers the same.
@@ -137,21 +131,46 @@ pub fn delete(
     params: &Params,
     caller: &Caller,
 ) -> Result<Response, ApiError> {
+    change_own(
+        app,
+        params,
+        caller,
+        EventKind::MessageDeleted,
+        |tx, original| {
+            if original.deleted {
+                return Ok(Changed::No);
+            }
+            messages::delete(tx, original.id, Timestamp::now())?;
+            Ok(Changed::Yes)
+        },
+    )
+}
+
+/// Whether a change to a message wrote anything (and so has an event to record).
+enum Changed {
+    Yes,
+    No,
+}
+
+/// Runs `change` on the caller's own message in one write, and answers with the message as
+/// it then is; a change that wrote something is recorded as a `kind` event.
+fn change_own(
+    app: &App,
+    params: &Params,
+    caller: &Caller,
+    kind: EventKind,
+    change: impl FnOnce(&Tx, &Message) -> Result<Changed, ApiError>,
+) -> Result<Response, ApiError> {
     let (id, message_id): (ConversationId, MessageId) =
         (params.id("id")?, params.id("message_id")?);
     let message = write_with_events(app, |tx| -> Result<Message, ApiError> {
         let original = own_message(tx, id, message_id, caller)?;
-        if original.deleted {
+        if let Changed::No = change(tx, &original)? {
             return Ok(original);
         }
-        messages::delete(tx, message_id, Timestamp::now())?;
-        let deleted = messages::get(tx, id, message_id, Some(caller.user.id))?;
-        events::record(
-            tx,
-            id,
-            &Event::message(EventKind::MessageDeleted, deleted.clone()),
-        )?;
-        Ok(deleted)
+        let changed = messages::get(tx, id, message_id, Some(caller.user.id))?;
+        events::record(tx, id, &Event::message(kind, changed.clone()))?;
+        Ok(changed)
     })?;
     Ok(reply::ok(&OneMessage {
         message: message.into(),
