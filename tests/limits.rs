@@ -269,3 +269,50 @@ fn wrong_current_passwords_are_limited_per_address_and_in_a_burst() {
         .login(&bob.email, "wrong password")
         .assert_error(429, "rate_limited");
 }
+
+#[test]
+fn an_address_past_its_reset_limit_cannot_spend_anyone_elses() {
+    let server = TestServer::start_with(&[
+        "--rate-limits",
+        "on",
+        "--reset-requests-per-email",
+        "1/1d",
+        "--reset-requests-per-address",
+        "1/1d",
+        "--trust-proxy",
+        "127.0.0.1",
+        "--mail-command",
+        "cat >> {dir}/outbox",
+    ]);
+    let ada = server.register("Ada");
+    let ada_email = ada["email"].as_str().expect("email");
+    let bob = server.register("Bob");
+    let bob_email = bob["email"].as_str().expect("email");
+    let reset_from = |client: &str, email: &str| {
+        server
+            .request("POST", "/api/password/reset-request")
+            .header("X-Forwarded-For", client)
+            .json(&json!({"email": email}))
+            .send()
+            .status
+    };
+    // An address spends its one request, then asks for Ada's reset: refused by its own limit,
+    // which must leave Ada's budget alone...
+    assert_eq!(reset_from("203.0.113.9", &unique_email("nobody")), 200);
+    assert_eq!(reset_from("203.0.113.9", ada_email), 200);
+    // ...so Ada, from her own address, still gets her link.
+    assert_eq!(reset_from("198.51.100.1", ada_email), 200);
+    // Mails go out in the order asked: once Bob's is out, Ada's would be too.
+    assert_eq!(reset_from("192.0.2.7", bob_email), 200);
+    let outbox = server.dir().join("outbox");
+    let mut sent = String::new();
+    for _ in 0..500 {
+        sent = std::fs::read_to_string(&outbox).unwrap_or_default();
+        if sent.contains(bob_email) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(sent.contains(bob_email), "the marker mail arrived: {sent}");
+    assert!(sent.contains(ada_email), "Ada's reset mail was sent");
+}

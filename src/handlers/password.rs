@@ -17,15 +17,15 @@ pub fn request_reset(app: &App, request: &Request, _: &Params) -> Result<Respons
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let email: Email = body.field("email")?;
     let client = client_address(app, request);
-    // A limited request is answered like any other: the limits reveal nothing.
-    let allowed = app
-        .limits
-        .hit(Rule::ResetRequestsPerAddress, &client.to_string())
-        .and(
-            app.limits
-                .hit(Rule::ResetRequestsPerEmail, &email.lowered()),
-        );
-    if allowed.is_ok() {
+    // A limited request is answered like any other: the limits reveal nothing. Both budgets
+    // are taken together or not at all, so an address past its own limit cannot use up
+    // anyone's per-email budget (and so block their reset).
+    let allowed = app.limits.reserve(&[
+        (Rule::ResetRequestsPerAddress, &client.to_string()),
+        (Rule::ResetRequestsPerEmail, &email.lowered()),
+    ]);
+    if let Ok(reservation) = allowed {
+        reservation.spend();
         app.resets.request(email);
     }
     audit("reset_request", client, None);
