@@ -1,8 +1,10 @@
 //! Rate limits: token buckets in memory, keyed by client address or by account. A bucket
 //! holds a rule's `attempts` and refills continuously over its window, so a limit never locks
 //! anyone out for good: one attempt comes back every `window / attempts`. Every budget is a
-//! setting, so that tests can choose windows nothing refills during. Memory is bounded: past
-//! `MAX_KEYS` buckets, the ones that have refilled (idle keys) are forgotten first.
+//! setting, so that tests can choose windows nothing refills during. Memory is bounded: each
+//! rule keeps at most `MAX_KEYS` buckets. Only buckets that have refilled (idle keys) are ever
+//! forgotten, so a flood of new keys can never wipe out a lockout that is still running; a rule
+//! whose buckets are all in use refuses new keys until one refills (it fails closed).
 //!
 //! An attempt whose outcome is known only after slow work (a password check) is *reserved*
 //! before that work and given back if it turns out not to count, so that however many arrive
@@ -67,7 +69,8 @@ impl Budgets {
     }
 }
 
-/// Buckets kept at most; idle ones go first when there are more.
+/// Buckets kept at most per rule. Each rule has its own, so that a flood of one kind of key
+/// (reset requests for made-up emails, say) cannot crowd out another (account lockouts).
 const MAX_KEYS: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +79,7 @@ struct Bucket {
     updated: Instant,
 }
 
-type Buckets = HashMap<(Rule, String), Bucket>;
+type Buckets = HashMap<Rule, HashMap<String, Bucket>>;
 
 pub struct Limiter {
     enabled: bool,
@@ -142,13 +145,18 @@ impl Limiter {
             return Ok(reservation);
         }
         let mut buckets = self.lock();
-        if buckets.len() >= MAX_KEYS {
-            self.evict_idle(&mut buckets, now);
-        }
         let mut wait = None;
         for &(rule, key) in attempts {
             let budget = self.budgets.of(rule);
-            let bucket = refilled(&mut buckets, budget, rule, key, now);
+            let keys = buckets.entry(rule).or_default();
+            if !keys.contains_key(key) && keys.len() >= MAX_KEYS {
+                evict_idle(keys, budget, now);
+                if keys.len() >= MAX_KEYS {
+                    wait = wait.max(Some(until_one_refills(keys, budget, now)));
+                    continue;
+                }
+            }
+            let bucket = refilled(keys, budget, key, now);
             if bucket.tokens < 1.0 {
                 let seconds = (1.0 - bucket.tokens) / budget.per_second();
                 let retry_after = Duration::from_secs_f64(seconds.ceil().max(1.0));
@@ -160,7 +168,7 @@ impl Limiter {
         }
         for &(rule, key) in attempts {
             let budget = self.budgets.of(rule);
-            refilled(&mut buckets, budget, rule, key, now).tokens -= 1.0;
+            refilled(buckets.entry(rule).or_default(), budget, key, now).tokens -= 1.0;
             reservation.taken.push((rule, key.to_owned()));
         }
         Ok(reservation)
@@ -170,7 +178,7 @@ impl Limiter {
         let mut buckets = self.lock();
         for (rule, key) in taken {
             let budget = self.budgets.of(*rule);
-            let bucket = refilled(&mut buckets, budget, *rule, key, now);
+            let bucket = refilled(buckets.entry(*rule).or_default(), budget, key, now);
             bucket.tokens = (bucket.tokens + 1.0).min(budget.capacity());
         }
     }
@@ -178,39 +186,42 @@ impl Limiter {
     fn lock(&self) -> MutexGuard<'_, Buckets> {
         self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// Forgets buckets that have refilled by now (their keys are idle); if that is not
-    /// enough, forgets the ones touched longest ago.
-    fn evict_idle(&self, buckets: &mut Buckets, now: Instant) {
-        buckets.retain(|(rule, _), bucket| {
-            let budget = self.budgets.of(*rule);
-            let refilled = bucket.tokens
-                + now.saturating_duration_since(bucket.updated).as_secs_f64() * budget.per_second();
-            refilled < budget.capacity()
-        });
-        if buckets.len() >= MAX_KEYS {
-            let mut ages: Vec<Instant> = buckets.values().map(|b| b.updated).collect();
-            ages.sort_unstable();
-            let cutoff = ages[ages.len() / 2];
-            buckets.retain(|_, bucket| bucket.updated > cutoff);
-        }
-    }
 }
 
-/// The bucket of a rule and key, full if new, refilled for the time since it was last used.
+/// Forgets the buckets that have refilled by now: their keys are idle, and a new bucket for
+/// them would be just as full. Buckets still in use are never forgotten.
+fn evict_idle(keys: &mut HashMap<String, Bucket>, budget: Budget, now: Instant) {
+    keys.retain(|_, bucket| level(bucket, budget, now) < budget.capacity());
+}
+
+/// How long until the first of these buckets has refilled, and so can be forgotten to make
+/// room for a new key.
+fn until_one_refills(keys: &HashMap<String, Bucket>, budget: Budget, now: Instant) -> Duration {
+    let missing = keys
+        .values()
+        .map(|bucket| budget.capacity() - level(bucket, budget, now))
+        .fold(budget.capacity(), f64::min);
+    Duration::from_secs_f64((missing / budget.per_second()).ceil().max(1.0))
+}
+
+/// The attempts a bucket holds now, counting its refill since it was last used.
+fn level(bucket: &Bucket, budget: Budget, now: Instant) -> f64 {
+    let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+    (bucket.tokens + elapsed * budget.per_second()).min(budget.capacity())
+}
+
+/// The bucket of a key, full if new, refilled for the time since it was last used.
 fn refilled<'b>(
-    buckets: &'b mut Buckets,
+    keys: &'b mut HashMap<String, Bucket>,
     budget: Budget,
-    rule: Rule,
     key: &str,
     now: Instant,
 ) -> &'b mut Bucket {
-    let bucket = buckets.entry((rule, key.to_owned())).or_insert(Bucket {
+    let bucket = keys.entry(key.to_owned()).or_insert(Bucket {
         tokens: budget.capacity(),
         updated: now,
     });
-    let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-    bucket.tokens = (bucket.tokens + elapsed * budget.per_second()).min(budget.capacity());
+    bucket.tokens = level(bucket, budget, now);
     bucket.updated = now;
     bucket
 }
@@ -344,14 +355,63 @@ mod tests {
         }
     }
 
+    fn kept(limits: &Limiter, rule: Rule) -> usize {
+        limits.lock().get(&rule).map_or(0, HashMap::len)
+    }
+
     #[test]
-    fn memory_stays_bounded() {
+    fn memory_stays_bounded_and_idle_keys_make_room() {
+        let limits = limiter();
+        let start = Instant::now();
+        for i in 0..MAX_KEYS {
+            take(
+                &limits,
+                Rule::RegistrationsPerAddress,
+                &i.to_string(),
+                start,
+            )
+            .expect("fresh key");
+        }
+        assert_eq!(kept(&limits, Rule::RegistrationsPerAddress), MAX_KEYS);
+        // At the limit, a new key is refused while every bucket is still in use...
+        let refused = take(&limits, Rule::RegistrationsPerAddress, "new", start);
+        assert_eq!(
+            refused.err().map(|l| l.retry_after),
+            Some(Duration::from_secs(6 * MINUTE)),
+            "until the first bucket has its attempt back (an hour / 10)"
+        );
+        assert_eq!(kept(&limits, Rule::RegistrationsPerAddress), MAX_KEYS);
+        // ...and once they have refilled, the idle ones go and the new key gets a bucket.
+        let later = start + Duration::from_secs(60 * MINUTE);
+        assert!(take(&limits, Rule::RegistrationsPerAddress, "new", later).is_ok());
+        assert_eq!(kept(&limits, Rule::RegistrationsPerAddress), 1);
+    }
+
+    #[test]
+    fn a_flood_of_other_keys_does_not_unlock_an_account() {
         let limits = limiter();
         let now = Instant::now();
-        for i in 0..(MAX_KEYS + 10) {
-            take(&limits, Rule::RegistrationsPerAddress, &i.to_string(), now).expect("fresh key");
+        for _ in 0..10 {
+            take(&limits, Rule::LoginFailuresPerAccount, "user:1", now).expect("within budget");
         }
-        let kept = limits.buckets.lock().expect("lock").len();
-        assert!(kept <= MAX_KEYS, "{kept} buckets kept");
+        assert!(take(&limits, Rule::LoginFailuresPerAccount, "user:1", now).is_err());
+        for i in 0..(MAX_KEYS + 10) {
+            let _ = take(
+                &limits,
+                Rule::ResetRequestsPerEmail,
+                &format!("{i}@x.org"),
+                now,
+            );
+            let _ = take(
+                &limits,
+                Rule::LoginFailuresPerAccount,
+                &format!("email:{i}"),
+                now,
+            );
+        }
+        assert!(
+            take(&limits, Rule::LoginFailuresPerAccount, "user:1", now).is_err(),
+            "the lockout is still there"
+        );
     }
 }
