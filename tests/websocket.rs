@@ -333,14 +333,31 @@ fn sigterm_closes_sockets_with_going_away_and_the_server_exits_at_once() {
     let ada = server.user("Ada");
     let mut socket = connect(&server, &ada, "");
     let mut events = subscribe(&server, &ada, None);
-    let killed = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(server.pid().to_string())
-        .status();
-    assert!(killed.expect("kill").success());
+    server.terminate();
     assert_eq!(close_frame(&mut socket), close_of(1001, "going away"));
     assert!(events.ends_within(Duration::from_secs(5)));
     // Open streams used to hold the stop for the whole 10 s drain.
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("exited well before the 10 s drain");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_client_that_stopped_reading_does_not_hold_up_the_stop() {
+    let mut server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&bob.token, &[ada.id]);
+    let _stalled = connect(&server, &ada, "");
+    // Enough to fill both socket buffers, so the stream's writer blocks on the socket.
+    let long = "x".repeat(4000);
+    for _ in 0..1500 {
+        server.say(&bob.token, id, &long);
+    }
+    server.terminate();
+    // Its writer used to stay blocked until the write timeout, and the stop waited the whole
+    // 10 s drain for it.
     let status = server
         .wait_exit(Duration::from_secs(5))
         .expect("exited well before the 10 s drain");

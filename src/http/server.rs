@@ -83,6 +83,9 @@ pub type BodyLimit = fn(&str, &str) -> usize;
 /// Stack size of a connection thread: handlers keep little on the stack, and a small stack
 /// keeps a thousand threads cheap.
 const THREAD_STACK: usize = 512 * 1024;
+/// How long a stopping server lets its ended streams say goodbye (a WebSocket close frame)
+/// before it closes their sockets under them.
+const STREAM_GRACE: Duration = Duration::from_millis(250);
 /// Pause after a failed accept (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Bytes read from a socket at a time.
@@ -109,8 +112,13 @@ struct Shared {
     per_address: Mutex<HashMap<IpAddr, usize>>,
     stopping: AtomicBool,
     next_id: AtomicU64,
-    /// Connections waiting for their next request, so shutdown can close them at once.
+    /// Connections waiting for their next request or still reading its head: no request is
+    /// in hand, so shutdown can close them at once.
     idle: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Connections a handler has taken over (realtime streams). Shutdown ends streams first,
+    /// then closes these sockets after `STREAM_GRACE`, so that a client that stopped reading
+    /// cannot keep its stream's writer blocked and the server waiting.
+    taken_over: Mutex<HashMap<u64, Arc<TcpStream>>>,
 }
 
 /// Stops a running server from another thread.
@@ -138,6 +146,7 @@ impl Server {
                 stopping: AtomicBool::new(false),
                 next_id: AtomicU64::new(0),
                 idle: Mutex::new(HashMap::new()),
+                taken_over: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -335,38 +344,56 @@ impl Shared {
     }
 
     fn idle_start(&self, id: u64, handle: &Arc<TcpStream>) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, Arc::clone(handle));
+        enlist(&self.idle, id, handle);
     }
 
     fn idle_done(&self, id: u64) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
+        strike(&self.idle, id);
+    }
+}
+
+fn enlist(registry: &Mutex<HashMap<u64, Arc<TcpStream>>>, id: u64, handle: &Arc<TcpStream>) {
+    registry
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id, Arc::clone(handle));
+}
+
+fn strike(registry: &Mutex<HashMap<u64, Arc<TcpStream>>>, id: u64) {
+    registry
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+}
+
+/// Shuts every socket of a registry down, which ends any read or write blocked on it.
+fn shut_all(registry: &Mutex<HashMap<u64, Arc<TcpStream>>>) {
+    for stream in registry
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+    {
+        let _ = stream.shutdown(Shutdown::Both);
     }
 }
 
 impl Stopper {
-    /// Stops accepting, closes idle keep-alive connections, and waits up to `deadline` for
-    /// requests in flight to finish. True if every connection closed in time.
+    /// Stops accepting, closes connections that have no request in hand (idle keep-alive,
+    /// or a head still arriving), closes taken-over connections after `STREAM_GRACE`, and
+    /// waits up to `deadline` for requests in flight to finish. True if every connection
+    /// closed in time.
     pub fn stop(&self, deadline: Duration) -> bool {
         let shared = &self.0;
         shared.stopping.store(true, Ordering::SeqCst);
         // Wake the accept loop, which is blocked in accept().
         let _ = TcpStream::connect_timeout(&shared.addr, Duration::from_secs(1));
-        let until = Instant::now() + deadline;
+        let started = Instant::now();
+        let until = started + deadline;
         loop {
-            for stream in shared
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .values()
-            {
-                // Ends the idle read; a request in flight is not idle and is not touched.
-                let _ = stream.shutdown(Shutdown::Both);
+            // A request in flight is in neither registry and is not touched.
+            shut_all(&shared.idle);
+            if started.elapsed() >= STREAM_GRACE {
+                shut_all(&shared.taken_over);
             }
             if shared.open.load(Ordering::SeqCst) == 0 {
                 return true;
@@ -457,7 +484,8 @@ impl<'a> Connection<'a> {
         } else {
             self.read_more(Instant::now() + idle_timeout)
         };
-        self.shared.idle_done(self.id);
+        // Still enlisted as idle until the whole head is in (see `one_request`): until then
+        // there is no request a shutdown could cut short.
         match got {
             Ok(n) => Ok(n > 0),
             Err(Failure::Io(err)) => Err(err),
@@ -467,7 +495,10 @@ impl<'a> Connection<'a> {
 
     fn one_request(&mut self) -> io::Result<Next> {
         let head = match self.read_head() {
-            Ok(Some(head)) => head,
+            Ok(Some(head)) => {
+                self.shared.idle_done(self.id);
+                head
+            }
             Ok(None) => return Ok(Next::Close),
             Err(Failure::Reject(reject)) => return self.refuse(reject),
             Err(Failure::Timeout) => return self.refuse_timeout(),
@@ -672,7 +703,12 @@ impl<'a> Connection<'a> {
                 stream: self.stream.try_clone()?,
                 leftover: std::mem::take(&mut self.buf),
             };
-            rouille_bridge::hand_over(upgrade.as_mut(), connection)?;
+            if let Some(handle) = &self.idle_handle {
+                enlist(&self.shared.taken_over, self.id, handle);
+            }
+            let handed = rouille_bridge::hand_over(upgrade.as_mut(), connection);
+            strike(&self.shared.taken_over, self.id);
+            handed?;
             return Ok(Next::HandedOff);
         }
         let status = response.status_code;

@@ -92,6 +92,11 @@ impl TestServer {
         self.child.id()
     }
 
+    /// Sends `SIGTERM`, as systemd does to stop a service.
+    pub fn terminate(&self) {
+        terminate(self.pid());
+    }
+
     /// Waits for the process to exit by itself; its exit status, or `None` on timeout.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
@@ -531,4 +536,13 @@ pub fn at_once<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
             .map(|h| h.join().expect("thread"))
             .collect()
     })
+}
+
+/// Sends `SIGTERM` to a process (for a server borrowed by another thread, by its pid).
+pub fn terminate(pid: u32) {
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    assert!(killed.expect("kill").success());
 }
