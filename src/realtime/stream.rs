@@ -91,13 +91,20 @@ impl EventStream {
             resume,
             epoch: realtime.epoch.clone(),
             subscription,
-            session: SessionWatch::new(session.id, session.expires_at, check_every),
+            session: SessionWatch::new(session.id, check_every),
         })
     }
 
     /// Delivers events to `sink` until the client goes, the transport ends the stream, or
     /// the server does (then `sink` is told why).
     pub fn run(mut self, sink: &mut impl Sink) -> Result<(), StreamError> {
+        // The handler checked the session before the stream subscribed; a logout committed
+        // in between reached no subscription. Now that one would, look once more before
+        // sending anything.
+        if let Some(ending) = self.session.ended(&self.pool)? {
+            sink.closed_by_server(ending);
+            return Ok(());
+        }
         let mut last = self.catch_up(sink)?;
         loop {
             match self.subscription.frames.recv_timeout(sink.tick()) {
@@ -209,11 +216,12 @@ struct SessionWatch {
 }
 
 impl SessionWatch {
-    fn new(id: SessionId, expires_at: Timestamp, every: Duration) -> SessionWatch {
+    /// A watch whose first check is due at once; later ones follow `due`.
+    fn new(id: SessionId, every: Duration) -> SessionWatch {
         SessionWatch {
             id,
             every,
-            next_check: Self::due(expires_at, every),
+            next_check: Instant::now(),
         }
     }
 
@@ -265,5 +273,39 @@ impl From<io::Error> for StreamError {
 impl From<RepoError> for StreamError {
     fn from(err: RepoError) -> StreamError {
         StreamError::Repo(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, Name, Parse};
+    use crate::repo::{sessions, users};
+
+    #[test]
+    fn a_session_gone_before_the_stream_runs_ends_it_at_the_first_check() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = repo::open(&dir.path().join("watch.db"), 2).expect("open");
+        let now = Timestamp::now();
+        let (live, gone) = repo::write(&pool, |tx| {
+            let name = Name::parse("ada").expect("name");
+            let email = Email::parse("ada@example.org").expect("email");
+            let ada = users::insert(tx, &name, &email, "unused-hash", now)?;
+            let expires = now.plus_days(1);
+            let live = sessions::insert(tx, ada.id, b"live", None, now, expires)?.id;
+            let gone = sessions::insert(tx, ada.id, b"gone", None, now, expires)?.id;
+            sessions::delete_own(tx, ada.id, gone)?;
+            Ok::<_, RepoError>((live, gone))
+        })
+        .expect("seed");
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            SessionWatch::new(gone, hour).ended(&pool).expect("check"),
+            Some(Ending::Revoked),
+            "a logout between the handler's check and the subscription"
+        );
+        let mut watch = SessionWatch::new(live, hour);
+        assert_eq!(watch.ended(&pool).expect("check"), None);
+        assert!(watch.next_check > Instant::now(), "the next check waits");
     }
 }
