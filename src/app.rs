@@ -6,6 +6,7 @@ use crate::ratelimit::Limiter;
 use crate::realtime::Realtime;
 use crate::repo::Pool;
 use crate::resets::ResetDesk;
+use crate::web::WebClient;
 
 pub struct App {
     pub config: Config,
@@ -14,4 +15,5 @@ pub struct App {
     pub resets: ResetDesk,
     pub realtime: Realtime,
     pub limits: Limiter,
+    pub web: WebClient,
 }

@@ -18,6 +18,7 @@ pub(crate) mod ratelimit;
 pub(crate) mod realtime;
 pub(crate) mod repo;
 pub(crate) mod resets;
+pub(crate) mod web;
 pub(crate) mod wire;
 
 use std::fmt;
@@ -112,6 +113,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             epoch,
         },
         limits: Limiter::new(config.rate_limits, config.rate_budgets),
+        web: web::WebClient::build(),
     });
     let handler: Handler = Arc::new(move |request| http::handle(&app, request));
     let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)

@@ -22,4 +22,5 @@ mod reactions;
 mod realtime;
 mod storage;
 mod transport;
+mod web;
 mod websocket;

@@ -75,6 +75,7 @@ fn world(history: usize) -> World {
             epoch: "0".into(),
         },
         limits,
+        web: crate::web::WebClient::build(),
     };
     World {
         app,

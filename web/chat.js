@@ -1,0 +1,258 @@
+// The signed-in app: the conversation list, the open conversation's messages and composer,
+// starting a conversation, and signing out. Messages are always inserted as text.
+import { get, post } from './api.js';
+import { connect } from './stream.js';
+import { fill, h } from './dom.js';
+
+const TYPING_SHOWN_MS = 5000;
+const TYPING_SENT_EVERY_MS = 2000;
+
+export function openChat(root, me, signedOut) {
+  const conversations = new Map();
+  let open = null; // { id, articles: Map<message id, article> }
+  let typingSentAt = 0;
+  const typists = new Map();
+
+  const status = h('p', { role: 'status', class: 'status' });
+  const list = h('ul', { class: 'conversations' });
+  const nav = h('nav', { 'aria-label': 'Conversations' }, h('h2', { class: 'sr-only' }, 'Conversations'), list);
+  const pane = h('section', { class: 'pane', 'aria-label': 'Conversation' },
+    h('p', { class: 'empty' }, 'Choose a conversation, or start a new one.'));
+  const dialog = newConversationDialog();
+
+  fill(root, h('div', { class: 'chat' },
+    h('header', { class: 'bar' },
+      h('h1', {}, 'EmoteChat'),
+      status,
+      h('button', { type: 'button', onclick: () => dialog.open() }, 'New conversation'),
+      h('button', { type: 'button', onclick: signOut }, 'Sign out')),
+    h('div', { class: 'columns' }, nav, pane),
+    dialog.element));
+
+  const stop = connect({
+    onEvent: apply,
+    onStatus: (up) => { status.textContent = up ? '' : 'Reconnecting…'; },
+    onUnauthorized: () => signedOut(),
+  });
+  loadConversations();
+
+  async function signOut() {
+    try {
+      await post('/api/auth/logout');
+    } finally {
+      signedOut();
+    }
+  }
+
+  async function loadConversations() {
+    const answer = await get('/api/conversations?page_size=100').catch(() => null);
+    for (const conversation of answer?.conversations ?? []) conversations.set(conversation.id, conversation);
+    renderList();
+  }
+
+  function nameOf(conversation) {
+    if (conversation.title) return conversation.title;
+    const others = conversation.members.filter((m) => m.id !== me.id);
+    return others.map((m) => m.name).join(', ') || me.name;
+  }
+
+  function renderList() {
+    const sorted = [...conversations.values()]
+      .sort((a, b) => b.last_activity_at.localeCompare(a.last_activity_at) || b.id - a.id);
+    fill(list, sorted.map((c) => {
+      const unread = c.unread_count > 0 ? h('span', { class: 'badge' }, String(c.unread_count)) : null;
+      const label = c.unread_count > 0 ? `${nameOf(c)}, ${c.unread_count} unread` : nameOf(c);
+      return h('li', {}, h('button', {
+        type: 'button',
+        class: 'conversation',
+        'aria-label': label,
+        'aria-current': open?.id === c.id ? 'true' : false,
+        onclick: () => openConversation(c.id),
+      }, h('span', { class: 'name' }, nameOf(c)), unread));
+    }));
+    const total = [...conversations.values()].reduce((sum, c) => sum + c.unread_count, 0);
+    document.title = total > 0 ? `(${total}) EmoteChat` : 'EmoteChat';
+  }
+
+  async function openConversation(id) {
+    const conversation = conversations.get(id);
+    const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
+    const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+    open = { id, log, typing, articles: new Map() };
+    fill(pane,
+      h('h2', {}, nameOf(conversation)),
+      log,
+      typing,
+      composer(id));
+    renderList();
+    pane.querySelector('textarea').focus();
+    const { messages } = await get(`/api/conversations/${id}/messages?limit=50`);
+    if (open?.id !== id) return;
+    for (const message of messages) showMessage(message);
+    markRead();
+  }
+
+  function composer(id) {
+    const text = h('textarea', { name: 'body', rows: '1', required: true });
+    const form = h('form', { class: 'composer' },
+      h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
+      h('button', { type: 'submit', class: 'primary' }, 'Send'));
+    text.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    text.addEventListener('input', () => {
+      if (Date.now() - typingSentAt < TYPING_SENT_EVERY_MS || !text.value) return;
+      typingSentAt = Date.now();
+      post(`/api/conversations/${id}/typing`).catch(() => {});
+    });
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = text.value;
+      if (!body.trim()) return;
+      text.value = '';
+      const clientId = crypto.randomUUID();
+      try {
+        const { message } = await post(`/api/conversations/${id}/messages`, { body, client_id: clientId });
+        if (open?.id === id) showMessage(message);
+      } catch (err) {
+        text.value = body;
+        status.textContent = err.message;
+      }
+    });
+    return form;
+  }
+
+  function showMessage(message) {
+    if (open?.id !== message.conversation_id) return;
+    const article = h('article', { class: message.sender.id === me.id ? 'mine' : '' },
+      h('header', {},
+        h('strong', { class: 'author' }, message.sender.name),
+        h('time', { datetime: message.created_at }, timeOf(message.created_at)),
+        message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
+      message.deleted
+        ? h('p', { class: 'body deleted' }, 'Message deleted')
+        : h('p', { class: 'body' }, message.body));
+    const existing = open.articles.get(message.id);
+    const follow = open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
+    if (existing) existing.replaceWith(article);
+    else open.log.append(article);
+    open.articles.set(message.id, article);
+    if (follow) open.log.scrollTop = open.log.scrollHeight;
+  }
+
+  function timeOf(stamp) {
+    return new Date(stamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  async function markRead() {
+    if (!open || document.hidden) return;
+    const lastId = [...open.articles.keys()].reduce((a, b) => Math.max(a, b), 0);
+    const conversation = conversations.get(open.id);
+    if (!lastId || !conversation) return;
+    const answer = await post(`/api/conversations/${open.id}/read`, { message_id: lastId }).catch(() => null);
+    if (answer) {
+      conversation.unread_count = answer.unread_count;
+      renderList();
+    }
+  }
+
+  async function refreshConversation(id) {
+    const answer = await get(`/api/conversations/${id}`).catch(() => null);
+    if (answer) {
+      conversations.set(id, answer.conversation);
+      renderList();
+    }
+  }
+
+  function apply(type, data) {
+    if (type === 'resync') {
+      loadConversations();
+      if (open) openConversation(open.id);
+    } else if (type === 'conversation.created') {
+      conversations.set(data.conversation.id, data.conversation);
+      renderList();
+    } else if (type.startsWith('message.')) {
+      const message = data.message;
+      const conversation = conversations.get(message.conversation_id);
+      if (!conversation) return refreshConversation(message.conversation_id);
+      const isNew = type === 'message.created' && !open?.articles.has(message.id);
+      if (isNew) {
+        conversation.last_activity_at = message.created_at;
+        if (message.sender.id !== me.id) conversation.unread_count += 1;
+      }
+      showMessage(message);
+      if (isNew && open?.id === message.conversation_id) markRead();
+      typists.delete(`${message.conversation_id}:${message.sender.id}`);
+      renderTyping();
+      renderList();
+    } else if (type === 'read.updated' && data.user_id === me.id) {
+      refreshConversation(data.conversation_id);
+    } else if (type === 'typing' && data.user.id !== me.id) {
+      const key = `${data.conversation_id}:${data.user.id}`;
+      clearTimeout(typists.get(key)?.timer);
+      typists.set(key, { ...data, timer: setTimeout(() => { typists.delete(key); renderTyping(); }, TYPING_SHOWN_MS) });
+      renderTyping();
+    }
+  }
+
+  function renderTyping() {
+    if (!open) return;
+    const names = [...typists.values()].filter((t) => t.conversation_id === open.id).map((t) => t.user.name);
+    open.typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+  }
+
+  function newConversationDialog() {
+    const results = h('ul', { class: 'people' });
+    const search = h('input', { type: 'search', name: 'q', autocomplete: 'off' });
+    const alert = h('p', { role: 'alert', class: 'error' });
+    const element = h('dialog', { 'aria-labelledby': 'new-conversation-title' },
+      h('h2', { id: 'new-conversation-title' }, 'New conversation'),
+      h('label', { class: 'field' }, h('span', {}, 'Search people'), search),
+      alert,
+      results,
+      h('form', { method: 'dialog' }, h('button', { type: 'submit' }, 'Close')));
+    let asked = 0;
+    search.addEventListener('input', async () => {
+      const mine = ++asked;
+      const query = new URLSearchParams({ q: search.value.trim(), page_size: '20' });
+      try {
+        const { users } = await get(`/api/profile/users?${query}`);
+        if (mine !== asked) return;
+        fill(results, users.filter((u) => u.id !== me.id).map((u) =>
+          h('li', {}, h('button', { type: 'button', onclick: () => start(u.id) }, u.name))));
+        alert.textContent = '';
+      } catch (err) {
+        alert.textContent = err.message;
+      }
+    });
+    async function start(userId) {
+      try {
+        const { conversation } = await post('/api/conversations', { member_ids: [userId] });
+        conversations.set(conversation.id, conversation);
+        element.close();
+        openConversation(conversation.id);
+      } catch (err) {
+        alert.textContent = err.message;
+      }
+    }
+    return {
+      element,
+      open() {
+        search.value = '';
+        fill(results);
+        alert.textContent = '';
+        element.showModal();
+        search.dispatchEvent(new Event('input'));
+      },
+    };
+  }
+
+  document.addEventListener('visibilitychange', markRead);
+  return () => {
+    stop();
+    document.removeEventListener('visibilitychange', markRead);
+  };
+}
