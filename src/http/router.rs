@@ -66,6 +66,7 @@ const ROUTES: &[Route] = &[
     // Streams authenticate themselves: browsers can only pass the token in the query.
     public("GET", "/api/events", streams::sse),
     public("GET", "/api/ws", streams::ws),
+    private("POST", "/api/events/ticket", streams::ticket),
     private("POST", "/api/auth/logout", auth::logout),
     private("GET", "/api/auth/validate", auth::validate),
     private("GET", "/api/auth/sessions", auth::sessions),
