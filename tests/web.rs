@@ -229,3 +229,27 @@ fn quoted_after(text: &str, prefixes: &[&str]) -> Vec<String> {
     }
     found
 }
+
+#[test]
+fn the_client_never_turns_text_into_html_or_code() {
+    let server = TestServer::start();
+    let scripts: Vec<(String, Vec<u8>)> = first_load(&server, None)
+        .into_iter()
+        .filter(|(path, _)| path.ends_with(".js"))
+        .collect();
+    assert!(scripts.len() >= 4, "{scripts:?}");
+    for (path, bytes) in scripts {
+        let source = String::from_utf8(bytes).expect("utf-8");
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "DOMParser",
+        ] {
+            assert!(!source.contains(sink), "{path} uses {sink}");
+        }
+    }
+}

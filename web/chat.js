@@ -26,15 +26,23 @@ export function openChat(root, me, signedOut) {
       status,
       h('button', { type: 'button', onclick: () => dialog.open() }, 'New conversation'),
       h('button', { type: 'button', onclick: signOut }, 'Sign out')),
-    h('div', { class: 'columns' }, nav, pane),
+    h('main', { class: 'columns' }, nav, pane),
     dialog.element));
 
   const stop = connect({
     onEvent: apply,
-    onStatus: (up) => { status.textContent = up ? '' : 'Reconnecting…'; },
+    onOpen: (resumed) => {
+      status.textContent = '';
+      // A stream opened without a resume point starts with the next event: what happened
+      // before it is read afresh, after it is live, so nothing falls in between.
+      if (!resumed) {
+        loadConversations();
+        if (open) openConversation(open.id);
+      }
+    },
+    onDown: () => { status.textContent = 'Reconnecting…'; },
     onUnauthorized: () => signedOut(),
   });
-  loadConversations();
 
   async function signOut() {
     try {

@@ -8,9 +8,10 @@ import { ApiError, post } from './api.js';
 const TYPES = ['conversation.created', 'message.created', 'message.updated', 'message.deleted',
   'reaction.added', 'reaction.removed', 'read.updated', 'typing', 'resync'];
 
-// Calls `onEvent(type, data)` for each event and `onStatus(up)` when the connection goes up
-// or down; `onUnauthorized()` when the session is gone. Returns a function that stops it.
-export function connect({ onEvent, onStatus, onUnauthorized }) {
+// Calls `onEvent(type, data)` for each event, `onOpen(resumed)` when a stream opens (resumed:
+// it continues from the last event seen), `onDown()` when it drops, and `onUnauthorized()`
+// when the session is gone. Returns a function that stops it.
+export function connect({ onEvent, onOpen, onDown, onUnauthorized }) {
   let source = null;
   let lastId = null;
   let retryDelay = 1000;
@@ -28,9 +29,10 @@ export function connect({ onEvent, onStatus, onUnauthorized }) {
     }
     if (stopped) return;
     const query = new URLSearchParams({ ticket });
-    if (lastId) query.set('since', lastId);
+    const resumed = lastId !== null;
+    if (resumed) query.set('since', lastId);
     source = new EventSource(`/api/events?${query}`);
-    source.onopen = () => { retryDelay = 1000; onStatus(true); };
+    source.onopen = () => { retryDelay = 1000; onOpen(resumed); };
     source.onerror = () => { source.close(); source = null; retry(); };
     for (const type of TYPES) {
       source.addEventListener(type, (event) => {
@@ -44,7 +46,7 @@ export function connect({ onEvent, onStatus, onUnauthorized }) {
   // up to 30 s; coming back online retries at once.
   function retry() {
     if (stopped || timer) return;
-    onStatus(false);
+    onDown();
     timer = setTimeout(open, Math.random() * retryDelay + 250);
     retryDelay = Math.min(retryDelay * 2, 30000);
   }
