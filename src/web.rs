@@ -55,6 +55,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/signed_out.js"),
     ),
     (
+        "message.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/message.js"),
+    ),
+    (
         "chat.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),

@@ -1,15 +1,17 @@
 // The signed-in app: the conversation list, the open conversation's messages and composer,
 // starting a conversation, and signing out. Messages are always inserted as text.
-import { get, post } from './api.js';
+import { call, get, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
+import { merged, messageView, withReaction } from './message.js';
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SENT_EVERY_MS = 2000;
 
 export function openChat(root, me, signedOut) {
   const conversations = new Map();
-  let open = null; // { id, articles: Map<message id, article> }
+  // The open conversation: its id, elements, and the messages shown (by id) with their articles.
+  let open = null;
   let typingSentAt = 0;
   const typists = new Map();
 
@@ -37,7 +39,7 @@ export function openChat(root, me, signedOut) {
       // before it is read afresh, after it is live, so nothing falls in between.
       if (!resumed) {
         loadConversations();
-        if (open) openConversation(open.id);
+        if (open) loadMessages(open.id);
       }
     },
     onDown: () => { status.textContent = 'Reconnecting…'; },
@@ -65,6 +67,8 @@ export function openChat(root, me, signedOut) {
   }
 
   function renderList() {
+    // The list is redrawn on every change; a keyboard user keeps their place in it.
+    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
     const sorted = [...conversations.values()]
       .sort((a, b) => b.last_activity_at.localeCompare(a.last_activity_at) || b.id - a.id);
     fill(list, sorted.map((c) => {
@@ -75,9 +79,11 @@ export function openChat(root, me, signedOut) {
         class: 'conversation',
         'aria-label': label,
         'aria-current': open?.id === c.id ? 'true' : false,
+        'data-id': c.id,
         onclick: () => openConversation(c.id),
       }, h('span', { class: 'name' }, nameOf(c)), unread));
     }));
+    if (focused) list.querySelector(`[data-id="${focused}"]`)?.focus();
     const total = [...conversations.values()].reduce((sum, c) => sum + c.unread_count, 0);
     document.title = total > 0 ? `(${total}) EmoteChat` : 'EmoteChat';
   }
@@ -86,7 +92,7 @@ export function openChat(root, me, signedOut) {
     const conversation = conversations.get(id);
     const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
-    open = { id, log, typing, articles: new Map() };
+    open = { id, log, typing, messages: new Map(), articles: new Map() };
     fill(pane,
       h('h2', {}, nameOf(conversation)),
       log,
@@ -94,9 +100,14 @@ export function openChat(root, me, signedOut) {
       composer(id));
     renderList();
     pane.querySelector('textarea').focus();
-    const { messages } = await get(`/api/conversations/${id}/messages?limit=50`);
-    if (open?.id !== id) return;
-    for (const message of messages) showMessage(message);
+    await loadMessages(id);
+  }
+
+  // The newest page of the open conversation, merged into what is shown.
+  async function loadMessages(id) {
+    const answer = await get(`/api/conversations/${id}/messages?limit=50`).catch(() => null);
+    if (!answer || open?.id !== id) return;
+    for (const message of answer.messages) showMessage(message);
     markRead();
   }
 
@@ -124,7 +135,7 @@ export function openChat(root, me, signedOut) {
       const clientId = crypto.randomUUID();
       try {
         const { message } = await post(`/api/conversations/${id}/messages`, { body, client_id: clientId });
-        if (open?.id === id) showMessage(message);
+        showMessage(message);
       } catch (err) {
         text.value = body;
         status.textContent = err.message;
@@ -133,31 +144,64 @@ export function openChat(root, me, signedOut) {
     return form;
   }
 
-  function showMessage(message) {
-    if (open?.id !== message.conversation_id) return;
-    const article = h('article', { class: message.sender.id === me.id ? 'mine' : '' },
-      h('header', {},
-        h('strong', { class: 'author' }, message.sender.name),
-        h('time', { datetime: message.created_at }, timeOf(message.created_at)),
-        message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
-      message.deleted
-        ? h('p', { class: 'body deleted' }, 'Message deleted')
-        : h('p', { class: 'body' }, message.body));
+  // Shows a message of the open conversation, or replaces the shown copy; keeps the focus
+  // on the same control of a replaced message, and follows new messages at the bottom.
+  function showMessage(incoming) {
+    if (open?.id !== incoming.conversation_id) return;
+    const message = merged(open.messages.get(incoming.id), incoming);
+    open.messages.set(message.id, message);
+    const article = messageView(message, me, messageActions(message));
     const existing = open.articles.get(message.id);
     const follow = open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
-    if (existing) existing.replaceWith(article);
-    else open.log.append(article);
+    if (existing) {
+      const focused = existing.contains(document.activeElement)
+        ? document.activeElement.getAttribute('data-key') : null;
+      existing.replaceWith(article);
+      if (focused) article.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+    } else {
+      const later = [...open.articles.keys()].filter((id) => id > message.id).sort((a, b) => a - b)[0];
+      if (later) open.articles.get(later).before(article);
+      else open.log.append(article);
+    }
     open.articles.set(message.id, article);
     if (follow) open.log.scrollTop = open.log.scrollHeight;
   }
 
-  function timeOf(stamp) {
-    return new Date(stamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  function messageActions(message) {
+    const path = `/api/conversations/${message.conversation_id}/messages/${message.id}`;
+    const fail = (err) => { status.textContent = err.message; };
+    return {
+      react: (emote, on) => call(on ? 'PUT' : 'DELETE', `${path}/reactions/${encodeURIComponent(emote)}`).catch(fail),
+      edit: (body) => call('PATCH', path, { body }).then(({ message: edited }) => showMessage(edited), fail),
+      remove: () => confirmDelete(() => call('DELETE', path).then(({ message: gone }) => showMessage(gone), fail)),
+      emotes: customEmotes,
+    };
+  }
+
+  let emoteNames = null;
+  async function customEmotes() {
+    if (!emoteNames) {
+      const answer = await get('/api/emotes?page_size=100').catch(() => null);
+      emoteNames = answer ? answer.emotes.map((e) => e.name) : [];
+    }
+    return emoteNames;
+  }
+
+  function confirmDelete(remove) {
+    const dialog = h('dialog', { 'aria-labelledby': 'confirm-delete-title' },
+      h('h2', { id: 'confirm-delete-title' }, 'Delete this message?'),
+      h('p', {}, 'Everyone in the conversation will see “Message deleted” instead.'),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel'),
+        h('button', { type: 'button', class: 'danger', onclick: () => { dialog.close(); remove(); } }, 'Delete')));
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   async function markRead() {
     if (!open || document.hidden) return;
-    const lastId = [...open.articles.keys()].reduce((a, b) => Math.max(a, b), 0);
+    const lastId = [...open.messages.keys()].reduce((a, b) => Math.max(a, b), 0);
     const conversation = conversations.get(open.id);
     if (!lastId || !conversation) return;
     const answer = await post(`/api/conversations/${open.id}/read`, { message_id: lastId }).catch(() => null);
@@ -178,7 +222,10 @@ export function openChat(root, me, signedOut) {
   function apply(type, data) {
     if (type === 'resync') {
       loadConversations();
-      if (open) openConversation(open.id);
+      if (open) loadMessages(open.id);
+    } else if (type === 'reaction.added' || type === 'reaction.removed') {
+      const shown = open?.messages.get(data.message_id);
+      if (shown) showMessage(withReaction(shown, data.emote, type === 'reaction.added', data.user.id === me.id));
     } else if (type === 'conversation.created') {
       conversations.set(data.conversation.id, data.conversation);
       renderList();
@@ -186,7 +233,7 @@ export function openChat(root, me, signedOut) {
       const message = data.message;
       const conversation = conversations.get(message.conversation_id);
       if (!conversation) return refreshConversation(message.conversation_id);
-      const isNew = type === 'message.created' && !open?.articles.has(message.id);
+      const isNew = type === 'message.created' && !open?.messages.has(message.id);
       if (isNew) {
         conversation.last_activity_at = message.created_at;
         if (message.sender.id !== me.id) conversation.unread_count += 1;
