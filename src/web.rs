@@ -60,6 +60,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/message.js"),
     ),
     (
+        "outbox.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/outbox.js"),
+    ),
+    (
         "chat.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),

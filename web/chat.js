@@ -4,6 +4,7 @@ import { call, get, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
 import { merged, messageView, withReaction } from './message.js';
+import { outbox } from './outbox.js';
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SENT_EVERY_MS = 2000;
@@ -21,6 +22,13 @@ export function openChat(root, me, signedOut) {
   const pane = h('section', { class: 'pane', 'aria-label': 'Conversation' },
     h('p', { class: 'empty' }, 'Choose a conversation, or start a new one.'));
   const dialog = newConversationDialog();
+  const unsent = outbox(me.id, {
+    delivered: showMessage,
+    refused: (entry, err) => {
+      open?.pending.get(entry.client_id)?.remove();
+      status.textContent = `Not sent: ${err.message}`;
+    },
+  });
 
   fill(root, h('div', { class: 'chat' },
     h('header', { class: 'bar' },
@@ -41,6 +49,7 @@ export function openChat(root, me, signedOut) {
         loadConversations();
         if (open) loadMessages(open.id);
       }
+      unsent.flush();
     },
     onDown: () => { status.textContent = 'Reconnecting…'; },
     onUnauthorized: () => signedOut(),
@@ -92,7 +101,7 @@ export function openChat(root, me, signedOut) {
     const conversation = conversations.get(id);
     const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
-    open = { id, log, typing, messages: new Map(), articles: new Map() };
+    open = { id, log, typing, messages: new Map(), articles: new Map(), pending: new Map() };
     fill(pane,
       h('h2', {}, nameOf(conversation)),
       log,
@@ -108,6 +117,7 @@ export function openChat(root, me, signedOut) {
     const answer = await get(`/api/conversations/${id}/messages?limit=50`).catch(() => null);
     if (!answer || open?.id !== id) return;
     for (const message of answer.messages) showMessage(message);
+    for (const entry of unsent.waiting(id)) showPending(entry);
     markRead();
   }
 
@@ -132,14 +142,7 @@ export function openChat(root, me, signedOut) {
       const body = text.value;
       if (!body.trim()) return;
       text.value = '';
-      const clientId = crypto.randomUUID();
-      try {
-        const { message } = await post(`/api/conversations/${id}/messages`, { body, client_id: clientId });
-        showMessage(message);
-      } catch (err) {
-        text.value = body;
-        status.textContent = err.message;
-      }
+      showPending(unsent.add(id, body));
     });
     return form;
   }
@@ -150,6 +153,8 @@ export function openChat(root, me, signedOut) {
     if (open?.id !== incoming.conversation_id) return;
     const message = merged(open.messages.get(incoming.id), incoming);
     open.messages.set(message.id, message);
+    open.pending.get(message.client_id)?.remove();
+    open.pending.delete(message.client_id);
     const article = messageView(message, me, messageActions(message));
     const existing = open.articles.get(message.id);
     const follow = open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
@@ -160,11 +165,25 @@ export function openChat(root, me, signedOut) {
       if (focused) article.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
     } else {
       const later = [...open.articles.keys()].filter((id) => id > message.id).sort((a, b) => a - b)[0];
+      const firstPending = open.log.querySelector('.pending');
       if (later) open.articles.get(later).before(article);
+      else if (firstPending) firstPending.before(article);
       else open.log.append(article);
     }
     open.articles.set(message.id, article);
     if (follow) open.log.scrollTop = open.log.scrollHeight;
+  }
+
+  // A message not yet stored by the server, shown after the stored ones until it is.
+  function showPending(entry) {
+    if (open?.id !== entry.conversation_id || open.pending.has(entry.client_id)) return;
+    if ([...open.messages.values()].some((m) => m.client_id === entry.client_id)) return;
+    const article = h('article', { class: 'mine pending' },
+      h('header', {}, h('strong', { class: 'author' }, me.name), h('span', { class: 'edited' }, 'Sending…')),
+      h('p', { class: 'body' }, entry.body));
+    open.pending.set(entry.client_id, article);
+    open.log.append(article);
+    open.log.scrollTop = open.log.scrollHeight;
   }
 
   function messageActions(message) {
@@ -259,16 +278,27 @@ export function openChat(root, me, signedOut) {
     open.typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
   }
 
+  // Choosing one person opens the direct conversation with them. With a group name typed,
+  // choosing people picks them instead, and "Create group" makes the group.
   function newConversationDialog() {
     const results = h('ul', { class: 'people' });
     const search = h('input', { type: 'search', name: 'q', autocomplete: 'off' });
+    const groupName = h('input', { type: 'text', name: 'title', autocomplete: 'off' });
+    const chosenLine = h('p', { class: 'notice', 'aria-live': 'polite' });
     const alert = h('p', { role: 'alert', class: 'error' });
+    const chosen = new Map();
+    let found = [];
     const element = h('dialog', { 'aria-labelledby': 'new-conversation-title' },
       h('h2', { id: 'new-conversation-title' }, 'New conversation'),
       h('label', { class: 'field' }, h('span', {}, 'Search people'), search),
-      alert,
       results,
-      h('form', { method: 'dialog' }, h('button', { type: 'submit' }, 'Close')));
+      h('label', { class: 'field' }, h('span', {}, 'Group name'), groupName),
+      h('p', { class: 'notice' }, 'Type a group name to choose several people.'),
+      chosenLine,
+      alert,
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: () => element.close() }, 'Close'),
+        h('button', { type: 'button', class: 'primary', onclick: createGroup }, 'Create group')));
     let asked = 0;
     search.addEventListener('input', async () => {
       const mine = ++asked;
@@ -276,16 +306,47 @@ export function openChat(root, me, signedOut) {
       try {
         const { users } = await get(`/api/profile/users?${query}`);
         if (mine !== asked) return;
-        fill(results, users.filter((u) => u.id !== me.id).map((u) =>
-          h('li', {}, h('button', { type: 'button', onclick: () => start(u.id) }, u.name))));
+        found = users.filter((u) => u.id !== me.id);
+        renderPeople();
         alert.textContent = '';
       } catch (err) {
         alert.textContent = err.message;
       }
     });
-    async function start(userId) {
+    groupName.addEventListener('input', renderPeople);
+
+    function renderPeople() {
+      const picking = groupName.value.trim() !== '';
+      fill(results, found.map((u) => h('li', {}, h('button', {
+        type: 'button',
+        'aria-pressed': picking ? String(chosen.has(u.id)) : false,
+        onclick: () => (picking ? toggle(u) : start([u.id])),
+      }, u.name))));
+      const names = [...chosen.values()];
+      chosenLine.textContent = picking && names.length ? `Chosen: ${names.join(', ')}` : '';
+    }
+
+    function toggle(user) {
+      if (chosen.has(user.id)) chosen.delete(user.id);
+      else chosen.set(user.id, user.name);
+      const focusedName = document.activeElement?.textContent;
+      renderPeople();
+      [...results.querySelectorAll('button')].find((b) => b.textContent === focusedName)?.focus();
+    }
+
+    function createGroup() {
+      const title = groupName.value.trim();
+      if (!title || chosen.size === 0) {
+        alert.textContent = 'Type a group name and choose at least one person.';
+        return;
+      }
+      start([...chosen.keys()], title);
+    }
+
+    async function start(memberIds, title) {
       try {
-        const { conversation } = await post('/api/conversations', { member_ids: [userId] });
+        const { conversation } = await post('/api/conversations',
+          title ? { member_ids: memberIds, title } : { member_ids: memberIds });
         conversations.set(conversation.id, conversation);
         element.close();
         openConversation(conversation.id);
@@ -297,6 +358,9 @@ export function openChat(root, me, signedOut) {
       element,
       open() {
         search.value = '';
+        groupName.value = '';
+        chosen.clear();
+        found = [];
         fill(results);
         alert.textContent = '';
         element.showModal();
@@ -308,6 +372,7 @@ export function openChat(root, me, signedOut) {
   document.addEventListener('visibilitychange', markRead);
   return () => {
     stop();
+    unsent.clear();
     document.removeEventListener('visibilitychange', markRead);
   };
 }
