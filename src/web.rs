@@ -65,6 +65,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/outbox.js"),
     ),
     (
+        "panels.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/panels.js"),
+    ),
+    (
         "chat.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),

@@ -5,6 +5,7 @@ import { connect } from './stream.js';
 import { fill, h } from './dom.js';
 import { merged, messageView, withReaction } from './message.js';
 import { outbox } from './outbox.js';
+import { openAccount, openEmotes } from './panels.js';
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SENT_EVERY_MS = 2000;
@@ -15,6 +16,7 @@ export function openChat(root, me, signedOut) {
   let open = null;
   let typingSentAt = 0;
   const typists = new Map();
+  let emoteNames = null; // the custom emotes' names, read when the picker first needs them
 
   const status = h('p', { role: 'status', class: 'status' });
   const list = h('ul', { class: 'conversations' });
@@ -35,6 +37,11 @@ export function openChat(root, me, signedOut) {
       h('h1', {}, 'EmoteChat'),
       status,
       h('button', { type: 'button', onclick: () => dialog.open() }, 'New conversation'),
+      h('button', { type: 'button', onclick: () => openEmotes(me, () => { emoteNames = null; }) }, 'Emotes'),
+      h('button', {
+        type: 'button',
+        onclick: () => openAccount(me, { renamed: (user) => { me.name = user.name; }, signOut }),
+      }, 'Account'),
       h('button', { type: 'button', onclick: signOut }, 'Sign out')),
     h('main', { class: 'columns' }, nav, pane),
     dialog.element));
@@ -197,7 +204,6 @@ export function openChat(root, me, signedOut) {
     };
   }
 
-  let emoteNames = null;
   async function customEmotes() {
     if (!emoteNames) {
       const answer = await get('/api/emotes?page_size=100').catch(() => null);
