@@ -24,6 +24,16 @@ export function openChat(root, me, signedOut) {
   const pane = h('section', { class: 'pane', 'aria-label': 'Conversation' },
     h('p', { class: 'empty' }, 'Choose a conversation, or start a new one.'));
   const dialog = newConversationDialog();
+  // Desktop notifications are asked for only from this button, never on load.
+  const canAsk = 'Notification' in window && Notification.permission === 'default';
+  const notifyButton = h('button', {
+    type: 'button',
+    hidden: !canAsk,
+    onclick: async () => {
+      await Notification.requestPermission();
+      notifyButton.hidden = true;
+    },
+  }, 'Turn on notifications');
   const unsent = outbox(me.id, {
     delivered: showMessage,
     refused: (entry, err) => {
@@ -37,6 +47,7 @@ export function openChat(root, me, signedOut) {
       h('h1', {}, 'EmoteChat'),
       status,
       h('button', { type: 'button', onclick: () => dialog.open() }, 'New conversation'),
+      notifyButton,
       h('button', { type: 'button', onclick: () => openEmotes(me, () => { emoteNames = null; }) }, 'Emotes'),
       h('button', {
         type: 'button',
@@ -102,6 +113,8 @@ export function openChat(root, me, signedOut) {
     if (focused) list.querySelector(`[data-id="${focused}"]`)?.focus();
     const total = [...conversations.values()].reduce((sum, c) => sum + c.unread_count, 0);
     document.title = total > 0 ? `(${total}) EmoteChat` : 'EmoteChat';
+    if (total > 0) navigator.setAppBadge?.(total).catch(() => {});
+    else navigator.clearAppBadge?.().catch(() => {});
   }
 
   async function openConversation(id) {
@@ -116,13 +129,18 @@ export function openChat(root, me, signedOut) {
       composer(id));
     renderList();
     pane.querySelector('textarea').focus();
+    log.addEventListener('scroll', () => { if (log.scrollTop < 60) loadOlder(id); });
+    await customEmotes();
     await loadMessages(id);
+    showDivider(conversation?.unread_count ?? 0);
+    log.scrollTop = log.scrollHeight;
   }
 
   // The newest page of the open conversation, merged into what is shown.
   async function loadMessages(id) {
     const answer = await get(`/api/conversations/${id}/messages?limit=50`).catch(() => null);
     if (!answer || open?.id !== id) return;
+    if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
     for (const message of answer.messages) showMessage(message);
     for (const entry of unsent.waiting(id)) showPending(entry);
     markRead();
@@ -156,15 +174,15 @@ export function openChat(root, me, signedOut) {
 
   // Shows a message of the open conversation, or replaces the shown copy; keeps the focus
   // on the same control of a replaced message, and follows new messages at the bottom.
-  function showMessage(incoming) {
+  function showMessage(incoming, follow = true) {
     if (open?.id !== incoming.conversation_id) return;
     const message = merged(open.messages.get(incoming.id), incoming);
     open.messages.set(message.id, message);
     open.pending.get(message.client_id)?.remove();
     open.pending.delete(message.client_id);
-    const article = messageView(message, me, messageActions(message));
+    const article = messageView(message, me, messageActions(message), new Set(emoteNames ?? []));
     const existing = open.articles.get(message.id);
-    const follow = open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
+    const atBottom = follow && open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
     if (existing) {
       const focused = existing.contains(document.activeElement)
         ? document.activeElement.getAttribute('data-key') : null;
@@ -178,7 +196,31 @@ export function openChat(root, me, signedOut) {
       else open.log.append(article);
     }
     open.articles.set(message.id, article);
-    if (follow) open.log.scrollTop = open.log.scrollHeight;
+    if (atBottom) open.log.scrollTop = open.log.scrollHeight;
+  }
+
+  // "New messages" above the first of the `unread` newest messages from others.
+  function showDivider(unread) {
+    const fromOthers = [...open.messages.values()].filter((m) => m.sender.id !== me.id).sort((a, b) => a.id - b.id);
+    const first = fromOthers[fromOthers.length - unread];
+    if (unread > 0 && first) {
+      open.articles.get(first.id)?.before(h('p', { class: 'divider' }, 'New messages'));
+    }
+  }
+
+  // The page before the oldest shown message, added above without moving what is in view.
+  async function loadOlder(id) {
+    if (!open?.hasOlder || open.loadingOlder) return;
+    open.loadingOlder = true;
+    const oldest = Math.min(...open.messages.keys());
+    const answer = await get(`/api/conversations/${id}/messages?before=${oldest}&limit=50`).catch(() => null);
+    if (open?.id !== id) return;
+    open.loadingOlder = false;
+    if (!answer) return;
+    open.hasOlder = answer.has_more;
+    const fromBottom = open.log.scrollHeight - open.log.scrollTop;
+    for (const message of answer.messages) showMessage(message, false);
+    open.log.scrollTop = open.log.scrollHeight - fromBottom;
   }
 
   // A message not yet stored by the server, shown after the stored ones until it is.
@@ -261,7 +303,10 @@ export function openChat(root, me, signedOut) {
       const isNew = type === 'message.created' && !open?.messages.has(message.id);
       if (isNew) {
         conversation.last_activity_at = message.created_at;
-        if (message.sender.id !== me.id) conversation.unread_count += 1;
+        if (message.sender.id !== me.id) {
+          conversation.unread_count += 1;
+          notify(conversation, message);
+        }
       }
       showMessage(message);
       if (isNew && open?.id === message.conversation_id) markRead();
@@ -276,6 +321,14 @@ export function openChat(root, me, signedOut) {
       typists.set(key, { ...data, timer: setTimeout(() => { typists.delete(key); renderTyping(); }, TYPING_SHOWN_MS) });
       renderTyping();
     }
+  }
+
+  // A desktop notification for a message that arrives while the tab is hidden.
+  function notify(conversation, message) {
+    if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
+    const title = conversation.kind === 'group' ? `${message.sender.name} in ${nameOf(conversation)}` : message.sender.name;
+    const shown = new Notification(title, { body: message.body, tag: `conversation-${conversation.id}` });
+    shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
   }
 
   function renderTyping() {

@@ -5,8 +5,9 @@ import { fill, h } from './dom.js';
 
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', '👀'];
 
-// `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names].
-export function messageView(message, me, actions) {
+// `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names];
+// `known`: the custom emote names already loaded, shown inline where the text says :name:.
+export function messageView(message, me, actions, known = new Set()) {
   const mine = message.sender.id === me.id;
   const article = h('article', { class: mine ? 'mine' : '', 'data-id': message.id },
     h('header', {},
@@ -15,7 +16,7 @@ export function messageView(message, me, actions) {
       message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
     message.deleted
       ? h('p', { class: 'body deleted' }, 'Message deleted')
-      : h('p', { class: 'body' }, message.body));
+      : h('p', { class: 'body' }, bodyParts(message.body, known)));
   if (message.deleted) return article;
   const reactions = h('div', { class: 'reactions' }, message.reactions.map((r) =>
     h('button', {
@@ -76,6 +77,25 @@ export function messageView(message, me, actions) {
     body.replaceWith(text);
     text.focus();
   }
+}
+
+// A body as nodes: text stays text; http(s) links become links that open apart, and a
+// known :name: becomes its emote's image (alt text :name:, so copying keeps the words).
+export function bodyParts(body, known) {
+  const pattern = /(https?:\/\/[^\s<>"]+)|:([a-z0-9_]{2,32}):/g;
+  const parts = [];
+  let from = 0;
+  for (const match of body.matchAll(pattern)) {
+    const [whole, url, name] = match;
+    if (name && !known.has(name)) continue;
+    parts.push(body.slice(from, match.index));
+    parts.push(url
+      ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, url)
+      : h('img', { class: 'emote', src: `/api/emotes/${name}`, alt: whole, title: whole }));
+    from = match.index + whole.length;
+  }
+  parts.push(body.slice(from));
+  return parts;
 }
 
 function timeOf(stamp) {
