@@ -432,6 +432,7 @@ export function openChat(root, me, signedOut) {
   return () => {
     stop();
     unsent.clear();
+    for (const open of document.querySelectorAll('dialog[open]')) open.close();
     document.removeEventListener('visibilitychange', markRead);
   };
 }
