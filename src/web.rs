@@ -17,6 +17,10 @@ use sha2::{Digest, Sha256};
 /// The page every client route serves; `%ASSETS%` becomes `/assets/<version>`.
 const INDEX: &str = include_str!("../web/index.html");
 
+/// The service worker, served at `/sw.js` so that its scope is the whole site; `%VERSION%`
+/// becomes the version and `%FILES%` the list of this build's asset paths.
+const WORKER: &str = include_str!("../web/sw.js");
+
 /// Every asset: its name under `/assets/<version>/`, content type and bytes.
 const FILES: &[(&str, &str, &[u8])] = &[
     (
@@ -107,6 +111,7 @@ impl Served {
 pub struct WebClient {
     version: String,
     page: Served,
+    worker: Served,
     assets: Vec<(&'static str, Served)>,
 }
 
@@ -118,8 +123,16 @@ impl WebClient {
             .collect();
         let version = short_digest(&contents);
         let page = INDEX.replace("%ASSETS%", &format!("/assets/{version}"));
+        let paths: Vec<String> = FILES
+            .iter()
+            .map(|(name, _, _)| format!("\"/assets/{version}/{name}\""))
+            .collect();
+        let worker = WORKER
+            .replace("%VERSION%", &version)
+            .replace("%FILES%", &format!("[{}]", paths.join(", ")));
         WebClient {
             page: Served::new("text/html; charset=utf-8", page.into_bytes()),
+            worker: Served::new("text/javascript; charset=utf-8", worker.into_bytes()),
             assets: FILES
                 .iter()
                 .map(|(name, content_type, bytes)| {
@@ -132,6 +145,10 @@ impl WebClient {
 
     pub fn page(&self) -> &Served {
         &self.page
+    }
+
+    pub fn worker(&self) -> &Served {
+        &self.worker
     }
 
     /// The asset `name` of this build; `None` for another version or an unknown name.
@@ -208,6 +225,20 @@ mod tests {
         assert!(client.asset(&client.version, "app.js").is_some());
         assert!(client.asset("0000000000000000", "app.js").is_none());
         assert!(client.asset(&client.version, "index.html").is_none());
+    }
+
+    #[test]
+    fn the_worker_keeps_every_file_of_this_build() {
+        let client = WebClient::build();
+        let worker = String::from_utf8(client.worker().bytes.clone()).expect("utf-8");
+        assert!(!worker.contains("%VERSION%") && !worker.contains("%FILES%"));
+        assert!(worker.contains(&format!("const VERSION = '{}';", client.version)));
+        for (name, _, _) in FILES {
+            assert!(
+                worker.contains(&format!("\"/assets/{}/{name}\"", client.version)),
+                "{name}"
+            );
+        }
     }
 
     #[test]

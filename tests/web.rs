@@ -64,23 +64,16 @@ fn every_client_route_serves_the_same_page_and_the_api_keeps_json() {
 #[test]
 fn assets_are_immutable_and_a_warm_reload_gets_no_bodies() {
     let server = TestServer::start();
-    let first = page(&server, "/");
-    let etag = first.header("ETag").expect("the page has an ETag");
-    let again = server
-        .request("GET", "/")
-        .header("If-None-Match", etag)
-        .send();
-    assert_eq!(again.status, 304);
-    assert!(again.bytes.is_empty());
-    let assets = first_load(&server, None);
-    assert!(assets.len() >= 3, "{assets:?}");
-    for (path, _) in &assets[1..] {
+    let load = first_load(&server, None);
+    assert!(load.len() >= 3, "{load:?}");
+    for (path, _) in &load {
         let reply = page(&server, path);
-        assert_eq!(
-            reply.header("Cache-Control"),
-            Some("public, max-age=31536000, immutable"),
-            "{path}"
-        );
+        let expected = if path.starts_with("/assets/") {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        assert_eq!(reply.header("Cache-Control"), Some(expected), "{path}");
         let etag = reply.header("ETag").expect("ETag");
         let warm = server
             .request("GET", path)
@@ -144,6 +137,30 @@ fn head_answers_the_headers_without_a_body() {
 }
 
 #[test]
+fn the_service_worker_is_served_from_the_root_and_revalidated() {
+    let server = TestServer::start();
+    let reply = page(&server, "/sw.js");
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(reply.header("Cache-Control"), Some("no-cache"));
+    assert_eq!(reply.header("Content-Security-Policy"), Some(PAGE_POLICY));
+    let worker = String::from_utf8(reply.bytes.clone()).expect("utf-8");
+    for (path, _) in first_load(&server, None) {
+        if path.starts_with("/assets/") {
+            assert!(worker.contains(&format!("\"{path}\"")), "keeps {path}");
+        }
+    }
+    let etag = reply.header("ETag").expect("ETag");
+    let warm = server
+        .request("GET", "/sw.js")
+        .header("If-None-Match", etag)
+        .send();
+    assert_eq!(warm.status, 304);
+}
+
+#[test]
 fn another_builds_assets_and_unknown_files_are_json_404s() {
     let server = TestServer::start();
     let assets = first_load(&server, None);
@@ -180,7 +197,7 @@ fn the_first_load_fits_in_200_kb_and_20_requests() {
 
 /// Every file of a first load, in the order found, as served with `encoding` accepted: the
 /// page, every asset it names, and every file a script or stylesheet names in turn
-/// (`./name.ext`, static and dynamic imports alike).
+/// (`./name.ext`, static and dynamic imports alike, and the service worker it registers).
 fn first_load(server: &TestServer, encoding: Option<&str>) -> Vec<(String, Vec<u8>)> {
     let fetch = |path: &str| {
         let mut call = server.request("GET", path);
@@ -203,9 +220,11 @@ fn first_load(server: &TestServer, encoding: Option<&str>) -> Vec<(String, Vec<u
             continue;
         }
         let dir = &path[..=path.rfind('/').expect("a slash")];
-        for relative in quoted_after(&plain(server, &path), &["'./", "\"./"]) {
+        let text = plain(server, &path);
+        for relative in quoted_after(&text, &["'./", "\"./"]) {
             pending.push(format!("{dir}{relative}"));
         }
+        pending.extend(quoted_after(&text, &["register('"]));
         load.push((path.clone(), fetch(&path)));
     }
     load

@@ -5,6 +5,8 @@ import { fill } from './dom.js';
 import { forgotView, registerView, resetView, signInView } from './signed_out.js';
 
 const root = document.getElementById('app');
+// Who is signed in, kept so that the app opens while the server cannot be reached.
+const USER_KEY = 'emotechat.user';
 let leaveChat = null;
 
 // Shows the view for `path`; `notice` is a line shown above the sign-in form.
@@ -27,6 +29,7 @@ function render(notice = '') {
 }
 
 async function signedIn(user) {
+  localStorage.setItem(USER_KEY, JSON.stringify(user));
   history.replaceState(null, '', '/');
   const { openChat } = await import('./chat.js');
   leaveChat = openChat(root, user, signedOut);
@@ -36,6 +39,7 @@ function signedOut() {
   leaveChat?.();
   leaveChat = null;
   token.clear();
+  localStorage.removeItem(USER_KEY);
   go('/');
 }
 
@@ -46,9 +50,12 @@ async function boot() {
     const { user } = await get('/api/auth/validate');
     await signedIn(user);
   } catch (err) {
+    const known = JSON.parse(localStorage.getItem(USER_KEY) ?? 'null');
+    if (err instanceof ApiError && err.status === 0 && known) return signedIn(known);
     if (err instanceof ApiError && err.status === 401) token.clear();
     render(err.status === 401 ? '' : err.message);
   }
 }
 
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
 boot();

@@ -1,5 +1,6 @@
 //! The web client's routes: its page at `/` and at each client route (`/register`,
-//! `/forgot-password`, and the reset mail's `/reset-password`), and its assets. The page carries the strict content policy a browser
+//! `/forgot-password`, and the reset mail's `/reset-password`), its service worker, and its
+//! assets. The page carries the strict content policy a browser
 //! app needs; assets are immutable under their versioned path and revalidate by ETag.
 
 use rouille::{Request, Response};
@@ -18,6 +19,14 @@ const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'sel
 /// `GET /` and the client's other routes: the app's page, revalidated on every load.
 pub fn page(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     Ok(serve(request, app.web.page(), "no-cache")
+        .with_unique_header("Content-Security-Policy", PAGE_POLICY))
+}
+
+/// `GET /sw.js`: the service worker. A worker script's own content policy governs what the
+/// worker may fetch, so it gets the page's policy; it is revalidated like the page, so a new
+/// build's worker is found at once.
+pub fn worker(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
+    Ok(serve(request, app.web.worker(), "no-cache")
         .with_unique_header("Content-Security-Policy", PAGE_POLICY))
 }
 

@@ -52,6 +52,7 @@ const ROUTES: &[Route] = &[
     public("GET", "/register", web::page),
     public("GET", "/forgot-password", web::page),
     public("GET", "/reset-password", web::page),
+    public("GET", "/sw.js", web::worker),
     public("GET", "/assets/{version}/{name}", web::asset),
     public("GET", "/healthz", health::check),
     public("POST", "/api/auth/register", auth::register),
