@@ -34,6 +34,8 @@ pub struct Config {
     pub ws_frame_burst: u32,
     /// Seconds between an open stream's checks that its session is still live.
     pub stream_session_check_secs: u32,
+    /// Seconds a stream ticket (`POST /api/events/ticket`) can be used for.
+    pub stream_ticket_secs: u32,
     /// Proxies whose `X-Forwarded-For` names the real client address.
     pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
@@ -89,6 +91,7 @@ impl fmt::Debug for Config {
             .field("ws_frames_per_minute", &self.ws_frames_per_minute)
             .field("ws_frame_burst", &self.ws_frame_burst)
             .field("stream_session_check_secs", &self.stream_session_check_secs)
+            .field("stream_ticket_secs", &self.stream_ticket_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .finish()
@@ -302,6 +305,12 @@ const SETTINGS: &[Setting] = &[
         default: "60",
         help: "seconds between an open stream's checks that its session is still live (1-3600)",
     },
+    Setting {
+        flag: "--stream-ticket-secs",
+        env: "EMOTECHAT_STREAM_TICKET_SECS",
+        default: "30",
+        help: "seconds a single-use stream ticket can be used for (1-300)",
+    },
 ];
 
 /// What the command line asks for.
@@ -503,6 +512,12 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             &text("--stream-session-check"),
             1,
             3600,
+        )?,
+        stream_ticket_secs: number_in(
+            "--stream-ticket-secs",
+            &text("--stream-ticket-secs"),
+            1,
+            300,
         )?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
@@ -711,6 +726,7 @@ mod tests {
         assert_eq!(config.ws_frames_per_minute, 600);
         assert_eq!(config.ws_frame_burst, 60);
         assert_eq!(config.stream_session_check_secs, 60);
+        assert_eq!(config.stream_ticket_secs, 30);
         assert_eq!(serve(&["serve"], &[]), Ok(config));
         let proxied = serve(&["--trust-proxy", "127.0.0.1, ::1"], &[]).expect("valid");
         assert!(proxied.trusted_proxies.contains("::1".parse().expect("ip")));

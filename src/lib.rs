@@ -18,6 +18,7 @@ pub(crate) mod ratelimit;
 pub(crate) mod realtime;
 pub(crate) mod repo;
 pub(crate) mod resets;
+pub(crate) mod web;
 pub(crate) mod wire;
 
 use std::fmt;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use app::App;
 use auth::Hasher;
+use auth::tickets::Tickets;
 use config::Config;
 use http::parse::HeadLimits;
 use http::server::{Handler, Limits, Server, Stopper};
@@ -112,6 +114,11 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             epoch,
         },
         limits: Limiter::new(config.rate_limits, config.rate_budgets),
+        tickets: Tickets::new(
+            Duration::from_secs(u64::from(config.stream_ticket_secs)),
+            auth::tickets::CAPACITY,
+        ),
+        web: web::WebClient::build(),
     });
     let handler: Handler = Arc::new(move |request| http::handle(&app, request));
     let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)

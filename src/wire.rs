@@ -86,6 +86,13 @@ pub struct LoggedIn {
     pub user: UserSelf,
 }
 
+/// A single-use ticket that opens one stream instead of the session token.
+#[derive(Serialize)]
+pub struct StreamTicket {
+    pub ticket: String,
+    pub expires_in: u64,
+}
+
 #[derive(Serialize)]
 pub struct TokenValid {
     pub message: &'static str,

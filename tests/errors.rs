@@ -8,7 +8,7 @@ use crate::util::{PASSWORD, TestServer};
 fn unknown_routes_are_json_404s() {
     let server = TestServer::start();
     for path in [
-        "/",
+        "/nothing",
         "/api",
         "/api/nothing",
         "/api/profile/",

@@ -21,5 +21,7 @@ mod profile;
 mod reactions;
 mod realtime;
 mod storage;
+mod tickets;
 mod transport;
+mod web;
 mod websocket;

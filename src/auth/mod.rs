@@ -4,6 +4,7 @@
 pub mod common;
 mod gate;
 pub mod password;
+pub mod tickets;
 pub mod token;
 
 pub use password::{HashError, Hasher};

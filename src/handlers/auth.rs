@@ -42,6 +42,22 @@ pub fn authenticate_token(app: &App, token: &str) -> Result<Caller, ApiError> {
     let found = repo::read(&app.pool, |conn| {
         sessions::find_live_by_token(conn, &digest, now)
     })?;
+    caller_of(app, found, now)
+}
+
+/// The caller of a stream ticket's session, if it is still live (not revoked, not expired).
+pub fn authenticate_session(app: &App, id: SessionId) -> Result<Caller, ApiError> {
+    let now = Timestamp::now();
+    let found = repo::read(&app.pool, |conn| sessions::find_live_by_id(conn, id, now))?;
+    caller_of(app, found, now)
+}
+
+/// The caller of a session found live, or `401`; marks the session used.
+fn caller_of(
+    app: &App,
+    found: Option<(Session, User)>,
+    now: Timestamp,
+) -> Result<Caller, ApiError> {
     let (session, user) = found.ok_or_else(ApiError::unauthorized)?;
     if now.0 - session.last_used_at.0 >= TOUCH_INTERVAL_MS {
         repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;

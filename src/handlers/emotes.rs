@@ -109,18 +109,11 @@ pub fn image(app: &App, request: &Request, params: &Params) -> Result<Response, 
     let etag = format!("\"{}\"", image.digest);
     if request
         .header("If-None-Match")
-        .is_some_and(|tags| etag_matches(tags, &etag))
+        .is_some_and(|tags| extract::etag_matches(tags, &etag))
     {
         return Ok(reply::not_modified(&etag));
     }
     Ok(reply::image(image.content_type, image.bytes, &etag))
-}
-
-/// Whether an `If-None-Match` list names this ETag (weak or strong) or is `*`.
-fn etag_matches(tags: &str, etag: &str) -> bool {
-    tags.split(',')
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag == etag)
 }
 
 pub fn delete(
@@ -144,14 +137,6 @@ pub fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn etags_match_in_lists_weak_forms_and_star() {
-        assert!(etag_matches("\"abc\"", "\"abc\""));
-        assert!(etag_matches("\"x\", W/\"abc\"", "\"abc\""));
-        assert!(etag_matches("*", "\"abc\""));
-        assert!(!etag_matches("\"abd\"", "\"abc\""));
-    }
 
     #[test]
     fn images_decode_with_or_without_padding_up_to_the_limit() {

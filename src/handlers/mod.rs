@@ -13,6 +13,7 @@ pub mod password;
 pub mod profile;
 pub mod reactions;
 pub mod streams;
+pub mod web;
 
 use std::net::IpAddr;
 

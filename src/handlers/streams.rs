@@ -1,21 +1,40 @@
 //! Realtime endpoints: they authenticate, read where a stream resumes from, and hand over to
 //! the stream engine (`realtime::stream`) on the transport asked for.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rouille::{Request, Response};
 
-use super::auth::{Caller, authenticate_token};
+use super::auth::{Caller, authenticate_session, authenticate_token};
 use crate::app::App;
+use crate::auth::tickets::IssueError;
 use crate::error::ApiError;
 use crate::http::ws::{self, FrameRate};
 use crate::http::{Params, extract, reply, sse};
 use crate::realtime::client::Typist;
 use crate::realtime::resume::ResumePoint;
 use crate::realtime::stream::EventStream;
+use crate::wire::StreamTicket;
 
-/// `GET /api/events`: Server-Sent Events. Authenticated by bearer header or `access_token`
-/// (browsers' `EventSource` cannot set headers); resumes from `Last-Event-ID` or `since`.
+/// `POST /api/events/ticket`: a single-use ticket that opens one stream of the caller's
+/// session, so a browser need not put its session token in the stream's URL.
+pub fn ticket(app: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Response, ApiError> {
+    let ticket = app
+        .tickets
+        .issue(caller.session.id, Instant::now())
+        .map_err(|err| match err {
+            IssueError::Full => ApiError::busy(),
+            IssueError::Random => ApiError::internal("random source failed for a stream ticket"),
+        })?;
+    Ok(reply::ok(&StreamTicket {
+        ticket,
+        expires_in: app.tickets.lifetime().as_secs(),
+    }))
+}
+
+/// `GET /api/events`: Server-Sent Events. Authenticated by a `ticket`, the bearer header or
+/// `access_token` (browsers' `EventSource` cannot set headers); resumes from
+/// `Last-Event-ID` or `since`.
 pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let caller = stream_caller(app, request)?;
     let resume = match request.header("Last-Event-ID") {
@@ -80,8 +99,16 @@ fn resume_point(field: &str, text: &str) -> Result<ResumePoint, ApiError> {
         .ok_or_else(|| ApiError::invalid_parameter(field, format!("{field} must be an event id")))
 }
 
-/// The caller of a stream request: bearer header, or the `access_token` query parameter.
+/// The caller of a stream request: a `ticket` (spent by this request), the bearer header, or
+/// the `access_token` query parameter.
 fn stream_caller(app: &App, request: &Request) -> Result<Caller, ApiError> {
+    if let Some(ticket) = request.get_param("ticket") {
+        let session = app
+            .tickets
+            .redeem(&ticket, Instant::now())
+            .ok_or_else(ApiError::unauthorized)?;
+        return authenticate_session(app, session);
+    }
     let from_query = request.get_param("access_token");
     let token = extract::bearer_token(request)
         .or(from_query.as_deref())

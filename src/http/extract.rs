@@ -170,6 +170,15 @@ pub fn bearer_token(request: &Request) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Whether an `If-None-Match` list names this ETag or is `*`; weak and strong forms of one
+/// tag match (the comparison for `GET`).
+pub fn etag_matches(tags: &str, etag: &str) -> bool {
+    let etag = etag.trim_start_matches("W/");
+    tags.split(',')
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
 /// `page` (≥ 1, default 1) and `page_size` (1–100, default 30).
 pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
     let page = number_param(request, "page", 1, PageRequest::MAX_PAGE)?.unwrap_or(1);
@@ -312,6 +321,15 @@ mod tests {
         assert_eq!(missing.kind, Kind::ValidationFailed);
         assert!(object.field::<Email>("email").is_err());
         assert!(object.field::<Email>("other").is_err());
+    }
+
+    #[test]
+    fn etags_match_in_lists_weak_forms_and_star() {
+        assert!(etag_matches("\"abc\"", "\"abc\""));
+        assert!(etag_matches("\"x\", W/\"abc\"", "\"abc\""));
+        assert!(etag_matches("\"abc\"", "W/\"abc\""));
+        assert!(etag_matches("*", "\"abc\""));
+        assert!(!etag_matches("\"abd\"", "\"abc\""));
     }
 
     #[test]

@@ -57,25 +57,31 @@ fn guarded(handler: impl FnOnce() -> Result<Response, ApiError>) -> Response {
 
 /// Headers every response carries, the connection layer's own refusals included: this is
 /// the one place they are set. API answers are never cached unless the handler chose a cache
-/// policy itself (public emote images do). Nothing here is a page, so the content policy
-/// forbids everything: a response opened in a browser can run nothing and be framed nowhere.
+/// policy itself (public emote images and the web client's files do). Only the web client's
+/// page sets its own content policy; everything else is not a page, so its policy forbids
+/// everything: a response opened in a browser can run nothing and be framed nowhere.
 pub fn with_security_headers(response: Response) -> Response {
-    let has_cache_policy = response
-        .headers
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("Cache-Control"));
-    let response = response
+    let has = |header: &str| {
+        response
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(header))
+    };
+    let (has_cache_policy, has_content_policy) =
+        (has("Cache-Control"), has("Content-Security-Policy"));
+    let mut response = response
         .with_unique_header("X-Content-Type-Options", "nosniff")
-        .with_unique_header("Referrer-Policy", "no-referrer")
-        .with_unique_header(
+        .with_unique_header("Referrer-Policy", "no-referrer");
+    if !has_content_policy {
+        response = response.with_unique_header(
             "Content-Security-Policy",
             "default-src 'none'; frame-ancestors 'none'",
         );
-    if has_cache_policy {
-        response
-    } else {
-        response.with_unique_header("Cache-Control", "no-store")
     }
+    if !has_cache_policy {
+        response = response.with_unique_header("Cache-Control", "no-store");
+    }
+    response
 }
 
 /// The request path without its query string.

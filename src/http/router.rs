@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::handlers::auth::{self, Caller};
 use crate::handlers::{
-    conversations, emotes, health, messages, password, profile, reactions, streams,
+    conversations, emotes, health, messages, password, profile, reactions, streams, web,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -47,6 +47,13 @@ const fn private(method: &'static str, pattern: &'static str, handler: Private) 
 }
 
 const ROUTES: &[Route] = &[
+    // The web client: its page at each client route, and its files.
+    public("GET", "/", web::page),
+    public("GET", "/register", web::page),
+    public("GET", "/forgot-password", web::page),
+    public("GET", "/reset-password", web::page),
+    public("GET", "/sw.js", web::worker),
+    public("GET", "/assets/{version}/{name}", web::asset),
     public("GET", "/healthz", health::check),
     public("POST", "/api/auth/register", auth::register),
     public("POST", "/api/auth/login", auth::login),
@@ -60,6 +67,7 @@ const ROUTES: &[Route] = &[
     // Streams authenticate themselves: browsers can only pass the token in the query.
     public("GET", "/api/events", streams::sse),
     public("GET", "/api/ws", streams::ws),
+    private("POST", "/api/events/ticket", streams::ticket),
     private("POST", "/api/auth/logout", auth::logout),
     private("GET", "/api/auth/validate", auth::validate),
     private("GET", "/api/auth/sessions", auth::sessions),

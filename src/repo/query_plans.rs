@@ -75,6 +75,11 @@ fn world(history: usize) -> World {
             epoch: "0".into(),
         },
         limits,
+        tickets: crate::auth::tickets::Tickets::new(
+            std::time::Duration::from_secs(30),
+            crate::auth::tickets::CAPACITY,
+        ),
+        web: crate::web::WebClient::build(),
     };
     World {
         app,

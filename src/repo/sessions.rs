@@ -50,15 +50,34 @@ pub fn find_live_by_token(
          WHERE s.token_hash = ?1 AND s.expires_at > ?2";
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt
-        .query_row(params![token_hash, now.0], |row| {
-            let user = User {
-                id: row.get(5)?,
-                name: row.get(6)?,
-                email: row.get(7)?,
-                created_at: Timestamp(row.get(8)?),
-            };
-            Ok((session_from_row(row)?, user))
-        })
+        .query_row(params![token_hash, now.0], session_and_user)
+        .optional()?)
+}
+
+/// A row of session columns followed by user columns.
+fn session_and_user(row: &Row) -> rusqlite::Result<(Session, User)> {
+    let user = User {
+        id: row.get(5)?,
+        name: row.get(6)?,
+        email: row.get(7)?,
+        created_at: Timestamp(row.get(8)?),
+    };
+    Ok((session_from_row(row)?, user))
+}
+
+/// The unexpired session with this id, with its user: a stream ticket names its session.
+pub fn find_live_by_id(
+    conn: &Connection,
+    id: SessionId,
+    now: Timestamp,
+) -> RepoResult<Option<(Session, User)>> {
+    let sql = "SELECT s.id, s.user_agent, s.created_at, s.last_used_at, s.expires_at,
+                u.id, u.name, u.email, u.created_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ?1 AND s.expires_at > ?2";
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(stmt
+        .query_row(params![id, now.0], session_and_user)
         .optional()?)
 }
 

@@ -1,0 +1,438 @@
+// The signed-in app: the conversation list, the open conversation's messages and composer,
+// starting a conversation, and signing out. Messages are always inserted as text.
+import { call, get, post } from './api.js';
+import { connect } from './stream.js';
+import { fill, h } from './dom.js';
+import { merged, messageView, withReaction } from './message.js';
+import { outbox } from './outbox.js';
+import { openAccount, openEmotes } from './panels.js';
+
+const TYPING_SHOWN_MS = 5000;
+const TYPING_SENT_EVERY_MS = 2000;
+
+export function openChat(root, me, signedOut) {
+  const conversations = new Map();
+  // The open conversation: its id, elements, and the messages shown (by id) with their articles.
+  let open = null;
+  let typingSentAt = 0;
+  const typists = new Map();
+  let emoteNames = null; // the custom emotes' names, read when the picker first needs them
+
+  const status = h('p', { role: 'status', class: 'status' });
+  const list = h('ul', { class: 'conversations' });
+  const nav = h('nav', { 'aria-label': 'Conversations' }, h('h2', { class: 'sr-only' }, 'Conversations'), list);
+  const pane = h('section', { class: 'pane', 'aria-label': 'Conversation' },
+    h('p', { class: 'empty' }, 'Choose a conversation, or start a new one.'));
+  const dialog = newConversationDialog();
+  // Desktop notifications are asked for only from this button, never on load.
+  const canAsk = 'Notification' in window && Notification.permission === 'default';
+  const notifyButton = h('button', {
+    type: 'button',
+    hidden: !canAsk,
+    onclick: async () => {
+      await Notification.requestPermission();
+      notifyButton.hidden = true;
+    },
+  }, 'Turn on notifications');
+  const unsent = outbox(me.id, {
+    delivered: showMessage,
+    refused: (entry, err) => {
+      open?.pending.get(entry.client_id)?.remove();
+      status.textContent = `Not sent: ${err.message}`;
+    },
+  });
+
+  fill(root, h('div', { class: 'chat' },
+    h('header', { class: 'bar' },
+      h('h1', {}, 'EmoteChat'),
+      status,
+      h('button', { type: 'button', onclick: () => dialog.open() }, 'New conversation'),
+      notifyButton,
+      h('button', { type: 'button', onclick: () => openEmotes(me, () => { emoteNames = null; }) }, 'Emotes'),
+      h('button', {
+        type: 'button',
+        onclick: () => openAccount(me, { renamed: (user) => { me.name = user.name; }, signOut }),
+      }, 'Account'),
+      h('button', { type: 'button', onclick: signOut }, 'Sign out')),
+    h('main', { class: 'columns' }, nav, pane),
+    dialog.element));
+
+  const stop = connect({
+    onEvent: apply,
+    onOpen: (resumed) => {
+      status.textContent = '';
+      // A stream opened without a resume point starts with the next event: what happened
+      // before it is read afresh, after it is live, so nothing falls in between.
+      if (!resumed) {
+        loadConversations();
+        if (open) loadMessages(open.id);
+      }
+      unsent.flush();
+    },
+    onDown: () => { status.textContent = 'Reconnecting…'; },
+    onUnauthorized: () => signedOut(),
+  });
+
+  async function signOut() {
+    try {
+      await post('/api/auth/logout');
+    } finally {
+      signedOut();
+    }
+  }
+
+  async function loadConversations() {
+    const answer = await get('/api/conversations?page_size=100').catch(() => null);
+    for (const conversation of answer?.conversations ?? []) conversations.set(conversation.id, conversation);
+    renderList();
+  }
+
+  function nameOf(conversation) {
+    if (conversation.title) return conversation.title;
+    const others = conversation.members.filter((m) => m.id !== me.id);
+    return others.map((m) => m.name).join(', ') || me.name;
+  }
+
+  function renderList() {
+    // The list is redrawn on every change; a keyboard user keeps their place in it.
+    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
+    const sorted = [...conversations.values()]
+      .sort((a, b) => b.last_activity_at.localeCompare(a.last_activity_at) || b.id - a.id);
+    fill(list, sorted.map((c) => {
+      const unread = c.unread_count > 0 ? h('span', { class: 'badge' }, String(c.unread_count)) : null;
+      const label = c.unread_count > 0 ? `${nameOf(c)}, ${c.unread_count} unread` : nameOf(c);
+      return h('li', {}, h('button', {
+        type: 'button',
+        class: 'conversation',
+        'aria-label': label,
+        'aria-current': open?.id === c.id ? 'true' : false,
+        'data-id': c.id,
+        onclick: () => openConversation(c.id),
+      }, h('span', { class: 'name' }, nameOf(c)), unread));
+    }));
+    if (focused) list.querySelector(`[data-id="${focused}"]`)?.focus();
+    const total = [...conversations.values()].reduce((sum, c) => sum + c.unread_count, 0);
+    document.title = total > 0 ? `(${total}) EmoteChat` : 'EmoteChat';
+    if (total > 0) navigator.setAppBadge?.(total).catch(() => {});
+    else navigator.clearAppBadge?.().catch(() => {});
+  }
+
+  async function openConversation(id) {
+    const conversation = conversations.get(id);
+    const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
+    const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+    open = { id, log, typing, messages: new Map(), articles: new Map(), pending: new Map() };
+    fill(pane,
+      h('h2', {}, nameOf(conversation)),
+      log,
+      typing,
+      composer(id));
+    renderList();
+    pane.querySelector('textarea').focus();
+    log.addEventListener('scroll', () => { if (log.scrollTop < 60) loadOlder(id); });
+    await customEmotes();
+    await loadMessages(id);
+    showDivider(conversation?.unread_count ?? 0);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // The newest page of the open conversation, merged into what is shown.
+  async function loadMessages(id) {
+    const answer = await get(`/api/conversations/${id}/messages?limit=50`).catch(() => null);
+    if (!answer || open?.id !== id) return;
+    if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
+    for (const message of answer.messages) showMessage(message);
+    for (const entry of unsent.waiting(id)) showPending(entry);
+    markRead();
+  }
+
+  function composer(id) {
+    const text = h('textarea', { name: 'body', rows: '1', required: true });
+    const form = h('form', { class: 'composer' },
+      h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
+      h('button', { type: 'submit', class: 'primary' }, 'Send'));
+    text.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    text.addEventListener('input', () => {
+      if (Date.now() - typingSentAt < TYPING_SENT_EVERY_MS || !text.value) return;
+      typingSentAt = Date.now();
+      post(`/api/conversations/${id}/typing`).catch(() => {});
+    });
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = text.value;
+      if (!body.trim()) return;
+      text.value = '';
+      showPending(unsent.add(id, body));
+    });
+    return form;
+  }
+
+  // Shows a message of the open conversation, or replaces the shown copy; keeps the focus
+  // on the same control of a replaced message, and follows new messages at the bottom.
+  function showMessage(incoming, follow = true) {
+    if (open?.id !== incoming.conversation_id) return;
+    const message = merged(open.messages.get(incoming.id), incoming);
+    open.messages.set(message.id, message);
+    open.pending.get(message.client_id)?.remove();
+    open.pending.delete(message.client_id);
+    const article = messageView(message, me, messageActions(message), new Set(emoteNames ?? []));
+    const existing = open.articles.get(message.id);
+    const atBottom = follow && open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
+    if (existing) {
+      const focused = existing.contains(document.activeElement)
+        ? document.activeElement.getAttribute('data-key') : null;
+      existing.replaceWith(article);
+      if (focused) article.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+    } else {
+      const later = [...open.articles.keys()].filter((id) => id > message.id).sort((a, b) => a - b)[0];
+      const firstPending = open.log.querySelector('.pending');
+      if (later) open.articles.get(later).before(article);
+      else if (firstPending) firstPending.before(article);
+      else open.log.append(article);
+    }
+    open.articles.set(message.id, article);
+    if (atBottom) open.log.scrollTop = open.log.scrollHeight;
+  }
+
+  // "New messages" above the first of the `unread` newest messages from others.
+  function showDivider(unread) {
+    const fromOthers = [...open.messages.values()].filter((m) => m.sender.id !== me.id).sort((a, b) => a.id - b.id);
+    const first = fromOthers[fromOthers.length - unread];
+    if (unread > 0 && first) {
+      open.articles.get(first.id)?.before(h('p', { class: 'divider' }, 'New messages'));
+    }
+  }
+
+  // The page before the oldest shown message, added above without moving what is in view.
+  async function loadOlder(id) {
+    if (!open?.hasOlder || open.loadingOlder) return;
+    open.loadingOlder = true;
+    const oldest = Math.min(...open.messages.keys());
+    const answer = await get(`/api/conversations/${id}/messages?before=${oldest}&limit=50`).catch(() => null);
+    if (open?.id !== id) return;
+    open.loadingOlder = false;
+    if (!answer) return;
+    open.hasOlder = answer.has_more;
+    const fromBottom = open.log.scrollHeight - open.log.scrollTop;
+    for (const message of answer.messages) showMessage(message, false);
+    open.log.scrollTop = open.log.scrollHeight - fromBottom;
+  }
+
+  // A message not yet stored by the server, shown after the stored ones until it is.
+  function showPending(entry) {
+    if (open?.id !== entry.conversation_id || open.pending.has(entry.client_id)) return;
+    if ([...open.messages.values()].some((m) => m.client_id === entry.client_id)) return;
+    const article = h('article', { class: 'mine pending' },
+      h('header', {}, h('strong', { class: 'author' }, me.name), h('span', { class: 'edited' }, 'Sending…')),
+      h('p', { class: 'body' }, entry.body));
+    open.pending.set(entry.client_id, article);
+    open.log.append(article);
+    open.log.scrollTop = open.log.scrollHeight;
+  }
+
+  function messageActions(message) {
+    const path = `/api/conversations/${message.conversation_id}/messages/${message.id}`;
+    const fail = (err) => { status.textContent = err.message; };
+    return {
+      react: (emote, on) => call(on ? 'PUT' : 'DELETE', `${path}/reactions/${encodeURIComponent(emote)}`).catch(fail),
+      edit: (body) => call('PATCH', path, { body }).then(({ message: edited }) => showMessage(edited), fail),
+      remove: () => confirmDelete(() => call('DELETE', path).then(({ message: gone }) => showMessage(gone), fail)),
+      emotes: customEmotes,
+    };
+  }
+
+  async function customEmotes() {
+    if (!emoteNames) {
+      const answer = await get('/api/emotes?page_size=100').catch(() => null);
+      emoteNames = answer ? answer.emotes.map((e) => e.name) : [];
+    }
+    return emoteNames;
+  }
+
+  function confirmDelete(remove) {
+    const dialog = h('dialog', { 'aria-labelledby': 'confirm-delete-title' },
+      h('h2', { id: 'confirm-delete-title' }, 'Delete this message?'),
+      h('p', {}, 'Everyone in the conversation will see “Message deleted” instead.'),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel'),
+        h('button', { type: 'button', class: 'danger', onclick: () => { dialog.close(); remove(); } }, 'Delete')));
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  async function markRead() {
+    if (!open || document.hidden) return;
+    const lastId = [...open.messages.keys()].reduce((a, b) => Math.max(a, b), 0);
+    const conversation = conversations.get(open.id);
+    if (!lastId || !conversation) return;
+    const answer = await post(`/api/conversations/${open.id}/read`, { message_id: lastId }).catch(() => null);
+    if (answer) {
+      conversation.unread_count = answer.unread_count;
+      renderList();
+    }
+  }
+
+  async function refreshConversation(id) {
+    const answer = await get(`/api/conversations/${id}`).catch(() => null);
+    if (answer) {
+      conversations.set(id, answer.conversation);
+      renderList();
+    }
+  }
+
+  function apply(type, data) {
+    if (type === 'resync') {
+      loadConversations();
+      if (open) loadMessages(open.id);
+    } else if (type === 'reaction.added' || type === 'reaction.removed') {
+      const shown = open?.messages.get(data.message_id);
+      if (shown) showMessage(withReaction(shown, data.emote, type === 'reaction.added', data.user.id === me.id));
+    } else if (type === 'conversation.created') {
+      conversations.set(data.conversation.id, data.conversation);
+      renderList();
+    } else if (type.startsWith('message.')) {
+      const message = data.message;
+      const conversation = conversations.get(message.conversation_id);
+      if (!conversation) return refreshConversation(message.conversation_id);
+      const isNew = type === 'message.created' && !open?.messages.has(message.id);
+      if (isNew) {
+        conversation.last_activity_at = message.created_at;
+        if (message.sender.id !== me.id) {
+          conversation.unread_count += 1;
+          notify(conversation, message);
+        }
+      }
+      showMessage(message);
+      if (isNew && open?.id === message.conversation_id) markRead();
+      typists.delete(`${message.conversation_id}:${message.sender.id}`);
+      renderTyping();
+      renderList();
+    } else if (type === 'read.updated' && data.user_id === me.id) {
+      refreshConversation(data.conversation_id);
+    } else if (type === 'typing' && data.user.id !== me.id) {
+      const key = `${data.conversation_id}:${data.user.id}`;
+      clearTimeout(typists.get(key)?.timer);
+      typists.set(key, { ...data, timer: setTimeout(() => { typists.delete(key); renderTyping(); }, TYPING_SHOWN_MS) });
+      renderTyping();
+    }
+  }
+
+  // A desktop notification for a message that arrives while the tab is hidden.
+  function notify(conversation, message) {
+    if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
+    const title = conversation.kind === 'group' ? `${message.sender.name} in ${nameOf(conversation)}` : message.sender.name;
+    const shown = new Notification(title, { body: message.body, tag: `conversation-${conversation.id}` });
+    shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
+  }
+
+  function renderTyping() {
+    if (!open) return;
+    const names = [...typists.values()].filter((t) => t.conversation_id === open.id).map((t) => t.user.name);
+    open.typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+  }
+
+  // Choosing one person opens the direct conversation with them. With a group name typed,
+  // choosing people picks them instead, and "Create group" makes the group.
+  function newConversationDialog() {
+    const results = h('ul', { class: 'people' });
+    const search = h('input', { type: 'search', name: 'q', autocomplete: 'off' });
+    const groupName = h('input', { type: 'text', name: 'title', autocomplete: 'off' });
+    const chosenLine = h('p', { class: 'notice', 'aria-live': 'polite' });
+    const alert = h('p', { role: 'alert', class: 'error' });
+    const chosen = new Map();
+    let found = [];
+    const element = h('dialog', { 'aria-labelledby': 'new-conversation-title' },
+      h('h2', { id: 'new-conversation-title' }, 'New conversation'),
+      h('label', { class: 'field' }, h('span', {}, 'Search people'), search),
+      results,
+      h('label', { class: 'field' }, h('span', {}, 'Group name'), groupName),
+      h('p', { class: 'notice' }, 'Type a group name to choose several people.'),
+      chosenLine,
+      alert,
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: () => element.close() }, 'Close'),
+        h('button', { type: 'button', class: 'primary', onclick: createGroup }, 'Create group')));
+    let asked = 0;
+    search.addEventListener('input', async () => {
+      const mine = ++asked;
+      const query = new URLSearchParams({ q: search.value.trim(), page_size: '20' });
+      try {
+        const { users } = await get(`/api/profile/users?${query}`);
+        if (mine !== asked) return;
+        found = users.filter((u) => u.id !== me.id);
+        renderPeople();
+        alert.textContent = '';
+      } catch (err) {
+        alert.textContent = err.message;
+      }
+    });
+    groupName.addEventListener('input', renderPeople);
+
+    function renderPeople() {
+      const picking = groupName.value.trim() !== '';
+      fill(results, found.map((u) => h('li', {}, h('button', {
+        type: 'button',
+        'aria-pressed': picking ? String(chosen.has(u.id)) : false,
+        onclick: () => (picking ? toggle(u) : start([u.id])),
+      }, u.name))));
+      const names = [...chosen.values()];
+      chosenLine.textContent = picking && names.length ? `Chosen: ${names.join(', ')}` : '';
+    }
+
+    function toggle(user) {
+      if (chosen.has(user.id)) chosen.delete(user.id);
+      else chosen.set(user.id, user.name);
+      const focusedName = document.activeElement?.textContent;
+      renderPeople();
+      [...results.querySelectorAll('button')].find((b) => b.textContent === focusedName)?.focus();
+    }
+
+    function createGroup() {
+      const title = groupName.value.trim();
+      if (!title || chosen.size === 0) {
+        alert.textContent = 'Type a group name and choose at least one person.';
+        return;
+      }
+      start([...chosen.keys()], title);
+    }
+
+    async function start(memberIds, title) {
+      try {
+        const { conversation } = await post('/api/conversations',
+          title ? { member_ids: memberIds, title } : { member_ids: memberIds });
+        conversations.set(conversation.id, conversation);
+        element.close();
+        openConversation(conversation.id);
+      } catch (err) {
+        alert.textContent = err.message;
+      }
+    }
+    return {
+      element,
+      open() {
+        search.value = '';
+        groupName.value = '';
+        chosen.clear();
+        found = [];
+        fill(results);
+        alert.textContent = '';
+        element.showModal();
+        search.dispatchEvent(new Event('input'));
+      },
+    };
+  }
+
+  document.addEventListener('visibilitychange', markRead);
+  return () => {
+    stop();
+    unsent.clear();
+    for (const open of document.querySelectorAll('dialog[open]')) open.close();
+    document.removeEventListener('visibilitychange', markRead);
+  };
+}

@@ -1,0 +1,122 @@
+// One message as an article: author, text (always as text), "edited" or "Message deleted",
+// its reactions as toggle buttons ("👍 2"), and the buttons React, and on one's own message
+// Edit and Delete. Actions go back to the caller; this module holds no state.
+import { fill, h } from './dom.js';
+
+export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', '👀'];
+
+// `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names];
+// `known`: the custom emote names already loaded, shown inline where the text says :name:.
+export function messageView(message, me, actions, known = new Set()) {
+  const mine = message.sender.id === me.id;
+  const article = h('article', { class: mine ? 'mine' : '', 'data-id': message.id },
+    h('header', {},
+      h('strong', { class: 'author' }, message.sender.name),
+      h('time', { datetime: message.created_at }, timeOf(message.created_at)),
+      message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
+    message.deleted
+      ? h('p', { class: 'body deleted' }, 'Message deleted')
+      : h('p', { class: 'body' }, bodyParts(message.body, known)));
+  if (message.deleted) return article;
+  const reactions = h('div', { class: 'reactions' }, message.reactions.map((r) =>
+    h('button', {
+      type: 'button',
+      class: 'reaction',
+      'aria-pressed': r.me ? 'true' : 'false',
+      'data-key': `reaction ${r.emote}`,
+      onclick: () => actions.react(r.emote, !r.me),
+    }, `${r.emote} ${r.count}`)));
+  const picker = h('div', { class: 'picker', hidden: true, role: 'group', 'aria-label': 'Reactions' });
+  const tools = h('div', { class: 'tools' },
+    h('button', {
+      type: 'button',
+      'aria-expanded': 'false',
+      'data-key': 'react',
+      onclick: (event) => togglePicker(event.currentTarget),
+    }, 'React'),
+    mine && h('button', { type: 'button', 'data-key': 'edit', onclick: () => startEdit() }, 'Edit'),
+    mine && h('button', { type: 'button', 'data-key': 'delete', onclick: () => actions.remove() }, 'Delete'));
+  article.append(reactions, tools, picker);
+  return article;
+
+  async function togglePicker(button) {
+    const opening = picker.hidden;
+    picker.hidden = !opening;
+    button.setAttribute('aria-expanded', String(opening));
+    if (!opening) return;
+    const choose = (emote) => () => {
+      picker.hidden = true;
+      button.setAttribute('aria-expanded', 'false');
+      const current = message.reactions.find((r) => r.emote === emote);
+      actions.react(emote, !current?.me);
+      button.focus();
+    };
+    const custom = await actions.emotes();
+    fill(picker,
+      EMOJI.map((emoji) => h('button', { type: 'button', onclick: choose(emoji) }, emoji)),
+      custom.map((name) => h('button', { type: 'button', 'aria-label': `:${name}:`, onclick: choose(`:${name}:`) },
+        h('img', { src: `/api/emotes/${encodeURIComponent(name)}`, alt: '', width: 20, height: 20 }))));
+    picker.querySelector('button')?.focus();
+  }
+
+  function startEdit() {
+    const body = article.querySelector('.body');
+    const text = h('textarea', { 'aria-label': 'Edit message', rows: '2', 'data-key': 'edit' });
+    text.value = message.body;
+    const cancel = () => { text.replaceWith(body); article.querySelector('[data-key=edit]')?.focus(); };
+    text.addEventListener('keydown', async (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        cancel();
+      } else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        if (text.value.trim() && text.value !== message.body) await actions.edit(text.value);
+        else cancel();
+      }
+    });
+    body.replaceWith(text);
+    text.focus();
+  }
+}
+
+// A body as nodes: text stays text; http(s) links become links that open apart, and a
+// known :name: becomes its emote's image (alt text :name:, so copying keeps the words).
+export function bodyParts(body, known) {
+  const pattern = /(https?:\/\/[^\s<>"]+)|:([a-z0-9_]{2,32}):/g;
+  const parts = [];
+  let from = 0;
+  for (const match of body.matchAll(pattern)) {
+    const [whole, url, name] = match;
+    if (name && !known.has(name)) continue;
+    parts.push(body.slice(from, match.index));
+    parts.push(url
+      ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, url)
+      : h('img', { class: 'emote', src: `/api/emotes/${name}`, alt: whole, title: whole }));
+    from = match.index + whole.length;
+  }
+  parts.push(body.slice(from));
+  return parts;
+}
+
+function timeOf(stamp) {
+  return new Date(stamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+// A message with a reaction event applied: the count moves, and `me` when it was mine.
+export function withReaction(message, emote, added, byMe) {
+  const reactions = message.reactions.map((r) => ({ ...r }));
+  let entry = reactions.find((r) => r.emote === emote);
+  if (!entry && added) reactions.push(entry = { emote, count: 0, me: false });
+  if (!entry) return message;
+  entry.count += added ? 1 : -1;
+  if (byMe) entry.me = added;
+  return { ...message, reactions: reactions.filter((r) => r.count > 0) };
+}
+
+// A newer copy of a message keeps what only this client knows: which reactions are its own
+// (events carry `me: false` for everyone).
+export function merged(older, newer) {
+  if (!older) return newer;
+  const mine = new Set(older.reactions.filter((r) => r.me).map((r) => r.emote));
+  return { ...newer, reactions: newer.reactions.map((r) => ({ ...r, me: r.me || mine.has(r.emote) })) };
+}

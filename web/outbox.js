@@ -1,0 +1,63 @@
+// Messages waiting to be sent, kept in localStorage per user so that neither a dropped
+// connection nor a reload loses them. Each keeps the client_id it was first sent with: the
+// server stores a retried message once. Sent one at a time, in order; a network error, a
+// server error or a rate limit leaves the queue for the next flush (when the stream is back,
+// the browser is online again, or after RETRY_MS); any other refusal drops the message and
+// says why.
+import { post } from './api.js';
+
+const RETRY_MS = 5000;
+
+export function outbox(userId, { delivered, refused }) {
+  const key = `emotechat.outbox.${userId}`;
+  let entries = JSON.parse(localStorage.getItem(key) ?? '[]');
+  let flushing = false;
+  let retry = null;
+  const save = () => localStorage.setItem(key, JSON.stringify(entries));
+
+  async function flush() {
+    if (flushing) return;
+    flushing = true;
+    clearTimeout(retry);
+    try {
+      while (entries.length) {
+        const entry = entries[0];
+        try {
+          const { message } = await post(`/api/conversations/${entry.conversation_id}/messages`,
+            { body: entry.body, client_id: entry.client_id });
+          delivered(message);
+        } catch (err) {
+          if (err.status === 0 || err.status === 429 || err.status >= 500) {
+            retry = setTimeout(flush, RETRY_MS);
+            return;
+          }
+          refused(entry, err);
+        }
+        entries = entries.filter((e) => e.client_id !== entry.client_id);
+        save();
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  window.addEventListener('online', flush);
+  return {
+    flush,
+    waiting: (conversationId) => entries.filter((e) => e.conversation_id === conversationId),
+    add(conversationId, body) {
+      const entry = { client_id: crypto.randomUUID(), conversation_id: conversationId, body };
+      entries.push(entry);
+      save();
+      flush();
+      return entry;
+    },
+    // Signing out forgets what was not sent.
+    clear() {
+      window.removeEventListener('online', flush);
+      clearTimeout(retry);
+      entries = [];
+      localStorage.removeItem(key);
+    },
+  };
+}
