@@ -463,15 +463,22 @@ impl Page {
     }
 
     /// Waits for the one control with one of `roles` and this name.
-    pub fn find(&self, roles: &[&str], name: Name) -> Element<'_> {
+    pub fn find<'a>(&'a self, roles: &[&'a str], name: Name<'a>) -> Element<'a> {
+        Element {
+            page: self,
+            roles: roles.to_vec(),
+            name,
+            dom: Cell::new(self.find_node(roles, name)),
+        }
+    }
+
+    /// The DOM node of the one control with one of `roles` and this name, once there is one.
+    fn find_node(&self, roles: &[&str], name: Name) -> i64 {
         let deadline = Instant::now() + WAIT;
         loop {
             let found = self.matching(roles, name);
             if let [control] = found.as_slice() {
-                return Element {
-                    page: self,
-                    dom: control.dom,
-                };
+                return control.dom;
             }
             assert!(
                 Instant::now() < deadline,
@@ -488,12 +495,12 @@ impl Page {
     }
 
     /// The one control with this role and exactly this name (case-insensitive).
-    pub fn role(&self, role: &str, name: &str) -> Element<'_> {
+    pub fn role<'a>(&'a self, role: &'a str, name: &'a str) -> Element<'a> {
         self.find(&[role], Name::Exactly(name))
     }
 
     /// The one form field whose label (accessible name) is exactly `label`.
-    pub fn field(&self, label: &str) -> Element<'_> {
+    pub fn field<'a>(&'a self, label: &'a str) -> Element<'a> {
         self.find(FIELDS, Name::Exactly(label))
     }
 
@@ -670,19 +677,47 @@ struct Control {
     dom: i64,
 }
 
-/// A control found on a page, acted on with real input events.
+/// A control found on a page, acted on with real input events. If the page re-renders and
+/// replaces the control's node, the next action finds the control again by role and name.
 pub struct Element<'a> {
     page: &'a Page,
-    dom: i64,
+    roles: Vec<&'a str>,
+    name: Name<'a>,
+    dom: Cell<i64>,
 }
 
 impl Element<'_> {
+    /// A handle on the control's node in the page, finding the control again if the node
+    /// found before has left the document.
+    fn object(&self) -> Value {
+        let resolve = |dom: i64| {
+            let object = self
+                .page
+                .cdp
+                .call(
+                    Some(&self.page.session),
+                    "DOM.resolveNode",
+                    json!({"backendNodeId": dom}),
+                )
+                .ok()?["object"]["objectId"]
+                .clone();
+            let connected = self.page.command(
+                "Runtime.callFunctionOn",
+                json!({"objectId": object, "returnByValue": true,
+                        "functionDeclaration": "function() { return this.isConnected; }"}),
+            )["result"]["value"]
+                == true;
+            connected.then_some(object)
+        };
+        resolve(self.dom.get()).unwrap_or_else(|| {
+            self.dom.set(self.page.find_node(&self.roles, self.name));
+            resolve(self.dom.get()).expect("the control found again")
+        })
+    }
+
     /// Calls `function` (JavaScript source) with the element as `this`; its value.
     pub fn call(&self, function: &str) -> Value {
-        let object = self
-            .page
-            .command("DOM.resolveNode", json!({"backendNodeId": self.dom}))["object"]["objectId"]
-            .clone();
+        let object = self.object();
         let reply = self.page.command(
             "Runtime.callFunctionOn",
             json!({"objectId": object, "functionDeclaration": function,
@@ -704,19 +739,31 @@ impl Element<'_> {
             .to_owned()
     }
 
-    /// Scrolls the element into view and clicks its centre with the mouse, after checking
-    /// that nothing covers it there.
+    /// Scrolls the element into view and clicks its centre with the mouse, once nothing
+    /// covers it there (a dialog may still be opening, a toast still fading).
     pub fn click(&self) {
-        let point = self.call(
-            "function() {
-               this.scrollIntoView({block: 'center', inline: 'center'});
-               const r = this.getBoundingClientRect();
-               const x = r.left + r.width / 2, y = r.top + r.height / 2;
-               const hit = document.elementFromPoint(x, y);
-               return {x, y, reachable: !!hit && (this === hit || this.contains(hit))};
-             }",
-        );
-        assert!(point["reachable"] == true, "something covers the control");
+        let deadline = Instant::now() + WAIT;
+        let point = loop {
+            let point = self.call(
+                "function() {
+                   this.scrollIntoView({block: 'center', inline: 'center'});
+                   const r = this.getBoundingClientRect();
+                   const x = r.left + r.width / 2, y = r.top + r.height / 2;
+                   const hit = document.elementFromPoint(x, y);
+                   return {x, y, covered: !hit || this === hit || this.contains(hit)
+                     ? null : hit.outerHTML.slice(0, 200)};
+                 }",
+            );
+            if point["covered"].is_null() {
+                break point;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the control stays covered by {}",
+                point["covered"]
+            );
+            thread::sleep(POLL);
+        };
         for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
             self.page.command(
                 "Input.dispatchMouseEvent",
@@ -728,10 +775,9 @@ impl Element<'_> {
 
     /// Focuses the field, selects what it holds and types `text` over it.
     pub fn fill(&self, text: &str) {
-        self.page
-            .command("DOM.focus", json!({"backendNodeId": self.dom}));
         self.call(
             "function() {
+               this.focus();
                if (this.select) this.select();
                else document.getSelection().selectAllChildren(this);
              }",
