@@ -23,6 +23,20 @@ fn assert_signed_in(page: &Page) {
     page.role("button", "New conversation");
 }
 
+/// Shows the page on a 360×740 phone and a desktop, light and dark: nothing may scroll
+/// sideways, and each is saved as `target/screenshots/VIEW-DEVICE-SCHEME.png`.
+fn on_phone_and_desktop(page: &Page, view: &str) {
+    for (device, width, height, phone) in [("phone", 360, 740, true), ("desktop", 1280, 800, false)]
+    {
+        page.viewport(width, height, phone);
+        for scheme in ["light", "dark"] {
+            page.color_scheme(scheme);
+            page.assert_no_sideways_scroll();
+            page.screenshot(&format!("{view}-{device}-{scheme}"));
+        }
+    }
+}
+
 #[test]
 fn the_sign_in_view_offers_its_controls_and_fits_phones_and_desktops() {
     let Some(page) = browser::page() else { return };
@@ -33,15 +47,7 @@ fn the_sign_in_view_offers_its_controls_and_fits_phones_and_desktops() {
     page.role("button", "Sign in");
     page.role("link", "Create an account");
     page.role("link", "Forgot password?");
-    for (device, width, height, phone) in [("phone", 360, 740, true), ("desktop", 1280, 800, false)]
-    {
-        page.viewport(width, height, phone);
-        for scheme in ["light", "dark"] {
-            page.color_scheme(scheme);
-            page.assert_no_sideways_scroll();
-            page.screenshot(&format!("sign-in-{device}-{scheme}"));
-        }
-    }
+    on_phone_and_desktop(&page, "sign-in");
     page.assert_clean();
 }
 
@@ -208,6 +214,7 @@ fn a_message_typed_by_ada_appears_live_on_bobs_page() {
     assert!(delay < 5000.0, "took {delay} ms");
     let log = ada.role("log", "Messages");
     ada.wait_until("Ada to see her own message", || log.text().contains(text));
+    on_phone_and_desktop(&bob, "conversation");
     ada.assert_clean();
     bob.assert_clean();
 }
