@@ -3,6 +3,7 @@
 mod util;
 
 mod accounts;
+mod browser;
 mod cli;
 mod conversations;
 mod docs;
