@@ -53,7 +53,7 @@ impl TestServer {
             .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
             .collect();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (child, base) = spawn(&dir, &args, &log);
+        let (child, base) = spawn(&dir, "127.0.0.1:0", &args, &log);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -85,9 +85,18 @@ impl TestServer {
     /// Kills the process (like a crash or a reboot) and starts it again on the same file.
     pub fn restart(&mut self) {
         self.stop();
-        let (child, base) = spawn(&self.dir, &self.args, &self.log);
+        let (child, base) = spawn(&self.dir, "127.0.0.1:0", &self.args, &self.log);
         self.child = child;
         self.base = base;
+    }
+
+    /// Starts the stopped server again on the same address and file, as a service manager
+    /// does: pages open on the old address can reach it again.
+    pub fn start_again(&mut self) {
+        let addr = self.addr().to_owned();
+        let (child, base) = spawn(&self.dir, &addr, &self.args, &self.log);
+        assert_eq!(base, self.base, "the server came back on another address");
+        self.child = child;
     }
 
     pub fn pid(&self) -> u32 {
@@ -219,12 +228,17 @@ pub fn unique_email(name: &str) -> String {
     format!("{local}.{n}@example.org")
 }
 
-fn spawn(dir: &TempDir, args: &[String], log: &Arc<Mutex<Vec<String>>>) -> (Child, String) {
+fn spawn(
+    dir: &TempDir,
+    addr: &str,
+    args: &[String],
+    log: &Arc<Mutex<Vec<String>>>,
+) -> (Child, String) {
     let db = dir.path().join("emotechat.db");
     let mut child = Command::new(BIN)
         .arg("serve")
         .arg("--addr")
-        .arg("127.0.0.1:0")
+        .arg(addr)
         .arg("--db")
         .arg(&db)
         // Tests make far more accounts and attempts from one address than any person would;
