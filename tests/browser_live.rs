@@ -60,6 +60,26 @@ fn wait_for_thumbs(page: &Page, count: &str) {
     });
 }
 
+/// Fails the test if any request of the page failed: a live page whose server is up has no
+/// reason to see one.
+fn assert_no_failed_request(page: &Page) {
+    let failed = page.failed_requests();
+    assert!(failed.is_empty(), "requests failed: {failed:#?}");
+}
+
+/// Fails the test if a request failed for any reason but the server being away: while it is
+/// down the page's tries (a stream ticket, an unsent message) are refused, and that is
+/// expected; an error status (a reused ticket, a server error) is not.
+fn assert_failed_only_while_down(page: &Page) {
+    let failed = page.failed_requests();
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.contains("net::ERR_CONNECTION_REFUSED")),
+        "requests failed other than by a refused connection: {failed:#?}"
+    );
+}
+
 /// What the connection status says.
 fn status(page: &Page) -> String {
     page.find(&["status"], Name::Any).text()
@@ -105,6 +125,7 @@ fn reactions_edits_and_deletes_appear_live_on_the_other_page() {
         wait_for_one(page, "Message deleted");
         wait_for_log(page, "meet at one", false);
         page.assert_clean();
+        assert_no_failed_request(page);
     }
 }
 
@@ -146,6 +167,7 @@ fn a_group_of_three_made_on_the_page_sees_a_message_live() {
     for (_, page) in people {
         wait_for_one(page, "Glad to be here");
         page.assert_clean();
+        assert_no_failed_request(page);
     }
 }
 
@@ -214,6 +236,7 @@ fn after_a_server_restart_both_pages_reconnect_and_show_what_was_sent_once() {
             assert_eq!(articles_with(page, text), 1, "{text}");
         }
         page.assert_clean();
+        assert_failed_only_while_down(page);
     }
 }
 
@@ -240,6 +263,7 @@ fn a_message_typed_while_the_server_is_down_is_delivered_once_when_it_returns() 
     for page in [&ada_page, &bob_page] {
         assert_eq!(articles_with(page, text), 1);
         page.assert_clean();
+        assert_failed_only_while_down(page);
     }
     let stored: i64 = server
         .open_db()

@@ -592,6 +592,19 @@ impl Page {
         path
     }
 
+    /// The requests the browser logged as failed so far (`problems` leaves them out): refused
+    /// connections, and answers with an error status.
+    pub fn failed_requests(&self) -> Vec<String> {
+        self.cdp
+            .events_of(&self.session)
+            .iter()
+            .filter(|e| e["method"] == "Log.entryAdded")
+            .map(|e| &e["params"]["entry"])
+            .filter(|entry| entry["level"] == "error" && entry["source"] == "network")
+            .map(|entry| format!("{} {}", entry["text"], entry["url"]))
+            .collect()
+    }
+
     /// Console errors, uncaught exceptions, CSP violations and dialogs seen so far.
     pub fn problems(&self) -> Vec<String> {
         self.cdp
