@@ -125,6 +125,7 @@ fn the_signed_in_views_have_no_serious_accessibility_violation() {
     );
     page.role("button", "👍").click();
     page.find(&["button"], Name::StartsWith("👍 1"));
+    page.eval("document.activeElement.blur()");
     scan_and_shoot(&page, "conversation");
     page.role("button", "New conversation").click();
     page.find(&["searchbox", "textbox"], Name::Exactly("Search people"))

@@ -148,7 +148,7 @@ export function openChat(root, me, signedOut) {
   }
 
   function composer(id) {
-    const text = h('textarea', { name: 'body', rows: '1', required: true });
+    const text = h('textarea', { name: 'body', rows: '1', required: true, placeholder: 'Message' });
     const form = h('form', { class: 'composer' },
       h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
       h('button', { type: 'submit', class: 'primary' }, 'Send'));
