@@ -34,6 +34,21 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/icon.svg"),
     ),
     (
+        "icon-192.png",
+        "image/png",
+        include_bytes!("../web/icon-192.png"),
+    ),
+    (
+        "icon-512.png",
+        "image/png",
+        include_bytes!("../web/icon-512.png"),
+    ),
+    (
+        "icon-maskable-512.png",
+        "image/png",
+        include_bytes!("../web/icon-maskable-512.png"),
+    ),
+    (
         "manifest.webmanifest",
         "application/manifest+json",
         include_bytes!("../web/manifest.webmanifest"),

@@ -272,3 +272,39 @@ fn the_client_never_turns_text_into_html_or_code() {
         }
     }
 }
+
+/// A PNG's width and height, from its header.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let number = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    (number(16), number(20))
+}
+
+#[test]
+fn the_manifest_names_png_icons_of_192_and_512_pixels_and_a_maskable_one() {
+    let server = TestServer::start();
+    let manifest = quoted_after(&plain(&server, "/"), &["href=\""])
+        .into_iter()
+        .find(|path| path.ends_with("manifest.webmanifest"))
+        .expect("the page links its manifest");
+    let dir = &manifest[..=manifest.rfind('/').expect("a slash")];
+    let manifest: serde_json::Value =
+        serde_json::from_str(&plain(&server, &manifest)).expect("manifest json");
+    let mut pngs = BTreeSet::new();
+    for icon in manifest["icons"].as_array().expect("icons") {
+        let src = icon["src"].as_str().expect("src");
+        let reply = page(&server, &format!("{dir}{src}"));
+        assert_eq!(reply.header("Content-Type"), icon["type"].as_str(), "{src}");
+        if icon["type"] == "image/png" {
+            let (width, height) = png_size(&reply.bytes);
+            assert_eq!(icon["sizes"], format!("{width}x{height}"), "{src}");
+            pngs.insert((width, icon["purpose"].as_str().expect("purpose").to_owned()));
+        }
+    }
+    for wanted in [(192, "any"), (512, "any"), (512, "maskable")] {
+        assert!(
+            pngs.contains(&(wanted.0, wanted.1.to_owned())),
+            "no {wanted:?} PNG in {pngs:?}"
+        );
+    }
+}

@@ -99,12 +99,13 @@ export function openChat(root, me, signedOut) {
     const sorted = [...conversations.values()]
       .sort((a, b) => b.last_activity_at.localeCompare(a.last_activity_at) || b.id - a.id);
     fill(list, sorted.map((c) => {
-      const unread = c.unread_count > 0 ? h('span', { class: 'badge' }, String(c.unread_count)) : null;
-      const label = c.unread_count > 0 ? `${nameOf(c)}, ${c.unread_count} unread` : nameOf(c);
+      // Named by what it shows ("Title 2 unread"), so voice control finds it by what is seen.
+      const unread = c.unread_count > 0
+        ? h('span', { class: 'badge' }, String(c.unread_count), h('span', { class: 'sr-only' }, ' unread'))
+        : null;
       return h('li', {}, h('button', {
         type: 'button',
         class: 'conversation',
-        'aria-label': label,
         'aria-current': open?.id === c.id ? 'true' : false,
         'data-id': c.id,
         onclick: () => openConversation(c.id),
@@ -147,7 +148,7 @@ export function openChat(root, me, signedOut) {
   }
 
   function composer(id) {
-    const text = h('textarea', { name: 'body', rows: '1', required: true });
+    const text = h('textarea', { name: 'body', rows: '1', required: true, placeholder: 'Message' });
     const form = h('form', { class: 'composer' },
       h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
       h('button', { type: 'submit', class: 'primary' }, 'Send'));
