@@ -24,15 +24,14 @@ fn assert_signed_in(page: &Page) {
 }
 
 /// Shows the page on a 360×740 phone and a desktop, light and dark: nothing may scroll
-/// sideways, and each is saved as `target/screenshots/VIEW-DEVICE-SCHEME.png`.
-fn on_phone_and_desktop(page: &Page, view: &str) {
-    for (device, width, height, phone) in [("phone", 360, 740, true), ("desktop", 1280, 800, false)]
-    {
+/// sideways. (The screenshots of every view are taken by the accessibility scan, in
+/// `browser_a11y.rs`.)
+fn on_phone_and_desktop(page: &Page) {
+    for (width, height, phone) in [(360, 740, true), (1280, 800, false)] {
         page.viewport(width, height, phone);
         for scheme in ["light", "dark"] {
             page.color_scheme(scheme);
             page.assert_no_sideways_scroll();
-            page.screenshot(&format!("{view}-{device}-{scheme}"));
         }
     }
 }
@@ -47,7 +46,7 @@ fn the_sign_in_view_offers_its_controls_and_fits_phones_and_desktops() {
     page.role("button", "Sign in");
     page.role("link", "Create an account");
     page.role("link", "Forgot password?");
-    on_phone_and_desktop(&page, "sign-in");
+    on_phone_and_desktop(&page);
     page.assert_clean();
 }
 
@@ -214,7 +213,7 @@ fn a_message_typed_by_ada_appears_live_on_bobs_page() {
     assert!(delay < 5000.0, "took {delay} ms");
     let log = ada.role("log", "Messages");
     ada.wait_until("Ada to see her own message", || log.text().contains(text));
-    on_phone_and_desktop(&bob, "conversation");
+    on_phone_and_desktop(&bob);
     ada.assert_clean();
     bob.assert_clean();
 }
