@@ -178,19 +178,20 @@ fn unknown_email_login_costs_a_full_password_check() {
         .as_str()
         .expect("email")
         .to_owned();
-    let median = |email: &str| {
-        let mut times: Vec<_> = (0..5)
+    // The fastest of several tries: other work on a busy machine only ever adds time, so the
+    // minimum is the cost of the login itself (a median still moved with the load).
+    let fastest = |email: &str| {
+        (0..7)
             .map(|_| {
                 let started = std::time::Instant::now();
                 assert_eq!(server.login(email, "not the password").status, 401);
                 started.elapsed()
             })
-            .collect();
-        times.sort();
-        times[2]
+            .min()
+            .expect("tries")
     };
-    let known = median(&email);
-    let unknown = median(&unique_email("nobody"));
+    let known = fastest(&email);
+    let unknown = fastest(&unique_email("nobody"));
     let ratio = unknown.as_secs_f64() / known.as_secs_f64();
     assert!(
         (0.5..2.0).contains(&ratio),
