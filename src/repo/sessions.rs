@@ -37,17 +37,29 @@ pub fn insert(
     )?)
 }
 
+/// Session columns followed by user columns, as `session_and_user` reads them; qualified,
+/// since both tables have an `id` and a `created_at`. Callers add the `WHERE`.
+///
+/// A macro rather than a `const`, so `concat!` builds each whole statement at compile time
+/// and the token check, run on every request, formats nothing.
+macro_rules! session_and_user_select {
+    () => {
+        "SELECT s.id, s.user_agent, s.created_at, s.last_used_at, s.expires_at,
+                u.id, u.name, u.email, u.created_at
+         FROM sessions s JOIN users u ON u.id = s.user_id"
+    };
+}
+
 /// The unexpired session a token hash belongs to, with its user.
 pub fn find_live_by_token(
     conn: &Connection,
     token_hash: &[u8],
     now: Timestamp,
 ) -> RepoResult<Option<(Session, User)>> {
-    // Qualified columns: both tables have an `id` and a `created_at`.
-    let sql = "SELECT s.id, s.user_agent, s.created_at, s.last_used_at, s.expires_at,
-                u.id, u.name, u.email, u.created_at
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+    let sql = concat!(
+        session_and_user_select!(),
+        " WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+    );
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt
         .query_row(params![token_hash, now.0], session_and_user)
@@ -71,10 +83,10 @@ pub fn find_live_by_id(
     id: SessionId,
     now: Timestamp,
 ) -> RepoResult<Option<(Session, User)>> {
-    let sql = "SELECT s.id, s.user_agent, s.created_at, s.last_used_at, s.expires_at,
-                u.id, u.name, u.email, u.created_at
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ?1 AND s.expires_at > ?2";
+    let sql = concat!(
+        session_and_user_select!(),
+        " WHERE s.id = ?1 AND s.expires_at > ?2"
+    );
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt
         .query_row(params![id, now.0], session_and_user)
