@@ -434,8 +434,9 @@ impl Page {
         self.wait_until(expression, || self.eval(&truthy) == true);
     }
 
-    /// The non-ignored accessibility nodes with one of `roles` and a matching name.
-    fn matching(&self, roles: &[&str], name: Name) -> Vec<Control> {
+    /// Every node of the page's accessibility tree that is not ignored and stands for a DOM
+    /// node, with Chromium's own role and accessible name.
+    fn controls(&self) -> Vec<Control> {
         let tree = self.command("Accessibility.getFullAXTree", json!({}));
         tree["nodes"]
             .as_array()
@@ -443,16 +444,24 @@ impl Page {
             .flatten()
             .filter(|node| node["ignored"] != true)
             .filter_map(|node| {
-                let role = node["role"]["value"].as_str()?;
-                let label = node["name"]["value"].as_str().unwrap_or_default();
-                let dom = node["backendDOMNodeId"].as_i64()?;
-                (roles.iter().any(|r| r.eq_ignore_ascii_case(role)) && name.matches(label)).then(
-                    || Control {
-                        role: role.to_owned(),
-                        name: label.to_owned(),
-                        dom,
-                    },
-                )
+                Some(Control {
+                    role: node["role"]["value"].as_str()?.to_owned(),
+                    name: node["name"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    dom: node["backendDOMNodeId"].as_i64()?,
+                })
+            })
+            .collect()
+    }
+
+    /// The controls with one of `roles` and a matching name.
+    fn matching(&self, roles: &[&str], name: Name) -> Vec<Control> {
+        self.controls()
+            .into_iter()
+            .filter(|c| {
+                roles.iter().any(|r| r.eq_ignore_ascii_case(&c.role)) && name.matches(&c.name)
             })
             .collect()
     }
@@ -506,19 +515,10 @@ impl Page {
 
     /// Roles and names of every named control, to explain a failed lookup.
     pub fn outline(&self) -> String {
-        let tree = self.command("Accessibility.getFullAXTree", json!({}));
-        tree["nodes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|node| node["ignored"] != true)
-            .filter_map(|node| {
-                let role = node["role"]["value"]
-                    .as_str()
-                    .filter(|r| *r != "InlineTextBox")?;
-                let name = node["name"]["value"].as_str().filter(|n| !n.is_empty())?;
-                Some(format!("{role} {name:?}"))
-            })
+        self.controls()
+            .iter()
+            .filter(|c| c.role != "InlineTextBox" && !c.name.is_empty())
+            .map(|c| format!("{} {:?}", c.role, c.name))
             .collect::<Vec<_>>()
             .join(", ")
     }
