@@ -10,14 +10,6 @@ use crate::util::{PASSWORD, TestServer, unique_email};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-/// Opens `/` and fills the sign-in form.
-fn sign_in(page: &Page, server: &TestServer, email: &str, password: &str) {
-    page.goto(&format!("{}/", server.base));
-    page.role("textbox", "Email").fill(email);
-    page.field("Password").fill(password);
-    page.role("button", "Sign in").click();
-}
-
 /// Signed in is where "New conversation" is offered.
 fn assert_signed_in(page: &Page) {
     page.role("button", "New conversation");
@@ -72,7 +64,7 @@ fn a_wrong_password_shows_an_alert_and_does_not_sign_in() {
     let server = TestServer::start();
     let ada = server.register("Ada");
     let email = ada["email"].as_str().expect("email");
-    sign_in(&page, &server, email, "not the password at all");
+    page.submit_sign_in(&server, email, "not the password at all");
     let alert = page.find(&["alert"], Name::Any);
     page.wait_until("the alert to say something", || {
         !alert.text().trim().is_empty()
@@ -125,7 +117,7 @@ fn the_reset_mail_link_sets_a_new_password_through_the_pages() {
     assert_eq!(server.login(email, PASSWORD).status, 401);
     let reset_page_problems = page.problems();
     let fresh = browser::page().expect("browser");
-    sign_in(&fresh, &server, email, NEW_PASSWORD);
+    fresh.submit_sign_in(&server, email, NEW_PASSWORD);
     assert_signed_in(&fresh);
     assert!(
         reset_page_problems.is_empty(),
@@ -139,19 +131,8 @@ fn the_reset_mail_link_sets_a_new_password_through_the_pages() {
 fn ada_writes_to_bob(server: &TestServer, ada_page: &Page, bob_page: &Page) {
     let ada = server.register("Ada");
     let bob = server.register("Bob");
-    sign_in(
-        bob_page,
-        server,
-        bob["email"].as_str().expect("email"),
-        PASSWORD,
-    );
-    assert_signed_in(bob_page);
-    sign_in(
-        ada_page,
-        server,
-        ada["email"].as_str().expect("email"),
-        PASSWORD,
-    );
+    bob_page.sign_in(server, bob["email"].as_str().expect("email"));
+    ada_page.sign_in(server, ada["email"].as_str().expect("email"));
     ada_page.role("button", "New conversation").click();
     ada_page
         .find(&["searchbox", "textbox"], Name::Exactly("Search people"))

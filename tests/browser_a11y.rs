@@ -3,8 +3,8 @@
 //! any violation of impact serious or critical fails the test and is printed. Each view is also
 //! saved as screenshots, phone and desktop, light and dark, in `target/screenshots/`.
 
+use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
-use crate::util::{PASSWORD, TestServer};
 
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 
@@ -56,15 +56,6 @@ fn scan_and_shoot(page: &Page, view: &str) {
     );
 }
 
-/// Opens `/` and signs in through the form.
-fn sign_in(page: &Page, server: &TestServer, email: &str) {
-    page.goto(&format!("{}/", server.base));
-    page.role("textbox", "Email").fill(email);
-    page.field("Password").fill(PASSWORD);
-    page.role("button", "Sign in").click();
-    page.role("button", "New conversation");
-}
-
 #[test]
 fn the_signed_out_views_have_no_serious_accessibility_violation() {
     let Some(page) = browser::page() else { return };
@@ -107,7 +98,7 @@ fn the_signed_in_views_have_no_serious_accessibility_violation() {
         direct,
         "Ada, the drawings of the engine are ready.",
     );
-    sign_in(&page, &server, &ada.email);
+    page.sign_in(&server, &ada.email);
     page.role("button", "Analytical Society 1 unread");
     page.find(&["link", "button"], Name::StartsWith("Bob"))
         .click();

@@ -4,16 +4,7 @@
 //! Chromium outside CI.
 
 use crate::util::browser::{self, Name, Page};
-use crate::util::{PASSWORD, TestServer, TestUser};
-
-/// Opens `/` and signs in through the form as `email`.
-fn sign_in(page: &Page, server: &TestServer, email: &str) {
-    page.goto(&format!("{}/", server.base));
-    page.role("textbox", "Email").fill(email);
-    page.field("Password").fill(PASSWORD);
-    page.role("button", "Sign in").click();
-    page.role("button", "New conversation");
-}
+use crate::util::{TestServer, TestUser};
 
 /// Opens the conversation whose list entry starts with `name`.
 fn open(page: &Page, name: &str) {
@@ -99,8 +90,8 @@ fn reactions_edits_and_deletes_appear_live_on_the_other_page() {
     assert_eq!(reply.status, 201, "{}", reply.body);
     let id = reply.body["conversation"]["id"].as_i64().expect("id");
     server.say(&ada.token, id, "Shall we meet at noon?");
-    sign_in(&ada_page, &server, &ada.email);
-    sign_in(&bob_page, &server, bob["email"].as_str().expect("email"));
+    ada_page.sign_in(&server, &ada.email);
+    bob_page.sign_in(&server, bob["email"].as_str().expect("email"));
     open(&ada_page, "Bob");
     open(&bob_page, "Ada");
     wait_for_one(&bob_page, "Shall we meet at noon?");
@@ -140,7 +131,7 @@ fn a_group_of_three_made_on_the_page_sees_a_message_live() {
     let people = [("Ada", &ada_page), ("Bob", &bob_page), ("Cy", &cy_page)];
     for (name, page) in people {
         let user = server.register(name);
-        sign_in(page, &server, user["email"].as_str().expect("email"));
+        page.sign_in(&server, user["email"].as_str().expect("email"));
     }
     ada_page.role("button", "New conversation").click();
     ada_page.field("Group name").fill("Book club");
@@ -184,8 +175,8 @@ fn ada_and_bob_chatting(
     assert_eq!(reply.status, 201, "{}", reply.body);
     let id = reply.body["conversation"]["id"].as_i64().expect("id");
     server.say(&ada.token, id, "Before the server went away");
-    sign_in(ada_page, server, &ada.email);
-    sign_in(bob_page, server, &bob.email);
+    ada_page.sign_in(server, &ada.email);
+    bob_page.sign_in(server, &bob.email);
     open(ada_page, "Bob");
     open(bob_page, "Ada");
     for page in [ada_page, bob_page] {

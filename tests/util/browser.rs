@@ -35,6 +35,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
+use super::{PASSWORD, TestServer};
+
 /// How long any wait for the page (a control, a condition, a reply) may take before the test
 /// fails: generous, because a wait ends as soon as its condition holds.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -339,6 +341,21 @@ pub struct Page {
 }
 
 impl Page {
+    /// Opens the server's `/` and submits the sign-in form.
+    pub fn submit_sign_in(&self, server: &TestServer, email: &str, password: &str) {
+        self.goto(&format!("{}/", server.base));
+        self.role("textbox", "Email").fill(email);
+        self.field("Password").fill(password);
+        self.role("button", "Sign in").click();
+    }
+
+    /// Signs in through the form with the test password, and waits until signed in (where
+    /// "New conversation" is offered).
+    pub fn sign_in(&self, server: &TestServer, email: &str) {
+        self.submit_sign_in(server, email, PASSWORD);
+        self.role("button", "New conversation");
+    }
+
     fn open(cdp: &Arc<Cdp>) -> Page {
         let context = cdp
             .call(None, "Target.createBrowserContext", json!({}))
