@@ -299,6 +299,16 @@ fn a_phone_shows_the_list_or_the_conversation_and_a_desktop_both() {
     );
     page.assert_no_sideways_scroll();
 
+    // The browser's (the phone's) own back returns to the list as well.
+    page.find(&["link", "button"], Name::StartsWith("Bob"))
+        .click();
+    page.role("log", "Messages");
+    page.eval("history.back()");
+    page.role("navigation", "Conversations");
+    page.wait_until("the conversation to close", || {
+        !page.has("log", Name::Exactly("Messages"))
+    });
+
     page.viewport(1280, 800, false);
     page.find(&["link", "button"], Name::StartsWith("Bob"))
         .click();

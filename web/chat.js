@@ -9,6 +9,8 @@ import { openAccount, openEmotes } from './panels.js';
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SENT_EVERY_MS = 2000;
+// Where the list and the open conversation take turns on the screen (as in style.css).
+const PHONE = window.matchMedia('(max-width: 47.99em)');
 
 // What the conversation pane shows while no conversation is open.
 function choosePrompt() {
@@ -133,13 +135,19 @@ export function openChat(root, me, signedOut) {
     open = { id, log, typing, messages: new Map(), articles: new Map(), pending: new Map() };
     fill(pane,
       h('div', { class: 'pane-head' },
-        h('button', { type: 'button', class: 'back', onclick: backToList },
+        h('button', { type: 'button', class: 'back', onclick: goBack },
           h('span', { 'aria-hidden': 'true' }, '←'), h('span', { class: 'sr-only' }, 'Back to conversations')),
         h('h2', {}, nameOf(conversation))),
       log,
       typing,
       composer(id));
     chat.classList.add('conversation-open');
+    // The phone's own back gesture returns to the list too: the open conversation is a step
+    // in the history (one step, however many conversations are opened in turn).
+    if (PHONE.matches) {
+      if (history.state?.conversation) history.replaceState({ conversation: id }, '');
+      else history.pushState({ conversation: id }, '');
+    }
     renderList();
     pane.querySelector('textarea').focus();
     log.addEventListener('scroll', () => { if (log.scrollTop < 60) loadOlder(id); });
@@ -151,6 +159,15 @@ export function openChat(root, me, signedOut) {
 
   // On a phone the list and the conversation take turns on the screen: going back closes the
   // conversation (so what arrives in it counts as unread again) and focuses it in the list.
+  function goBack() {
+    if (history.state?.conversation) history.back();
+    else backToList();
+  }
+
+  function onHistory() {
+    if (open && !history.state?.conversation) backToList();
+  }
+
   function backToList() {
     const id = open?.id;
     open = null;
@@ -453,10 +470,12 @@ export function openChat(root, me, signedOut) {
   }
 
   document.addEventListener('visibilitychange', markRead);
+  window.addEventListener('popstate', onHistory);
   return () => {
     stop();
     unsent.clear();
     for (const open of document.querySelectorAll('dialog[open]')) open.close();
     document.removeEventListener('visibilitychange', markRead);
+    window.removeEventListener('popstate', onHistory);
   };
 }
