@@ -220,3 +220,82 @@ fn a_message_that_looks_like_html_shows_as_text() {
         page.assert_clean();
     }
 }
+
+/// The visible header buttons' distinct tops and the header's height over a button's: one
+/// row means one top and a header less than twice a button's height.
+fn header_rows(page: &Page) -> (usize, f64) {
+    let found = page.eval(
+        "(() => {
+           const buttons = [...document.querySelectorAll('header button')].filter((b) => b.offsetParent);
+           const tops = new Set(buttons.map((b) => Math.round(b.getBoundingClientRect().top)));
+           const header = document.querySelector('header').getBoundingClientRect().height;
+           return {tops: tops.size, ratio: header / buttons[0].getBoundingClientRect().height};
+         })()",
+    );
+    (
+        usize::try_from(found["tops"].as_u64().expect("tops")).expect("count"),
+        found["ratio"].as_f64().expect("ratio"),
+    )
+}
+
+#[test]
+fn a_phone_shows_the_list_or_the_conversation_and_a_desktop_both() {
+    let Some(page) = browser::page() else { return };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let direct = server.conversation(&bob.token, &[ada.id], None);
+    let direct = direct.body["conversation"]["id"]
+        .as_i64()
+        .expect("direct id");
+    server.say(&bob.token, direct, "Hello Ada");
+    page.viewport(360, 740, true);
+    sign_in(&page, &server, &ada.email, PASSWORD);
+    page.role("navigation", "Conversations");
+    assert!(!page.has("log", Name::Exactly("Messages")));
+    let (tops, ratio) = header_rows(&page);
+    assert!(
+        tops == 1 && ratio < 2.0,
+        "the header wraps: {tops} rows, {ratio}"
+    );
+    page.assert_no_sideways_scroll();
+    page.screenshot("conversation-list-phone-light");
+
+    page.find(&["link", "button"], Name::StartsWith("Bob"))
+        .click();
+    let log = page.role("log", "Messages");
+    page.wait_until("the message to show", || log.text().contains("Hello Ada"));
+    assert!(!page.has("navigation", Name::Exactly("Conversations")));
+    assert_eq!(page.eval("document.activeElement.tagName"), "TEXTAREA");
+    page.assert_no_sideways_scroll();
+
+    page.role("button", "Back to conversations").click();
+    page.role("navigation", "Conversations");
+    assert!(!page.has("log", Name::Exactly("Messages")));
+    assert!(
+        page.eval("document.activeElement.textContent")
+            .as_str()
+            .is_some_and(|name| name.starts_with("Bob")),
+        "going back focuses the conversation in the list"
+    );
+    page.assert_no_sideways_scroll();
+
+    // The browser's (the phone's) own back returns to the list as well.
+    page.find(&["link", "button"], Name::StartsWith("Bob"))
+        .click();
+    page.role("log", "Messages");
+    page.eval("history.back()");
+    page.role("navigation", "Conversations");
+    page.wait_until("the conversation to close", || {
+        !page.has("log", Name::Exactly("Messages"))
+    });
+
+    page.viewport(1280, 800, false);
+    page.find(&["link", "button"], Name::StartsWith("Bob"))
+        .click();
+    page.role("log", "Messages");
+    page.role("navigation", "Conversations");
+    assert!(!page.has("button", Name::Exactly("Back to conversations")));
+    page.assert_no_sideways_scroll();
+    page.assert_clean();
+}

@@ -9,6 +9,13 @@ import { openAccount, openEmotes } from './panels.js';
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SENT_EVERY_MS = 2000;
+// Where the list and the open conversation take turns on the screen (as in style.css).
+const PHONE = window.matchMedia('(max-width: 47.99em)');
+
+// What the conversation pane shows while no conversation is open.
+function choosePrompt() {
+  return h('p', { class: 'empty' }, 'Choose a conversation, or start a new one.');
+}
 
 export function openChat(root, me, signedOut) {
   const conversations = new Map();
@@ -22,7 +29,7 @@ export function openChat(root, me, signedOut) {
   const list = h('ul', { class: 'conversations' });
   const nav = h('nav', { 'aria-label': 'Conversations' }, h('h2', { class: 'sr-only' }, 'Conversations'), list);
   const pane = h('section', { class: 'pane', 'aria-label': 'Conversation' },
-    h('p', { class: 'empty' }, 'Choose a conversation, or start a new one.'));
+    choosePrompt());
   const dialog = newConversationDialog();
   // Desktop notifications are asked for only from this button, never on load.
   const canAsk = 'Notification' in window && Notification.permission === 'default';
@@ -33,7 +40,7 @@ export function openChat(root, me, signedOut) {
       await Notification.requestPermission();
       notifyButton.hidden = true;
     },
-  }, 'Turn on notifications');
+  }, h('span', { class: 'phone-only', 'aria-hidden': 'true' }, '🔔'), h('span', { class: 'phone-sr' }, 'Turn on notifications'));
   const unsent = outbox(me.id, {
     delivered: showMessage,
     refused: (entry, err) => {
@@ -42,20 +49,23 @@ export function openChat(root, me, signedOut) {
     },
   });
 
-  fill(root, h('div', { class: 'chat' },
+  // On a phone the header keeps to one row: shorter visible labels with the same names, and
+  // "Sign out" only in the Account panel.
+  const chat = h('div', { class: 'chat' },
     h('header', { class: 'bar' },
       h('h1', {}, 'EmoteChat'),
       status,
-      h('button', { type: 'button', onclick: () => dialog.open() }, 'New conversation'),
+      h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation')),
       notifyButton,
       h('button', { type: 'button', onclick: () => openEmotes(me, () => { emoteNames = null; }) }, 'Emotes'),
       h('button', {
         type: 'button',
         onclick: () => openAccount(me, { renamed: (user) => { me.name = user.name; }, signOut }),
       }, 'Account'),
-      h('button', { type: 'button', onclick: signOut }, 'Sign out')),
+      h('button', { type: 'button', class: 'desktop-only', onclick: signOut }, 'Sign out')),
     h('main', { class: 'columns' }, nav, pane),
-    dialog.element));
+    dialog.element);
+  fill(root, chat);
 
   const stop = connect({
     onEvent: apply,
@@ -124,10 +134,20 @@ export function openChat(root, me, signedOut) {
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     open = { id, log, typing, messages: new Map(), articles: new Map(), pending: new Map() };
     fill(pane,
-      h('h2', {}, nameOf(conversation)),
+      h('div', { class: 'pane-head' },
+        h('button', { type: 'button', class: 'back', onclick: goBack },
+          h('span', { 'aria-hidden': 'true' }, '←'), h('span', { class: 'sr-only' }, 'Back to conversations')),
+        h('h2', {}, nameOf(conversation))),
       log,
       typing,
       composer(id));
+    chat.classList.add('conversation-open');
+    // The phone's own back gesture returns to the list too: the open conversation is a step
+    // in the history (one step, however many conversations are opened in turn).
+    if (PHONE.matches) {
+      if (history.state?.conversation) history.replaceState({ conversation: id }, '');
+      else history.pushState({ conversation: id }, '');
+    }
     renderList();
     pane.querySelector('textarea').focus();
     log.addEventListener('scroll', () => { if (log.scrollTop < 60) loadOlder(id); });
@@ -135,6 +155,26 @@ export function openChat(root, me, signedOut) {
     await loadMessages(id);
     showDivider(conversation?.unread_count ?? 0);
     log.scrollTop = log.scrollHeight;
+  }
+
+  // On a phone the list and the conversation take turns on the screen: going back closes the
+  // conversation (so what arrives in it counts as unread again) and focuses it in the list.
+  function goBack() {
+    if (history.state?.conversation) history.back();
+    else backToList();
+  }
+
+  function onHistory() {
+    if (open && !history.state?.conversation) backToList();
+  }
+
+  function backToList() {
+    const id = open?.id;
+    open = null;
+    chat.classList.remove('conversation-open');
+    fill(pane, choosePrompt());
+    renderList();
+    list.querySelector(`[data-id="${id}"]`)?.focus();
   }
 
   // The newest page of the open conversation, merged into what is shown.
@@ -430,10 +470,12 @@ export function openChat(root, me, signedOut) {
   }
 
   document.addEventListener('visibilitychange', markRead);
+  window.addEventListener('popstate', onHistory);
   return () => {
     stop();
     unsent.clear();
     for (const open of document.querySelectorAll('dialog[open]')) open.close();
     document.removeEventListener('visibilitychange', markRead);
+    window.removeEventListener('popstate', onHistory);
   };
 }
