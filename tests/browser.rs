@@ -250,7 +250,7 @@ fn a_phone_shows_the_list_or_the_conversation_and_a_desktop_both() {
         .expect("direct id");
     server.say(&bob.token, direct, "Hello Ada");
     page.viewport(360, 740, true);
-    sign_in(&page, &server, &ada.email, PASSWORD);
+    page.sign_in(&server, &ada.email);
     page.role("navigation", "Conversations");
     assert!(!page.has("log", Name::Exactly("Messages")));
     let (tops, ratio) = header_rows(&page);
