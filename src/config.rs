@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::admin;
 use crate::ratelimit::{Budget, Budgets};
 
 use crate::http::forwarded::{IpRange, TrustedProxies};
@@ -40,6 +41,19 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// Who may create an account.
+    pub registration: Registration,
+}
+
+/// Who may create an account through `POST /api/auth/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Anyone.
+    Open,
+    /// Whoever has an unused, unexpired invite code (`emotechat invite create`).
+    Invite,
+    /// Nobody; accounts that exist go on working.
+    Closed,
 }
 
 /// What the connection layer allows one client and all of them together.
@@ -94,6 +108,7 @@ impl fmt::Debug for Config {
             .field("stream_ticket_secs", &self.stream_ticket_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
+            .field("registration", &self.registration)
             .finish()
     }
 }
@@ -130,6 +145,12 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_MAIL_COMMAND",
         default: "none",
         help: "shell command given each reset mail on stdin (e.g. 'sendmail -t'); none logs the link",
+    },
+    Setting {
+        flag: "--registration",
+        env: "EMOTECHAT_REGISTRATION",
+        default: "open",
+        help: "who may create an account: open, invite (an invite code is needed) or closed",
     },
     Setting {
         flag: "--session-days",
@@ -317,6 +338,8 @@ const SETTINGS: &[Setting] = &[
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Serve(Box<Config>),
+    /// An operator's command on the database (`emotechat invite ...`, `emotechat user ...`).
+    Admin(Box<admin::Task>),
     Help,
     Version,
 }
@@ -332,7 +355,8 @@ pub fn help_text() -> String {
     let env_width = SETTINGS.iter().map(|s| s.env.len()).max().unwrap_or(0);
     let mut text = format!(
         "EmoteChat {} - a self-hosted chat server\n\n\
-         Usage: emotechat [serve] [OPTIONS]\n\n\
+         Usage: emotechat [serve] [OPTIONS]\n       \
+         emotechat COMMAND [ARGUMENTS] [OPTIONS]   (see Commands below)\n\n\
          Options (each also read from its environment variable; a flag wins):\n",
         env!("CARGO_PKG_VERSION")
     );
@@ -348,6 +372,8 @@ pub fn help_text() -> String {
     let width = flag_width + 1 + env_width;
     text.push_str(&format!("  {:<width$} print this help\n", "--help"));
     text.push_str(&format!("  {:<width$} print the version\n", "--version"));
+    text.push('\n');
+    text.push_str(&admin::help_text());
     text
 }
 
@@ -362,11 +388,26 @@ where
     I: IntoIterator<Item = String>,
     E: Fn(&str) -> Option<String>,
 {
-    let mut flags: Vec<(&'static Setting, String)> = Vec::new();
-    let mut args = args.into_iter().peekable();
-    if args.peek().map(String::as_str) == Some("serve") {
-        args.next();
+    let mut args: Vec<String> = args.into_iter().collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => {
+            args.remove(0);
+        }
+        Some(word) if admin::is_command(word) => return admin::parse(args, env),
+        _ => {}
     }
+    parse_settings(args, env)
+}
+
+/// Parses setting flags (and `--help`, `--version`) into `Serve` with the settings they make:
+/// the server's command line, and the settings part of an operator's command.
+pub(crate) fn parse_settings<I, E>(args: I, env: E) -> Result<Command, String>
+where
+    I: IntoIterator<Item = String>,
+    E: Fn(&str) -> Option<String>,
+{
+    let mut flags: Vec<(&'static Setting, String)> = Vec::new();
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
@@ -521,7 +562,19 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         )?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
+        registration: parse_registration(&text("--registration"))?,
     })
+}
+
+fn parse_registration(value: &str) -> Result<Registration, String> {
+    match value {
+        "open" => Ok(Registration::Open),
+        "invite" => Ok(Registration::Invite),
+        "closed" => Ok(Registration::Closed),
+        _ => Err(format!(
+            "--registration '{value}' must be open, invite or closed"
+        )),
+    }
 }
 
 fn parse_origins(list: &str) -> Result<Vec<String>, String> {

@@ -497,9 +497,15 @@ fn accounts_stored_before_normalisation_are_found_by_their_normal_form() {
             [id],
         )
         .expect("an older account");
-        // A version-4 file: before normalisation, and before the epochs table of version 6.
-        db.execute_batch("DROP TABLE epochs; PRAGMA user_version = 4;")
-            .expect("version");
+        // A version-4 file: before normalisation, before the epochs table of version 6 and
+        // the administration columns and table of version 7.
+        db.execute_batch(
+            "DROP TABLE epochs; DROP TABLE invites;
+             ALTER TABLE users DROP COLUMN disabled_at;
+             ALTER TABLE users DROP COLUMN last_seen_at;
+             PRAGMA user_version = 4;",
+        )
+        .expect("version");
     }
     server.restart();
     let login = server.login("\u{c9}MILE@example.org", PASSWORD);
