@@ -500,7 +500,7 @@ fn accounts_stored_before_normalisation_are_found_by_their_normal_form() {
         // A version-4 file: before normalisation, before the epochs table of version 6 and
         // the administration columns and table of version 7.
         db.execute_batch(
-            "DROP TABLE epochs; DROP TABLE invites;
+            "DROP TABLE epochs; DROP TABLE invites; DROP INDEX users_disabled;
              ALTER TABLE users DROP COLUMN disabled_at;
              ALTER TABLE users DROP COLUMN last_seen_at;
              PRAGMA user_version = 4;",
