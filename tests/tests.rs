@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod browser;
 mod browser_a11y;
+mod browser_invite;
 mod browser_live;
 mod cli;
 mod conversations;

@@ -17,7 +17,9 @@ function go(path, notice = '') {
 
 function render(notice = '') {
   const params = new URLSearchParams(location.search);
-  const ctx = { go, signedIn, notice, resetToken: params.get('token') ?? '' };
+  const ctx = {
+    go, signedIn, notice, resetToken: params.get('token') ?? '', invite: params.get('invite') ?? '',
+  };
   const view = {
     '/register': registerView,
     '/forgot-password': forgotView,
