@@ -148,43 +148,43 @@ pub fn parse<E: Fn(&str) -> Option<String>>(args: Vec<String>, env: E) -> Result
     }
 }
 
+/// The action the words name, with the operand each takes. Words that start a command but
+/// do not fit it get that command's usage.
 fn action(words: &[String], own: &[(String, String)]) -> Result<Action, String> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let flag = |name: &str| own.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
     if let Some((name, _)) = own.first()
-        && words.get(..2) != Some(&["invite", "create"][..])
+        && words != ["invite", "create"]
     {
         return Err(format!("{name} belongs to 'invite create' (see --help)"));
     }
-    let operand = |what: &str| -> Result<String, String> {
-        match &words[2..] {
-            [one] => Ok((*one).to_owned()),
-            [] => Err(format!(
-                "'{} {}' needs {what} (see --help)",
-                words[0], words[1]
-            )),
-            [_, extra, ..] => Err(format!("unexpected argument '{extra}' (see --help)")),
-        }
-    };
-    let no_operand = |action: Action| match words.get(2) {
-        None => Ok(action),
-        Some(extra) => Err(format!("unexpected argument '{extra}' (see --help)")),
-    };
-    match words.get(..2) {
-        Some(["invite", "create"]) => no_operand(Action::InviteCreate {
+    match words.as_slice() {
+        ["invite", "create"] => Ok(Action::InviteCreate {
             uses: number_or("--uses", flag("--uses"), DEFAULT_USES, 10_000)?,
             days: number_or("--days", flag("--days"), DEFAULT_DAYS, 365)?,
         }),
-        Some(["invite", "list"]) => no_operand(Action::InviteList),
-        Some(["invite", "revoke"]) => Ok(Action::InviteRevoke(operand("a code or an id")?)),
-        Some(["user", "list"]) => no_operand(Action::UserList),
-        Some(["user", "disable"]) => Ok(Action::UserDisable(operand("an email")?)),
-        Some(["user", "enable"]) => Ok(Action::UserEnable(operand("an email")?)),
-        Some(["user", "reset-link"]) => Ok(Action::UserResetLink(operand("an email")?)),
-        _ => Err(format!(
-            "unknown command '{}' (see --help)",
-            words.join(" ")
-        )),
+        ["invite", "list"] => Ok(Action::InviteList),
+        ["invite", "revoke", which] => Ok(Action::InviteRevoke((*which).to_owned())),
+        ["user", "list"] => Ok(Action::UserList),
+        ["user", "disable", email] => Ok(Action::UserDisable((*email).to_owned())),
+        ["user", "enable", email] => Ok(Action::UserEnable((*email).to_owned())),
+        ["user", "reset-link", email] => Ok(Action::UserResetLink((*email).to_owned())),
+        _ => Err(usage_of(&words)),
+    }
+}
+
+/// "usage: ..." of the command the words start, else that the command is unknown.
+fn usage_of(words: &[&str]) -> String {
+    let starts = |c: &&Usage| {
+        let command: Vec<&str> = c.words.split(' ').collect();
+        words.starts_with(&command)
+    };
+    match COMMANDS.iter().find(starts) {
+        Some(c) => {
+            let usage = format!("emotechat {} {}", c.words, c.arguments);
+            format!("usage: {} (see --help)", usage.trim_end())
+        }
+        None => format!("unknown command '{}' (see --help)", words.join(" ")),
     }
 }
 
@@ -344,6 +344,14 @@ mod tests {
             let reason = action_of(bad).expect_err("refused");
             assert!(!reason.contains('\n'), "{reason}");
         }
+        assert_eq!(
+            action_of(&["user", "list", "everyone"]),
+            Err("usage: emotechat user list (see --help)".into())
+        );
+        assert_eq!(
+            action_of(&["invite", "revoke"]),
+            Err("usage: emotechat invite revoke CODE|ID (see --help)".into())
+        );
         assert_eq!(
             parse(vec!["user".into(), "--help".into()], |_| None),
             Ok(Command::Help)
