@@ -1,7 +1,7 @@
 //! Password-reset requests, worked off the request path. The handler only queues the address
 //! and answers at once, so a known and an unknown email take the same time to answer; this
 //! worker looks the account up, stores a fresh token (dropping older ones) and hands the link
-//! to the mailer.
+//! to the mailer; a disabled account gets none.
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread;
@@ -66,6 +66,10 @@ fn issue(pool: &Pool, mailer: &Mailer, valid_minutes: u32, email: &Email) -> Res
     let Some(user) = found else {
         return Ok(());
     };
+    // A disabled account gets no link: it could not sign in with the new password anyway.
+    if repo::read(pool, |conn| users::is_disabled(conn, user.id)).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
     let token = store_fresh_token(pool, user.id, valid_minutes)?;
     mailer.send_reset_link(user.id, &user.email, &token, valid_minutes);
     Ok(())

@@ -429,3 +429,28 @@ fn help_lists_every_command_and_the_registration_setting() {
         text
     );
 }
+
+#[test]
+fn a_disabled_account_is_mailed_no_reset_link() {
+    let server = TestServer::start_with(&["--mail-command", "cat >> {dir}/outbox"]);
+    let ada = server.register("Ada");
+    let bob = server.register("Bob");
+    let email = |user: &serde_json::Value| user["email"].as_str().expect("email").to_owned();
+    server.command(&["user", "disable", &email(&ada)]).success();
+    for user in [&ada, &bob] {
+        let reply = server.post("/api/password/reset-request", json!({"email": email(user)}));
+        assert_eq!(reply.status, 200);
+    }
+    // One worker takes the requests in order: once Bob's mail is out, Ada's turn has passed.
+    let outbox = server.dir().join("outbox");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mail = loop {
+        let mail = std::fs::read_to_string(&outbox).unwrap_or_default();
+        if mail.contains(&email(&bob)) {
+            break mail;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail for Bob");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert!(!mail.contains(&email(&ada)), "{mail}");
+}
