@@ -5,6 +5,7 @@ mod util;
 mod accounts;
 mod browser;
 mod browser_a11y;
+mod browser_chat;
 mod browser_live;
 mod cli;
 mod conversations;
