@@ -163,6 +163,18 @@ fn scroll_to_top(page: &Page) -> (String, f64) {
     )
 }
 
+/// How many "New messages" dividers the log shows, and the text of the message right after
+/// the first one.
+fn divider(page: &Page) -> Value {
+    page.role("log", "Messages").call(
+        "function() {
+           const dividers = [...this.children].filter((c) => c.textContent === 'New messages');
+           const next = dividers[0]?.nextElementSibling;
+           return {count: dividers.length, before: next?.querySelector('.body').textContent ?? null};
+         }",
+    )
+}
+
 /// Messages stored, more than three pages of the client's 50.
 const HISTORY: usize = 170;
 
@@ -174,8 +186,9 @@ fn scrolling_up_loads_older_pages_without_a_jump_down_to_the_first_message() {
     let bob = server.user("Bob");
     let id = direct(&server, &ada, &bob);
     let texts: Vec<String> = (1..=HISTORY).map(|n| format!("Message {n}")).collect();
+    // Bob wrote the first ten, so Ada's 160 after them are unread for him.
     for (n, text) in texts.iter().enumerate() {
-        let author = if n % 3 == 0 { &bob } else { &ada };
+        let author = if n < 10 { &bob } else { &ada };
         server.say(&author.token, id, text);
     }
     page.sign_in(&server, &bob.email);
@@ -186,6 +199,7 @@ fn scrolling_up_loads_older_pages_without_a_jump_down_to_the_first_message() {
         view["count"] == 50 && view["from_bottom"].as_f64().is_some_and(|d| d < 1.0)
     });
     assert_eq!(shown_texts(&page), texts[HISTORY - 50..]);
+    assert_eq!(divider(&page), json!({"before": null, "count": 0}));
 
     let mut count = 50;
     while count < HISTORY {
@@ -201,6 +215,11 @@ fn scrolling_up_loads_older_pages_without_a_jump_down_to_the_first_message() {
         count = usize::try_from(log_view(&page)["count"].as_u64().expect("count")).expect("small");
     }
     assert_eq!(shown_texts(&page), texts, "each message once, in order");
+    assert_eq!(
+        divider(&page),
+        json!({"before": "Message 11", "count": 1}),
+        "the divider above the first unread, placed when its page came"
+    );
     page.assert_clean();
 }
 
@@ -243,6 +262,18 @@ fn unread_messages_count_in_the_title_and_list_and_are_read_from_the_divider() {
     page.wait_until("Ada's entry to count 3", || {
         list_entry_says(&page, "Ada", Some(3))
     });
+    // A message deleted before it was read no longer counts.
+    let taken_back = server.say(&ada.token, with_ada, "Taken back");
+    wait_for_title(&page, "(4) EmoteChat");
+    let deleted = server
+        .request(
+            "DELETE",
+            &format!("/api/conversations/{with_ada}/messages/{taken_back}"),
+        )
+        .token(&ada.token)
+        .send();
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    wait_for_title(&page, "(3) EmoteChat");
 
     // The counts come from the server: a reload shows them again.
     page.goto(&format!("{}/", server.base));
@@ -260,20 +291,7 @@ fn unread_messages_count_in_the_title_and_list_and_are_read_from_the_divider() {
 
     open(&page, "Ada");
     wait_for_message(&page, "New one 4");
-    let before_first_unread = page.role("log", "Messages").call(
-        "function() {
-           const first = [...this.querySelectorAll('article')]
-             .find((a) => a.querySelector('.body').textContent === 'New one 1');
-           return {
-             before: first.previousElementSibling.textContent,
-             dividers: [...this.children].filter((c) => c.textContent === 'New messages').length,
-           };
-         }",
-    );
-    assert_eq!(
-        before_first_unread,
-        json!({"before": "New messages", "dividers": 1})
-    );
+    assert_eq!(divider(&page), json!({"before": "New one 1", "count": 1}));
     wait_for_title(&page, "EmoteChat");
     page.wait_until("Ada's entry without a count", || {
         list_entry_says(&page, "Ada", None)

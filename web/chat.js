@@ -132,7 +132,11 @@ export function openChat(root, me, signedOut) {
     const conversation = conversations.get(id);
     const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
-    open = { id, log, typing, messages: new Map(), articles: new Map(), pending: new Map() };
+    open = {
+      id, log, typing, messages: new Map(), articles: new Map(), pending: new Map(),
+      // How many messages from others were unread on opening; the divider goes above the first.
+      unread: conversation?.unread_count ?? 0, divider: null,
+    };
     fill(pane,
       h('div', { class: 'pane-head' },
         h('button', { type: 'button', class: 'back', onclick: goBack },
@@ -153,7 +157,9 @@ export function openChat(root, me, signedOut) {
     log.addEventListener('scroll', () => { if (log.scrollTop < 60) loadOlder(id); });
     await customEmotes();
     await loadMessages(id);
-    showDivider(conversation?.unread_count ?? 0);
+    if (open?.id !== id) return;
+    open.newestOnOpening = Math.max(0, ...open.messages.keys());
+    placeDivider();
     log.scrollTop = log.scrollHeight;
   }
 
@@ -240,13 +246,19 @@ export function openChat(root, me, signedOut) {
     if (atBottom) open.log.scrollTop = open.log.scrollHeight;
   }
 
-  // "New messages" above the first of the `unread` newest messages from others.
-  function showDivider(unread) {
-    const fromOthers = [...open.messages.values()].filter((m) => m.sender.id !== me.id).sort((a, b) => a.id - b.id);
-    const first = fromOthers[fromOthers.length - unread];
-    if (unread > 0 && first) {
-      open.articles.get(first.id)?.before(h('p', { class: 'divider' }, 'New messages'));
-    }
+  // "New messages" above the first of the messages from others that were unread on opening:
+  // the `unread` newest of them then, not counting deleted ones (nor does the server). When it
+  // is on an older page, it is placed once that page is shown.
+  function placeDivider() {
+    if (open.unread === 0 || open.divider) return;
+    const fromOthers = [...open.messages.values()]
+      .filter((m) => m.sender.id !== me.id && !m.deleted && m.id <= open.newestOnOpening)
+      .sort((a, b) => a.id - b.id);
+    if (fromOthers.length < open.unread && open.hasOlder) return;
+    const first = fromOthers[Math.max(fromOthers.length - open.unread, 0)];
+    if (!first) return;
+    open.divider = h('p', { class: 'divider' }, 'New messages');
+    open.articles.get(first.id).before(open.divider);
   }
 
   // The page before the oldest shown message, added above without moving what is in view.
@@ -261,6 +273,7 @@ export function openChat(root, me, signedOut) {
     open.hasOlder = answer.has_more;
     const fromBottom = open.log.scrollHeight - open.log.scrollTop;
     for (const message of answer.messages) showMessage(message, false);
+    placeDivider();
     open.log.scrollTop = open.log.scrollHeight - fromBottom;
   }
 
@@ -351,6 +364,8 @@ export function openChat(root, me, signedOut) {
       }
       showMessage(message);
       if (isNew && open?.id === message.conversation_id) markRead();
+      // A deleted message no longer counts as unread; only the server knows whether it was.
+      if (type === 'message.deleted' && message.sender.id !== me.id) refreshConversation(message.conversation_id);
       typists.delete(`${message.conversation_id}:${message.sender.id}`);
       renderTyping();
       renderList();
