@@ -193,6 +193,17 @@ export function openChat(root, me, signedOut) {
     markRead();
   }
 
+  // After a resync the stream cannot say what changed: what is shown may have been edited,
+  // deleted or (after a restore) never have existed, and the newest page may not reach back to
+  // it. Start again from the newest page, keeping the composer and the unsent messages.
+  async function reloadMessages(id) {
+    for (const article of open.articles.values()) article.remove();
+    open.divider?.remove();
+    Object.assign(open, { messages: new Map(), articles: new Map(), divider: null, unread: 0, hasOlder: undefined });
+    await loadMessages(id);
+    if (open?.id === id) open.log.scrollTop = open.log.scrollHeight;
+  }
+
   function composer(id) {
     const text = h('textarea', { name: 'body', rows: '1', required: true, placeholder: 'Message' });
     const form = h('form', { class: 'composer' },
@@ -265,11 +276,13 @@ export function openChat(root, me, signedOut) {
   async function loadOlder(id) {
     if (!open?.hasOlder || open.loadingOlder) return;
     open.loadingOlder = true;
-    const oldest = Math.min(...open.messages.keys());
+    const shown = open.messages;
+    const oldest = Math.min(...shown.keys());
     const answer = await get(`/api/conversations/${id}/messages?before=${oldest}&limit=50`).catch(() => null);
     if (open?.id !== id) return;
     open.loadingOlder = false;
-    if (!answer) return;
+    // A resync meanwhile started again from the newest page: this older one would leave a gap.
+    if (!answer || open.messages !== shown) return;
     open.hasOlder = answer.has_more;
     const fromBottom = open.log.scrollHeight - open.log.scrollTop;
     for (const message of answer.messages) showMessage(message, false);
@@ -343,7 +356,7 @@ export function openChat(root, me, signedOut) {
   function apply(type, data) {
     if (type === 'resync') {
       loadConversations();
-      if (open) loadMessages(open.id);
+      if (open) reloadMessages(open.id);
     } else if (type === 'reaction.added' || type === 'reaction.removed') {
       const shown = open?.messages.get(data.message_id);
       if (shown) showMessage(withReaction(shown, data.emote, type === 'reaction.added', data.user.id === me.id));
