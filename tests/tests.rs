@@ -7,6 +7,7 @@ mod browser;
 mod browser_a11y;
 mod browser_chat;
 mod browser_live;
+mod browser_panels;
 mod cli;
 mod conversations;
 mod docs;

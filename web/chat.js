@@ -3,7 +3,7 @@
 import { call, get, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
-import { merged, messageView, withReaction } from './message.js';
+import { merged, messageView, shortcodes, withReaction } from './message.js';
 import { outbox } from './outbox.js';
 import { openAccount, openEmotes } from './panels.js';
 
@@ -23,7 +23,8 @@ export function openChat(root, me, signedOut) {
   let open = null;
   let typingSentAt = 0;
   const typists = new Map();
-  let emoteNames = null; // the custom emotes' names, read when the picker first needs them
+  let emoteNames = null; // the custom emotes' names, read when a conversation first opens
+  const unknownNames = new Set(); // :names: looked up and not found, so not asked for again
 
   const status = h('p', { role: 'status', class: 'status' });
   const list = h('ul', { class: 'conversations' });
@@ -57,7 +58,7 @@ export function openChat(root, me, signedOut) {
       status,
       h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation')),
       notifyButton,
-      h('button', { type: 'button', onclick: () => openEmotes(me, () => { emoteNames = null; }) }, 'Emotes'),
+      h('button', { type: 'button', onclick: () => openEmotes(me, emotesChanged) }, 'Emotes'),
       h('button', {
         type: 'button',
         onclick: () => openAccount(me, { renamed: (user) => { me.name = user.name; }, signOut }),
@@ -255,6 +256,25 @@ export function openChat(root, me, signedOut) {
     }
     open.articles.set(message.id, article);
     if (atBottom) open.log.scrollTop = open.log.scrollHeight;
+    lookUpEmotes(message);
+  }
+
+  // A message naming an emote this page has not heard of (one made since it read them)
+  // reads the emotes again, once per name, and shows the open messages again with it.
+  function lookUpEmotes(message) {
+    if (!emoteNames || message.deleted) return;
+    const unheard = shortcodes(message.body).filter((name) => !emoteNames.includes(name) && !unknownNames.has(name));
+    if (unheard.length === 0) return;
+    for (const name of unheard) unknownNames.add(name);
+    emotesChanged();
+  }
+
+  async function emotesChanged() {
+    const answer = await get('/api/emotes?page_size=100').catch(() => null);
+    if (!answer) return;
+    emoteNames = answer.emotes.map((e) => e.name);
+    for (const name of emoteNames) unknownNames.delete(name);
+    if (open) for (const message of open.messages.values()) showMessage(message, false);
   }
 
   // "New messages" above the first of the messages from others that were unread on opening:

@@ -25,7 +25,7 @@ export function messageView(message, me, actions, known = new Set()) {
       'aria-pressed': r.me ? 'true' : 'false',
       'data-key': `reaction ${r.emote}`,
       onclick: () => actions.react(r.emote, !r.me),
-    }, `${r.emote} ${r.count}`)));
+    }, emoteFace(r.emote), ` ${r.count}`)));
   const picker = h('div', { class: 'picker', hidden: true, role: 'group', 'aria-label': 'Reactions' });
   const tools = h('div', { class: 'tools' },
     h('button', {
@@ -77,6 +77,20 @@ export function messageView(message, me, actions, known = new Set()) {
     body.replaceWith(text);
     text.focus();
   }
+}
+
+// A reaction's emote as shown: an emoji as itself, a custom :name: as its image (alt text
+// :name:, so the button is still named by it).
+function emoteFace(emote) {
+  const custom = /^:([a-z0-9_]{2,32}):$/.exec(emote);
+  return custom
+    ? h('img', { class: 'emote', src: `/api/emotes/${custom[1]}`, alt: emote, title: emote })
+    : emote;
+}
+
+// The custom emote names a body mentions as :name:.
+export function shortcodes(body) {
+  return [...body.matchAll(/:([a-z0-9_]{2,32}):/g)].map((match) => match[1]);
 }
 
 // A body as nodes: text stays text; http(s) links become links that open apart, and a

@@ -38,7 +38,7 @@ function form(fields, button, submit) {
 
 // `me` is the signed-in user; `renamed(user)` and `signOut()` reach back to the app.
 export function openAccount(me, { renamed, signOut }) {
-  const sessions = h('ul', { class: 'sessions' });
+  const sessions = h('ul', { class: 'sessions', 'aria-label': 'Sessions' });
   const alert = h('p', { role: 'alert', class: 'error' });
   const nameField = field('Name', { type: 'text', name: 'name', autocomplete: 'name', required: true });
   nameField.querySelector('input').value = me.name;
@@ -55,7 +55,12 @@ export function openAccount(me, { renamed, signOut }) {
         field('Current password', { type: 'password', name: 'current', autocomplete: 'current-password', required: true }),
         field('New password', { type: 'password', name: 'new', autocomplete: 'new-password', required: true }),
       ], 'Change password', async (data, element) => {
-        await post('/api/profile/password', { current_password: data.get('current'), new_password: data.get('new') });
+        await post('/api/profile/password', { current_password: data.get('current'), new_password: data.get('new') })
+          .catch((err) => {
+            // The server's word is the sign-in one ("Invalid email or password"); here only
+            // the current password can be wrong.
+            throw err.code === 'invalid_credentials' ? new Error('The current password is wrong.') : err;
+          });
         element.reset();
         listSessions();
         return 'Password changed. Your other devices were signed out.';

@@ -815,9 +815,108 @@ impl Element<'_> {
         self.page.command("Input.insertText", json!({"text": text}));
     }
 
+    /// Sets the files of a file input, as if the person had chosen them (`DOM.setFileInputFiles`
+    /// takes paths the browser reads itself).
+    pub fn set_files(&self, paths: &[&Path]) {
+        let object = self.object();
+        let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.page.command(
+            "DOM.setFileInputFiles",
+            json!({"objectId": object, "files": files}),
+        );
+    }
+
+    /// The one control inside this element with one of `roles` and this name. (It is found
+    /// again inside this element if the page replaces its node.)
+    pub fn inside<'b>(&'b self, roles: &[&'b str], name: Name<'b>) -> Inside<'b> {
+        let inside = Inside {
+            scope: self,
+            roles: roles.to_vec(),
+            name,
+        };
+        inside.node();
+        inside
+    }
+
+    /// Whether a control with this role and name is inside this element now.
+    pub fn contains(&self, role: &str, name: Name) -> bool {
+        !self.controls_inside(&[role], name).is_empty()
+    }
+
+    /// The controls inside this element with one of `roles` and a matching name.
+    fn controls_inside(&self, roles: &[&str], name: Name) -> Vec<Control> {
+        let object = self.object();
+        let tree = self
+            .page
+            .command("Accessibility.queryAXTree", json!({"objectId": object}));
+        tree["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|node| node["ignored"] != true)
+            .filter_map(|node| {
+                Some(Control {
+                    role: node["role"]["value"].as_str()?.to_owned(),
+                    name: node["name"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    dom: node["backendDOMNodeId"].as_i64()?,
+                })
+            })
+            .filter(|c| {
+                roles.iter().any(|r| r.eq_ignore_ascii_case(&c.role)) && name.matches(&c.name)
+            })
+            .collect()
+    }
+
     /// Fills the field and presses Enter in it.
     pub fn submit(&self, text: &str) {
         self.fill(text);
         self.page.press("Enter");
+    }
+}
+
+/// A control found inside another one (a button of one list item, where the page has several
+/// buttons of that name); it is looked up afresh for each action.
+pub struct Inside<'a> {
+    scope: &'a Element<'a>,
+    roles: Vec<&'a str>,
+    name: Name<'a>,
+}
+
+impl Inside<'_> {
+    /// The DOM node of the one matching control inside the scope, once there is one.
+    fn node(&self) -> i64 {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self.scope.controls_inside(&self.roles, self.name);
+            if let [control] = found.as_slice() {
+                return control.dom;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected one {:?} named {:?} inside, found {}",
+                self.roles,
+                self.name,
+                found.len()
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Clicks the control.
+    pub fn click(&self) {
+        self.element().click();
+    }
+
+    /// The control as an element of the page, for acting on it.
+    pub fn element(&self) -> Element<'_> {
+        Element {
+            page: self.scope.page,
+            roles: self.roles.clone(),
+            name: self.name,
+            dom: Cell::new(self.node()),
+        }
     }
 }
