@@ -251,6 +251,7 @@ fn sessions_list_the_callers_live_sessions_newest_first() {
     let sessions = reply.body["sessions"].as_array().expect("sessions");
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions[0]["user_agent"], "TestPhone/1.0");
+    assert_eq!(sessions[0]["device"], "TestPhone");
     assert_eq!(sessions[0]["current"], false);
     assert_eq!(sessions[1]["current"], true);
     for session in sessions {
@@ -260,6 +261,7 @@ fn sessions_list_the_callers_live_sessions_newest_first() {
             "last_used_at",
             "expires_at",
             "user_agent",
+            "device",
             "current",
         ] {
             assert!(session.get(key).is_some(), "{key} missing in {session}");

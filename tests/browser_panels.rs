@@ -266,6 +266,10 @@ fn the_session_list_marks_this_device_and_signs_the_other_one_out() {
     let server = TestServer::start();
     let ada = server.register("Ada");
     let email = ada["email"].as_str().expect("email");
+    phone.user_agent(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 \
+         (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    );
     phone.sign_in(&server, email);
     laptop.sign_in(&server, email);
     let phone_token = token_of(&phone);
@@ -274,8 +278,33 @@ fn the_session_list_marks_this_device_and_signs_the_other_one_out() {
     laptop.role("button", "Account").click();
     let sessions = laptop.role("list", "Sessions");
     laptop.wait_until("both sessions", || session_count(&sessions) == 2);
+    // Each session says what device it is (the laptop is this headless Chrome on Linux),
+    // when it signed in and when it was last used, and only the current one is this device.
     let text = sessions.text();
     assert_eq!(text.matches("This device").count(), 1, "{text}");
+    let items =
+        sessions.call("function() { return [...this.children].map((li) => li.textContent); }");
+    let items: Vec<&str> = items
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i.as_str().expect("text"))
+        .collect();
+    assert!(
+        items
+            .iter()
+            .any(|i| i.starts_with("Safari on iPhone · signed in")
+                && i.contains("last used just now")
+                && !i.contains("This device")),
+        "{items:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|i| i.starts_with("Chrome on Linux · signed in") && i.contains("This device")),
+        "{items:?}"
+    );
+    assert!(!text.contains("Mozilla"), "{text}");
     // Only the other session has a "Sign out" of its own.
     sessions
         .inside(&["button"], Name::Exactly("Sign out"))

@@ -78,7 +78,7 @@ export function openAccount(me, { renamed, signOut }) {
     try {
       const answer = await get('/api/auth/sessions');
       fill(sessions, answer.sessions.map((s) => h('li', {},
-        h('span', {}, describe(s)),
+        describe(s),
         s.current
           ? h('strong', {}, 'This device')
           : h('button', { type: 'button', onclick: () => revoke(s.id) }, 'Sign out'))));
@@ -107,10 +107,24 @@ export function openAccount(me, { renamed, signOut }) {
   }
 }
 
+// "Chrome on Linux · signed in 3 Dec 2026 · last used 5 minutes ago"; the raw agent string
+// stays in a tooltip.
 function describe(session) {
-  const agent = session.user_agent ?? 'Unknown browser';
-  const used = new Date(session.last_used_at).toLocaleString();
-  return `${agent.slice(0, 60)} · last used ${used}`;
+  const signedIn = new Date(session.created_at).toLocaleDateString([], { dateStyle: 'medium' });
+  return h('span', { title: session.user_agent ?? '' },
+    h('strong', { class: 'device' }, session.device),
+    ` · signed in ${signedIn} · last used ${ago(session.last_used_at)}`);
+}
+
+// How long ago a moment was, in words ("just now", "5 minutes ago", "yesterday").
+function ago(stamp) {
+  const seconds = (Date.parse(stamp) - Date.now()) / 1000;
+  if (seconds > -60) return 'just now';
+  const words = new Intl.RelativeTimeFormat([], { numeric: 'auto' });
+  for (const [unit, size] of [['day', 86400], ['hour', 3600], ['minute', 60]]) {
+    if (-seconds >= size) return words.format(Math.round(seconds / size), unit);
+  }
+  return 'just now';
 }
 
 export function openEmotes(me, changed) {

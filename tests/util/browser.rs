@@ -572,6 +572,14 @@ impl Page {
         );
     }
 
+    /// Makes the browser send (and report) `agent` as its `User-Agent` from now on.
+    pub fn user_agent(&self, agent: &str) {
+        self.command(
+            "Emulation.setUserAgentOverride",
+            json!({"userAgent": agent}),
+        );
+    }
+
     /// Makes `prefers-color-scheme` answer `light` or `dark`.
     pub fn color_scheme(&self, scheme: &str) {
         self.command(
