@@ -9,6 +9,7 @@
 //! path) is revalidated on every load. Text is gzipped once, here, for clients that accept it.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -101,10 +102,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 /// One file as served: identity bytes, gzipped bytes if that is smaller, and its validator.
+/// The bytes are shared, so a response reads them where they are instead of copying them.
 pub struct Served {
     pub content_type: &'static str,
-    pub bytes: Vec<u8>,
-    pub gzipped: Option<Vec<u8>>,
+    pub bytes: Arc<[u8]>,
+    pub gzipped: Option<Arc<[u8]>>,
     /// A weak validator (`W/"…"`): both encodings are the same content.
     pub etag: String,
 }
@@ -112,10 +114,12 @@ pub struct Served {
 impl Served {
     fn new(content_type: &'static str, bytes: Vec<u8>) -> Served {
         let etag = format!("W/\"{}\"", short_digest(&[&bytes]));
-        let gzipped = gzip(&bytes).filter(|packed| packed.len() < bytes.len());
+        let gzipped = gzip(&bytes)
+            .filter(|packed| packed.len() < bytes.len())
+            .map(Arc::from);
         Served {
             content_type,
-            bytes,
+            bytes: Arc::from(bytes),
             gzipped,
             etag,
         }
@@ -233,7 +237,7 @@ mod tests {
     #[test]
     fn the_page_points_at_this_builds_assets() {
         let client = WebClient::build();
-        let page = String::from_utf8(client.page().bytes.clone()).expect("utf-8");
+        let page = String::from_utf8(client.page().bytes.to_vec()).expect("utf-8");
         assert!(!page.contains("%ASSETS%"));
         let app = format!("/assets/{}/app.js", client.version);
         assert!(page.contains(&app), "{page}");
@@ -245,7 +249,7 @@ mod tests {
     #[test]
     fn the_worker_keeps_every_file_of_this_build() {
         let client = WebClient::build();
-        let worker = String::from_utf8(client.worker().bytes.clone()).expect("utf-8");
+        let worker = String::from_utf8(client.worker().bytes.to_vec()).expect("utf-8");
         assert!(!worker.contains("%VERSION%") && !worker.contains("%FILES%"));
         assert!(worker.contains(&format!("const VERSION = '{}';", client.version)));
         for (name, _, _) in FILES {
@@ -265,7 +269,7 @@ mod tests {
         GzDecoder::new(&packed[..])
             .read_to_end(&mut unpacked)
             .expect("gunzip");
-        assert_eq!(unpacked, css.bytes);
+        assert_eq!(unpacked, &*css.bytes);
     }
 
     #[test]
