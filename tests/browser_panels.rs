@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
-
 use crate::util::browser::{self, Name, Page};
 use crate::util::{PASSWORD, TestServer, TestUser, upload};
 
@@ -51,12 +49,21 @@ fn ada_and_bob(
 
 /// Waits until an alert on the page says something containing `text`.
 fn wait_for_alert(page: &Page, text: &str) {
-    let check = format!(
-        "[...document.querySelectorAll('[role=alert]')]
-           .some((a) => a.textContent.toLowerCase().includes({}))",
-        json!(text.to_lowercase())
-    );
-    page.wait_for_js(&check);
+    let deadline = std::time::Instant::now() + browser::WAIT;
+    loop {
+        let alerts = page.eval(
+            "[...document.querySelectorAll('[role=alert]')].map((a) => a.textContent).join(' | ')",
+        );
+        let alerts = alerts.as_str().unwrap_or_default();
+        if alerts.to_lowercase().contains(&text.to_lowercase()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert says {text:?}; they say {alerts:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
 }
 
 /// Chooses `path` as the emote image, names it `name` and presses "Upload emote".
@@ -97,10 +104,10 @@ fn a_custom_emote_uploaded_on_the_page_shows_inline_in_the_picker_and_goes_when_
     assert_eq!(upload(&server, &bob.token, "bobs_cat", PNG).status, 201);
 
     ada_page.role("button", "Emotes").click();
-    page_lists(&ada_page, &[":bobs_cat:"]);
+    wait_for_emote_list(&ada_page, &[":bobs_cat:"]);
     let image = file(&server, "parrot.png", PNG);
     submit_emote(&ada_page, "party_parrot", &image);
-    page_lists(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
+    wait_for_emote_list(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
 
     // The server's word for each bad upload, shown in the alert.
     submit_emote(&ada_page, "bobs_cat", &image);
@@ -113,7 +120,12 @@ fn a_custom_emote_uploaded_on_the_page_shows_inline_in_the_picker_and_goes_when_
     let big = file(&server, "big.png", &big);
     submit_emote(&ada_page, "too_big", &big);
     wait_for_alert(&ada_page, "at most 262144 bytes");
-    page_lists(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
+    let mut huge = PNG.to_vec();
+    huge.resize(450 * 1024, 0);
+    let huge = file(&server, "huge.png", &huge);
+    submit_emote(&ada_page, "far_too_big", &huge);
+    wait_for_alert(&ada_page, "too large");
+    wait_for_emote_list(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
     ada_page.role("button", "Close").click();
 
     let said = "Look :party_parrot: here, and :nope: there";
@@ -140,9 +152,15 @@ fn a_custom_emote_uploaded_on_the_page_shows_inline_in_the_picker_and_goes_when_
     }
 
     ada_page.role("button", "Emotes").click();
-    page_lists(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
+    wait_for_emote_list(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
     ada_page.role("button", "Delete").click();
-    page_lists(&ada_page, &[":bobs_cat:"]);
+    wait_for_emote_list(&ada_page, &[":bobs_cat:"]);
+    ada_page.role("button", "Close").click();
+    let log = ada_page.role("log", "Messages");
+    ada_page.wait_until("the deleted emote to show as its words", || {
+        !log.contains("image", Name::Exactly(":party_parrot:"))
+            && log.text().contains("Look :party_parrot: here")
+    });
     assert_eq!(
         server.get("/api/emotes/party_parrot", &bob.token).status,
         404
@@ -152,7 +170,7 @@ fn a_custom_emote_uploaded_on_the_page_shows_inline_in_the_picker_and_goes_when_
 }
 
 /// Waits until the open Emotes panel lists exactly `items` (text and buttons).
-fn page_lists(page: &Page, items: &[&str]) {
+fn wait_for_emote_list(page: &Page, items: &[&str]) {
     let deadline = std::time::Instant::now() + browser::WAIT;
     loop {
         let shown = emote_list(page);
@@ -182,6 +200,9 @@ fn the_account_panel_renames_and_the_other_person_sees_the_new_name() {
     ada_and_bob(&server, &ada_page, &bob_page, Some("Hello Bob"));
 
     ada_page.role("button", "Account").click();
+    ada_page.role("textbox", "Name").fill(&"A".repeat(101));
+    ada_page.role("button", "Save").click();
+    wait_for_alert(&ada_page, "name");
     ada_page.role("textbox", "Name").fill("Ada King");
     ada_page.role("button", "Save").click();
     ada_page.wait_until("the name to be saved", || {
@@ -189,6 +210,11 @@ fn the_account_panel_renames_and_the_other_person_sees_the_new_name() {
             .eval("document.querySelector('dialog[open]').textContent")
             .as_str()
             .is_some_and(|t| t.contains("Saved."))
+    });
+    ada_page.role("button", "Close").click();
+    let own = ada_page.role("log", "Messages");
+    ada_page.wait_until("her own message to carry the new name", || {
+        own.text().contains("Ada King")
     });
     // The server sends no event for a new name: the other page shows it once it reads the
     // conversation again (here after a reload).

@@ -61,7 +61,7 @@ export function openChat(root, me, signedOut) {
       h('button', { type: 'button', onclick: () => openEmotes(me, emotesChanged) }, 'Emotes'),
       h('button', {
         type: 'button',
-        onclick: () => openAccount(me, { renamed: (user) => { me.name = user.name; }, signOut }),
+        onclick: () => openAccount(me, { renamed, signOut }),
       }, 'Account'),
       h('button', { type: 'button', class: 'desktop-only', onclick: signOut }, 'Sign out')),
     h('main', { class: 'columns' }, nav, pane),
@@ -83,6 +83,16 @@ export function openChat(root, me, signedOut) {
     onDown: () => { status.textContent = 'Reconnecting…'; },
     onUnauthorized: () => signedOut(),
   });
+
+  // One's own new name shows at once on one's own messages; others see it when their page
+  // next reads the conversation (the server sends no event for a new name).
+  function renamed(user) {
+    me.name = user.name;
+    if (!open) return;
+    for (const message of open.messages.values()) {
+      if (message.sender.id === me.id) showMessage({ ...message, sender: { ...message.sender, name: me.name } }, false);
+    }
+  }
 
   async function signOut() {
     try {
@@ -263,7 +273,7 @@ export function openChat(root, me, signedOut) {
   // reads the emotes again, once per name, and shows the open messages again with it.
   function lookUpEmotes(message) {
     if (!emoteNames || message.deleted) return;
-    const unheard = shortcodes(message.body).filter((name) => !emoteNames.includes(name) && !unknownNames.has(name));
+    const unheard = shortcodes(message).filter((name) => !emoteNames.includes(name) && !unknownNames.has(name));
     if (unheard.length === 0) return;
     for (const name of unheard) unknownNames.add(name);
     emotesChanged();

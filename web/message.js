@@ -25,7 +25,7 @@ export function messageView(message, me, actions, known = new Set()) {
       'aria-pressed': r.me ? 'true' : 'false',
       'data-key': `reaction ${r.emote}`,
       onclick: () => actions.react(r.emote, !r.me),
-    }, emoteFace(r.emote), ` ${r.count}`)));
+    }, emoteFace(r.emote, known), ` ${r.count}`)));
   const picker = h('div', { class: 'picker', hidden: true, role: 'group', 'aria-label': 'Reactions' });
   const tools = h('div', { class: 'tools' },
     h('button', {
@@ -79,18 +79,19 @@ export function messageView(message, me, actions, known = new Set()) {
   }
 }
 
-// A reaction's emote as shown: an emoji as itself, a custom :name: as its image (alt text
-// :name:, so the button is still named by it).
-function emoteFace(emote) {
+// A reaction's emote as shown: an emoji as itself, a known custom :name: as its image (alt
+// text :name:, so the button is still named by it).
+function emoteFace(emote, known) {
   const custom = /^:([a-z0-9_]{2,32}):$/.exec(emote);
-  return custom
+  return custom && known.has(custom[1])
     ? h('img', { class: 'emote', src: `/api/emotes/${custom[1]}`, alt: emote, title: emote })
     : emote;
 }
 
-// The custom emote names a body mentions as :name:.
-export function shortcodes(body) {
-  return [...body.matchAll(/:([a-z0-9_]{2,32}):/g)].map((match) => match[1]);
+// The custom emote names a message mentions as :name:, in its text or its reactions.
+export function shortcodes(message) {
+  const text = [message.body, ...message.reactions.map((r) => r.emote)].join(' ');
+  return [...text.matchAll(/:([a-z0-9_]{2,32}):/g)].map((match) => match[1]);
 }
 
 // A body as nodes: text stays text; http(s) links become links that open apart, and a
