@@ -6,6 +6,7 @@ mod accounts;
 mod browser;
 mod browser_a11y;
 mod browser_live;
+mod browser_pwa;
 mod cli;
 mod conversations;
 mod docs;

@@ -51,11 +51,12 @@ export function openChat(root, me, signedOut) {
 
   // On a phone the header keeps to one row: shorter visible labels with the same names, and
   // "Sign out" only in the Account panel.
+  const newButton = h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation'));
   const chat = h('div', { class: 'chat' },
     h('header', { class: 'bar' },
       h('h1', {}, 'EmoteChat'),
       status,
-      h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation')),
+      newButton,
       notifyButton,
       h('button', { type: 'button', onclick: () => openEmotes(me, () => { emoteNames = null; }) }, 'Emotes'),
       h('button', {
@@ -66,6 +67,9 @@ export function openChat(root, me, signedOut) {
     h('main', { class: 'columns' }, nav, pane),
     dialog.element);
   fill(root, chat);
+  renderList();
+  // The form that had the focus is gone: a keyboard user starts from the first control.
+  newButton.focus();
 
   const stop = connect({
     onEvent: apply,
@@ -228,7 +232,8 @@ export function openChat(root, me, signedOut) {
       const focused = existing.contains(document.activeElement)
         ? document.activeElement.getAttribute('data-key') : null;
       existing.replaceWith(article);
-      if (focused) article.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+      // A control that is gone (the Delete of a deleted message) leaves the focus in the log.
+      if (focused) (article.querySelector(`[data-key="${CSS.escape(focused)}"]`) ?? open.log).focus();
     } else {
       const later = [...open.articles.keys()].filter((id) => id > message.id).sort((a, b) => a - b)[0];
       const firstPending = open.log.querySelector('.pending');
@@ -415,13 +420,17 @@ export function openChat(root, me, signedOut) {
     });
     groupName.addEventListener('input', renderPeople);
 
+    // Redrawn as the answers to the search come in: a keyboard user keeps their place.
     function renderPeople() {
       const picking = groupName.value.trim() !== '';
+      const focused = results.contains(document.activeElement) ? document.activeElement.dataset.id : null;
       fill(results, found.map((u) => h('li', {}, h('button', {
         type: 'button',
         'aria-pressed': picking ? String(chosen.has(u.id)) : false,
+        'data-id': u.id,
         onclick: () => (picking ? toggle(u) : start([u.id])),
       }, u.name))));
+      if (focused) results.querySelector(`[data-id="${focused}"]`)?.focus();
       const names = [...chosen.values()];
       chosenLine.textContent = picking && names.length ? `Chosen: ${names.join(', ')}` : '';
     }
@@ -429,9 +438,7 @@ export function openChat(root, me, signedOut) {
     function toggle(user) {
       if (chosen.has(user.id)) chosen.delete(user.id);
       else chosen.set(user.id, user.name);
-      const focusedName = document.activeElement?.textContent;
       renderPeople();
-      [...results.querySelectorAll('button')].find((b) => b.textContent === focusedName)?.focus();
     }
 
     function createGroup() {

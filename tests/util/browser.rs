@@ -84,6 +84,40 @@ const WATCH_CSP: &str = r#"document.addEventListener('securitypolicyviolation', 
   window.__emotechatReport(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`);
 }, true);"#;
 
+/// Bits of `Input.dispatchKeyEvent`'s `modifiers`.
+const SHIFT: u8 = 8;
+
+/// Run on the focused element: its tag, whether a person can see it (it has a size, is not
+/// hidden by style, and is the element on top at its centre or inside what is), and its focus
+/// ring as computed (an outline or a box shadow), empty if there is none.
+const FOCUS_SEEN: &str = r#"function() {
+  const r = this.getBoundingClientRect();
+  const style = getComputedStyle(this);
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  const visible = r.width > 1 && r.height > 1 && style.visibility !== 'hidden'
+    && this.checkVisibility({opacityProperty: true}) && !!hit
+    && (hit === this || this.contains(hit) || hit.contains(this));
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0
+    ? `outline ${style.outlineWidth} ${style.outlineStyle} ${style.outlineColor}` : '';
+  const shadow = style.boxShadow !== 'none' ? `box-shadow ${style.boxShadow}` : '';
+  return {tag: this.tagName.toLowerCase(), visible, ring: outline || shadow,
+    html: this.outerHTML.slice(0, 200)};
+}"#;
+
+/// What has the keyboard focus (see `Page::focused`).
+#[derive(Debug)]
+pub struct Focused {
+    pub role: String,
+    pub name: String,
+    pub tag: String,
+    /// Whether it has a size, is shown, and is not covered.
+    pub visible: bool,
+    /// Its computed focus ring ("outline 3px solid …"), empty when it has none.
+    pub ring: String,
+    /// The start of its markup, to explain a failure.
+    pub html: String,
+}
+
 struct Browser {
     cdp: Arc<Cdp>,
     // Holds the guard's stdin open. A static is never dropped: the OS closes the pipe when the
@@ -540,16 +574,38 @@ impl Page {
             .join(", ")
     }
 
-    /// Presses and releases a key on whatever has focus (`Enter`, `Escape`, `Tab`).
+    /// Presses and releases a key on whatever has focus: `Enter`, `Escape`, `Tab`, `Space`
+    /// or an arrow (`ArrowUp`, `ArrowDown`, `ArrowLeft`, `ArrowRight`).
     pub fn press(&self, key: &str) {
-        let (code, text) = match key {
-            "Enter" => (13, "\r"),
-            "Escape" => (27, ""),
-            "Tab" => (9, ""),
+        self.key_stroke(key, 0);
+    }
+
+    /// Types `text` where the focus is, as a keyboard (or an input method) does.
+    pub fn type_text(&self, text: &str) {
+        self.command("Input.insertText", json!({"text": text}));
+    }
+
+    /// Presses a key with Shift held down (`Shift+Tab` goes backwards, `Shift+Enter` makes a
+    /// new line in a text area).
+    pub fn press_shift(&self, key: &str) {
+        self.key_stroke(key, SHIFT);
+    }
+
+    fn key_stroke(&self, key: &str, modifiers: u8) {
+        let (name, code, keycode, text) = match key {
+            "Enter" => ("Enter", "Enter", 13, "\r"),
+            "Escape" => ("Escape", "Escape", 27, ""),
+            "Tab" => ("Tab", "Tab", 9, ""),
+            "Space" => (" ", "Space", 32, " "),
+            "ArrowLeft" => ("ArrowLeft", "ArrowLeft", 37, ""),
+            "ArrowUp" => ("ArrowUp", "ArrowUp", 38, ""),
+            "ArrowRight" => ("ArrowRight", "ArrowRight", 39, ""),
+            "ArrowDown" => ("ArrowDown", "ArrowDown", 40, ""),
             other => panic!("no key code for {other}"),
         };
-        let mut down = json!({"type": "keyDown", "key": key, "code": key,
-            "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code});
+        let mut down = json!({"type": "keyDown", "key": name, "code": code,
+            "modifiers": modifiers, "windowsVirtualKeyCode": keycode,
+            "nativeVirtualKeyCode": keycode});
         if !text.is_empty() {
             down["text"] = json!(text);
             down["unmodifiedText"] = json!(text);
@@ -557,9 +613,44 @@ impl Page {
         self.command("Input.dispatchKeyEvent", down);
         self.command(
             "Input.dispatchKeyEvent",
-            json!({"type": "keyUp", "key": key, "code": key,
-                "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code}),
+            json!({"type": "keyUp", "key": name, "code": code, "modifiers": modifiers,
+                "windowsVirtualKeyCode": keycode, "nativeVirtualKeyCode": keycode}),
         );
+    }
+
+    /// What has the keyboard focus, as a screen reader announces it (Chromium's own role and
+    /// accessible name), with what a sighted person sees of it.
+    pub fn focused(&self) -> Focused {
+        let reply = self.command(
+            "Runtime.evaluate",
+            json!({"expression": "document.activeElement"}),
+        );
+        let object = reply["result"]["objectId"].clone();
+        let tree = self.command(
+            "Accessibility.getPartialAXTree",
+            json!({"objectId": object, "fetchRelatives": false}),
+        );
+        let node = &tree["nodes"][0];
+        let seen = self.command(
+            "Runtime.callFunctionOn",
+            json!({"objectId": object, "returnByValue": true,
+                "functionDeclaration": FOCUS_SEEN}),
+        )["result"]["value"]
+            .clone();
+        Focused {
+            role: node["role"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            name: node["name"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            tag: seen["tag"].as_str().unwrap_or_default().to_owned(),
+            visible: seen["visible"] == true,
+            ring: seen["ring"].as_str().unwrap_or_default().to_owned(),
+            html: seen["html"].as_str().unwrap_or_default().to_owned(),
+        }
     }
 
     /// Emulates a screen of `width`×`height` CSS pixels, as a phone (touch, 2× pixels) or not.
