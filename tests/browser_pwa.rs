@@ -1,8 +1,10 @@
-//! The web client from the keyboard alone, in real headless Chromium against the real binary:
-//! every action by key presses, with a focus ring always shown. Each test skips itself
-//! (loudly) when there is no Chromium outside CI.
+//! The web client from the keyboard alone and as a progressive web app, in real headless
+//! Chromium against the real binary: keyboard use with a focus ring always shown, desktop
+//! notifications and the app badge while the tab is hidden, the service worker's offline app
+//! shell, and installability. Each test skips itself (loudly) when there is no Chromium
+//! outside CI.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::util::browser::{self, Focused, Name, Page};
 use crate::util::{PASSWORD, TestServer, TestUser};
@@ -216,5 +218,242 @@ fn everything_works_from_the_keyboard_with_the_focus_always_shown() {
             Value::Null
         );
     }
+    page.assert_clean();
+}
+
+/// Recorded in every document before the app's own scripts: the notifications the page
+/// really shows (through the browser's own `Notification` or its service worker), the times
+/// it asks for permission, and the numbers it puts on the app badge (0 for cleared). The
+/// browser's own functions still run.
+const RECORD: &str = r#"(() => {
+  const seen = { shown: [], asked: 0, badges: [] };
+  Object.defineProperty(window, '__seen', { value: seen });
+  const Real = window.Notification;
+  if (Real) {
+    const ask = Real.requestPermission.bind(Real);
+    class Recorded extends Real {
+      constructor(title, options) {
+        super(title, options);
+        seen.shown.push({ title, body: options?.body ?? '' });
+      }
+    }
+    Recorded.requestPermission = (...args) => { seen.asked += 1; return ask(...args); };
+    window.Notification = Recorded;
+  }
+  if (window.ServiceWorkerRegistration) {
+    const show = ServiceWorkerRegistration.prototype.showNotification;
+    ServiceWorkerRegistration.prototype.showNotification = function (title, options) {
+      return show.call(this, title, options)
+        .then(() => { seen.shown.push({ title, body: options?.body ?? '' }); });
+    };
+  }
+  if (navigator.setAppBadge) {
+    const set = navigator.setAppBadge.bind(navigator);
+    const clear = navigator.clearAppBadge.bind(navigator);
+    navigator.setAppBadge = (count) => { seen.badges.push(count ?? null); return set(count); };
+    navigator.clearAppBadge = () => { seen.badges.push(0); return clear(); };
+  }
+})();"#;
+
+fn seen(page: &Page) -> Value {
+    page.eval("JSON.parse(JSON.stringify(window.__seen))")
+}
+
+/// Ada (signed in on `page`) and Bob with a direct conversation that Ada has open, showing
+/// Bob's first message; Bob and the conversation's id.
+fn ada_reading_bob(server: &TestServer, page: &Page) -> (TestUser, i64) {
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let reply = server.conversation(&ada.token, &[bob.id], None);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.body["conversation"]["id"].as_i64().expect("id");
+    server.say(&bob.token, id, "Before anything else");
+    page.sign_in(server, &ada.email);
+    open_conversation(page, "Bob");
+    wait_for_log(page, "Before anything else", true);
+    (bob, id)
+}
+
+fn open_conversation(page: &Page, name: &str) {
+    page.find(&["button", "link"], Name::StartsWith(name))
+        .click();
+    page.role("log", "Messages");
+}
+
+#[test]
+fn a_hidden_tab_shows_a_notification_after_permission_was_given_from_the_button() {
+    let Some(page) = browser::page() else { return };
+    let server = TestServer::start();
+    page.before_each_document(RECORD);
+    let (bob, id) = ada_reading_bob(&server, &page);
+
+    assert_eq!(page.eval("Notification.permission"), "default");
+    assert_eq!(
+        seen(&page)["asked"],
+        0,
+        "permission was asked without a press"
+    );
+    page.grant(&server.base, &["notifications"]);
+    page.role("button", "Turn on notifications").click();
+    page.wait_for_js("window.__seen.asked === 1 && Notification.permission === 'granted'");
+    page.wait_until("the button to go", || {
+        !page.has("button", Name::Exactly("Turn on notifications"))
+    });
+
+    server.say(&bob.token, id, "Seen while you look");
+    wait_for_log(&page, "Seen while you look", true);
+    assert_eq!(
+        seen(&page)["shown"],
+        json!([]),
+        "a notification for a shown message"
+    );
+
+    let cover = page.cover();
+    page.wait_for_js("document.visibilityState === 'hidden'");
+    server.say(&bob.token, id, "Are you there?");
+    page.wait_for_js("window.__seen.shown.length > 0");
+    assert_eq!(
+        seen(&page)["shown"],
+        json!([{"title": "Bob", "body": "Are you there?"}])
+    );
+    page.wait_for_js("document.title === '(1) EmoteChat'");
+    let badging = page.eval("'setAppBadge' in navigator") == true;
+    if badging {
+        page.wait_for_js("window.__seen.badges.at(-1) === 1");
+    }
+
+    drop(cover);
+    page.wait_for_js("document.visibilityState === 'visible'");
+    page.wait_for_js("document.title === 'EmoteChat'");
+    if badging {
+        page.wait_for_js("window.__seen.badges.at(-1) === 0");
+    }
+    assert_eq!(seen(&page)["shown"].as_array().map(Vec::len), Some(1));
+    page.assert_clean();
+}
+
+/// This build's version, from the page's own asset paths (`/assets/VERSION/style.css`).
+fn version(page: &Page) -> String {
+    page.eval("new URL(document.querySelector('link[rel=stylesheet]').href).pathname.split('/')[2]")
+        .as_str()
+        .expect("a version")
+        .to_owned()
+}
+
+#[test]
+fn the_service_worker_keeps_only_this_builds_files_and_drops_old_ones() {
+    let Some(page) = browser::page() else { return };
+    let server = TestServer::start();
+    // A cache left by an older build, made before this build's worker is installed.
+    page.goto(&format!("{}/sw.js", server.base));
+    page.eval("caches.open('0000000000000000').then((c) => c.put('/old', new Response('old')))");
+    let (_, _) = ada_reading_bob(&server, &page);
+    page.wait_for_js("navigator.serviceWorker.controller");
+
+    let version = version(&page);
+    page.wait_until("the old cache to go", || {
+        page.eval("caches.keys()") == json!([version])
+    });
+    let kept = page.eval(&format!(
+        "caches.open('{version}').then((c) => c.keys())
+           .then((all) => all.map((r) => new URL(r.url).pathname))"
+    ));
+    let kept: Vec<&str> = kept
+        .as_array()
+        .expect("paths")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(kept.contains(&"/"), "{kept:?}");
+    assert!(
+        kept.contains(&format!("/assets/{version}/app.js").as_str()),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter()
+            .all(|path| *path == "/" || path.starts_with(&format!("/assets/{version}/"))),
+        "the worker kept more than this build's files: {kept:?}"
+    );
+    page.assert_clean();
+}
+
+#[test]
+fn reloaded_while_the_server_is_down_the_app_opens_and_keeps_messages_until_it_returns() {
+    let Some(page) = browser::page() else { return };
+    let mut server = TestServer::start();
+    let (_, _) = ada_reading_bob(&server, &page);
+    page.wait_for_js("navigator.serviceWorker.controller");
+    let before = "Typed before the reload";
+    let after = "Typed after the reload";
+
+    server.stop();
+    wait_for_reconnecting(&page);
+    page.role("textbox", "Message").submit(before);
+    wait_for_log(&page, "Sending…", true);
+    page.reload();
+    wait_for_reconnecting(&page);
+    open_conversation(&page, "Bob");
+    wait_for_log(&page, before, true);
+    page.role("textbox", "Message").submit(after);
+    page.wait_until("both to wait", || pending(&page) == 2);
+    server.start_again();
+
+    page.wait_until("both to be sent", || pending(&page) == 0);
+    wait_for_log(&page, "Before anything else", true);
+    for text in [before, after] {
+        let shown = page.role("log", "Messages").call(&format!(
+            "function() {{ return [...this.querySelectorAll('article')]
+                 .filter((a) => a.textContent.includes({})).length; }}",
+            json!(text)
+        ));
+        assert_eq!(shown, 1, "{text}");
+    }
+    let bodies = stored_bodies(&server);
+    assert_eq!(
+        bodies,
+        ["Before anything else", before, after],
+        "stored once each, in order"
+    );
+    page.assert_clean();
+}
+
+/// Waits until the page says it is reconnecting.
+fn wait_for_reconnecting(page: &Page) {
+    page.wait_until("\"Reconnecting…\"", || {
+        page.find(&["status"], Name::Any).text() == "Reconnecting…"
+    });
+}
+
+/// How many messages the open conversation shows as still being sent.
+fn pending(page: &Page) -> u64 {
+    page.role("log", "Messages")
+        .call("function() { return this.querySelectorAll('article.pending').length; }")
+        .as_u64()
+        .expect("a count")
+}
+
+#[test]
+fn the_app_is_installable() {
+    // Chromium installs nothing from an incognito context, so this page uses the profile.
+    let Some(page) = browser::profile_page() else {
+        return;
+    };
+    let server = TestServer::start();
+    page.goto(&format!("{}/", server.base));
+    page.wait_for_js("navigator.serviceWorker.controller");
+    let manifest = page.command("Page.getAppManifest", json!({}));
+    assert_eq!(manifest["errors"], json!([]), "{manifest}");
+    assert!(
+        manifest["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/manifest.webmanifest")),
+        "{manifest}"
+    );
+    let installability = page.command("Page.getInstallabilityErrors", json!({}));
+    assert_eq!(
+        installability["installabilityErrors"],
+        json!([]),
+        "{installability}"
+    );
     page.assert_clean();
 }

@@ -19,6 +19,10 @@ function choosePrompt() {
 
 export function openChat(root, me, signedOut) {
   const conversations = new Map();
+  // The list as last read from the server, kept (until signing out) so that the app opens
+  // with it while the server cannot be reached.
+  const keptKey = `emotechat.conversations.${me.id}`;
+  for (const kept of JSON.parse(localStorage.getItem(keptKey) ?? '[]')) conversations.set(kept.id, kept);
   // The open conversation: its id, elements, and the messages shown (by id) with their articles.
   let open = null;
   let typingSentAt = 0;
@@ -97,6 +101,7 @@ export function openChat(root, me, signedOut) {
 
   async function loadConversations() {
     const answer = await get('/api/conversations?page_size=100').catch(() => null);
+    if (answer) localStorage.setItem(keptKey, JSON.stringify(answer.conversations));
     for (const conversation of answer?.conversations ?? []) conversations.set(conversation.id, conversation);
     renderList();
   }
@@ -184,11 +189,14 @@ export function openChat(root, me, signedOut) {
   // The newest page of the open conversation, merged into what is shown.
   async function loadMessages(id) {
     const answer = await get(`/api/conversations/${id}/messages?limit=50`).catch(() => null);
-    if (!answer || open?.id !== id) return;
-    if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
-    for (const message of answer.messages) showMessage(message);
+    if (open?.id !== id) return;
+    if (answer) {
+      if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
+      for (const message of answer.messages) showMessage(message);
+    }
+    // Unsent messages show even when the server cannot be reached (after a reload offline).
     for (const entry of unsent.waiting(id)) showPending(entry);
-    markRead();
+    if (answer) markRead();
   }
 
   function composer(id) {
@@ -373,8 +381,14 @@ export function openChat(root, me, signedOut) {
   function notify(conversation, message) {
     if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
     const title = conversation.kind === 'group' ? `${message.sender.name} in ${nameOf(conversation)}` : message.sender.name;
-    const shown = new Notification(title, { body: message.body, tag: `conversation-${conversation.id}` });
-    shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
+    const options = { body: message.body, tag: `conversation-${conversation.id}` };
+    try {
+      const shown = new Notification(title, options);
+      shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
+    } catch {
+      // Browsers that show notifications only through the service worker (Chrome on Android).
+      navigator.serviceWorker?.ready.then((worker) => worker.showNotification(title, options)).catch(() => {});
+    }
   }
 
   function renderTyping() {
@@ -481,6 +495,7 @@ export function openChat(root, me, signedOut) {
   return () => {
     stop();
     unsent.clear();
+    localStorage.removeItem(keptKey);
     for (const open of document.querySelectorAll('dialog[open]')) open.close();
     document.removeEventListener('visibilitychange', markRead);
     window.removeEventListener('popstate', onHistory);

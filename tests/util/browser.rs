@@ -128,9 +128,20 @@ struct Browser {
 /// A new tab in a new incognito context, or `None` when there is no browser and this is not
 /// CI (the skip has then been announced).
 pub fn page() -> Option<Page> {
+    browser().map(|browser| Page::open(&browser.cdp, true))
+}
+
+/// A new tab in the browser's own profile rather than an incognito context: what Chromium
+/// requires before it calls an app installable. Its storage outlives the tab, so use it only
+/// for a server (origin) no other page uses.
+pub fn profile_page() -> Option<Page> {
+    browser().map(|browser| Page::open(&browser.cdp, false))
+}
+
+fn browser() -> Option<&'static Browser> {
     static BROWSER: OnceLock<Result<Browser, String>> = OnceLock::new();
     match BROWSER.get_or_init(launch) {
-        Ok(browser) => Some(Page::open(&browser.cdp)),
+        Ok(browser) => Some(browser),
         Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("browser tests need Chromium in CI: {why}")
         }
@@ -365,10 +376,13 @@ impl Name<'_> {
 /// Roles of the controls a label names (a password field is a `textbox` to Chromium).
 const FIELDS: &[&str] = &["textbox", "searchbox", "combobox", "spinbutton"];
 
-/// A tab in its own incognito context; closing it (on drop) throws the context away.
+/// A tab in its own incognito context (or the browser's profile); dropping it closes the tab
+/// and throws its incognito context away.
 pub struct Page {
     cdp: Arc<Cdp>,
-    context: String,
+    target: String,
+    /// The incognito context; `None` for the browser's own profile.
+    context: Option<String>,
     session: String,
     /// The emulated screen's width in CSS pixels.
     width: Cell<u32>,
@@ -390,21 +404,24 @@ impl Page {
         self.role("button", "New conversation");
     }
 
-    fn open(cdp: &Arc<Cdp>) -> Page {
-        let context = cdp
-            .call(None, "Target.createBrowserContext", json!({}))
-            .expect("new context")["browserContextId"]
-            .as_str()
-            .expect("context id")
-            .to_owned();
+    fn open(cdp: &Arc<Cdp>, incognito: bool) -> Page {
+        let context = incognito.then(|| {
+            cdp.call(None, "Target.createBrowserContext", json!({}))
+                .expect("new context")["browserContextId"]
+                .as_str()
+                .expect("context id")
+                .to_owned()
+        });
         let target = cdp
             .call(
                 None,
                 "Target.createTarget",
-                json!({"url": "about:blank", "browserContextId": context}),
+                with_context(json!({"url": "about:blank"}), context.as_deref()),
             )
             .expect("new tab")["targetId"]
-            .clone();
+            .as_str()
+            .expect("target id")
+            .to_owned();
         let session = cdp
             .call(
                 None,
@@ -417,6 +434,7 @@ impl Page {
             .to_owned();
         let page = Page {
             cdp: Arc::clone(cdp),
+            target,
             context,
             session,
             width: Cell::new(0),
@@ -431,6 +449,27 @@ impl Page {
         );
         page.viewport(1280, 800, false);
         page
+    }
+
+    /// Opens another tab of the same person (browser context) in front of this one, so that
+    /// this one is hidden as a background tab is (`document.visibilityState` is "hidden");
+    /// closing the returned tab brings this one to the front again.
+    pub fn cover(&self) -> Cover<'_> {
+        let target = self
+            .cdp
+            .call(
+                None,
+                "Target.createTarget",
+                with_context(json!({"url": "about:blank"}), self.context.as_deref()),
+            )
+            .expect("new tab")["targetId"]
+            .as_str()
+            .expect("target id")
+            .to_owned();
+        self.cdp
+            .call(None, "Target.activateTarget", json!({"targetId": target}))
+            .expect("activate");
+        Cover { page: self, target }
     }
 
     /// A DevTools command on this tab; its result, or the test fails.
@@ -454,6 +493,41 @@ impl Page {
                 .iter()
                 .any(|e| e["method"] == "Page.loadEventFired")
         });
+    }
+
+    /// Reloads the page and waits for its load event.
+    pub fn reload(&self) {
+        let seen = self.cdp.events_of(&self.session).len();
+        self.command("Page.reload", json!({}));
+        self.wait_until("the page to load again", || {
+            self.cdp.events_of(&self.session)[seen..]
+                .iter()
+                .any(|e| e["method"] == "Page.loadEventFired")
+        });
+    }
+
+    /// Runs `source` in every document this tab opens from now on, before the page's own
+    /// scripts.
+    pub fn before_each_document(&self, source: &str) {
+        self.command(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": source}),
+        );
+    }
+
+    /// Grants this person (browser context) `permissions` on `origin`, as they would by
+    /// answering the browser's prompt.
+    pub fn grant(&self, origin: &str, permissions: &[&str]) {
+        self.cdp
+            .call(
+                None,
+                "Browser.grantPermissions",
+                with_context(
+                    json!({"origin": origin, "permissions": permissions}),
+                    self.context.as_deref(),
+                ),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Waits up to `WAIT` for `condition`, polling; fails the test naming `what` otherwise.
@@ -731,11 +805,16 @@ impl Page {
 
 impl Drop for Page {
     fn drop(&mut self) {
-        let _ = self.cdp.call(
-            None,
-            "Target.disposeBrowserContext",
-            json!({"browserContextId": self.context}),
-        );
+        let _ = match &self.context {
+            Some(context) => self.cdp.call(
+                None,
+                "Target.disposeBrowserContext",
+                json!({"browserContextId": context}),
+            ),
+            None => self
+                .cdp
+                .call(None, "Target.closeTarget", json!({"targetId": self.target})),
+        };
         self.cdp
             .events
             .lock()
@@ -789,6 +868,29 @@ pub fn screenshot_dir() -> PathBuf {
         .parent()
         .expect("target dir")
         .join("screenshots")
+}
+
+/// `params` naming the incognito `context`, if any (none means the browser's own profile).
+fn with_context(mut params: Value, context: Option<&str>) -> Value {
+    if let Some(context) = context {
+        params["browserContextId"] = json!(context);
+    }
+    params
+}
+
+/// Another tab in front of a page (see `Page::cover`); dropping it closes it.
+pub struct Cover<'a> {
+    page: &'a Page,
+    target: String,
+}
+
+impl Drop for Cover<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .page
+            .cdp
+            .call(None, "Target.closeTarget", json!({"targetId": self.target}));
+    }
 }
 
 #[derive(Debug)]
