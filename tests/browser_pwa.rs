@@ -414,6 +414,36 @@ fn reloaded_while_the_server_is_down_the_app_opens_and_keeps_messages_until_it_r
     page.assert_clean();
 }
 
+/// The names of what the client keeps in the page's localStorage.
+fn kept(page: &Page) -> Value {
+    page.eval("Object.keys(localStorage).filter((k) => k.startsWith('emotechat.')).sort()")
+}
+
+#[test]
+fn what_the_browser_kept_for_a_session_ended_elsewhere_is_forgotten() {
+    let Some(page) = browser::page() else { return };
+    let server = TestServer::start();
+    let _ = ada_reading_bob(&server, &page);
+    let ada_id = page.eval("JSON.parse(localStorage.getItem('emotechat.user')).id");
+    let list = format!("emotechat.conversations.{ada_id}");
+    page.wait_until("the conversation list to be kept", || {
+        kept(&page)
+            .as_array()
+            .is_some_and(|k| k.contains(&json!(list)))
+    });
+
+    let token = page.eval("localStorage.getItem('emotechat.token')");
+    let reply = server
+        .request("POST", "/api/auth/logout")
+        .token(token.as_str().expect("a token"))
+        .send();
+    assert!(reply.status < 300, "{} {}", reply.status, reply.body);
+    page.reload();
+    page.role("button", "Sign in");
+    assert_eq!(kept(&page), json!([]));
+    page.assert_clean();
+}
+
 /// Waits until the page says it is reconnecting.
 fn wait_for_reconnecting(page: &Page) {
     page.wait_until("\"Reconnecting…\"", || {

@@ -1,6 +1,6 @@
 // The signed-in app: the conversation list, the open conversation's messages and composer,
 // starting a conversation, and signing out. Messages are always inserted as text.
-import { call, get, post } from './api.js';
+import { call, get, keptKeys, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
 import { merged, messageView, withReaction } from './message.js';
@@ -21,7 +21,7 @@ export function openChat(root, me, signedOut) {
   const conversations = new Map();
   // The list as last read from the server, kept (until signing out) so that the app opens
   // with it while the server cannot be reached.
-  const keptKey = `emotechat.conversations.${me.id}`;
+  const [keptKey] = keptKeys(me.id);
   for (const kept of JSON.parse(localStorage.getItem(keptKey) ?? '[]')) conversations.set(kept.id, kept);
   // The open conversation: its id, elements, and the messages shown (by id) with their articles.
   let open = null;
@@ -495,7 +495,6 @@ export function openChat(root, me, signedOut) {
   return () => {
     stop();
     unsent.clear();
-    localStorage.removeItem(keptKey);
     for (const open of document.querySelectorAll('dialog[open]')) open.close();
     document.removeEventListener('visibilitychange', markRead);
     window.removeEventListener('popstate', onHistory);
