@@ -100,27 +100,40 @@ fn only_conversation(server: &TestServer, ada: &TestUser) -> i64 {
 #[test]
 fn everything_works_from_the_keyboard_with_the_focus_always_shown() {
     let Some(page) = browser::page() else { return };
+    everything_from_the_keyboard(&page);
+}
+
+#[test]
+fn everything_works_from_the_keyboard_on_a_phone_too() {
+    let Some(page) = browser::page() else { return };
+    page.viewport(360, 740, true);
+    everything_from_the_keyboard(&page);
+}
+
+/// Signs in, starts a conversation, sends, reacts, edits, deletes, and opens and closes
+/// every dialog, by key presses only.
+fn everything_from_the_keyboard(page: &Page) {
     let server = TestServer::start();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
 
     page.goto(&format!("{}/", server.base));
-    wait_for_focus(&page, "textbox", "Email");
+    wait_for_focus(page, "textbox", "Email");
     page.type_text(&ada.email);
-    tab_to(&page, false, "textbox", "Password", None);
+    tab_to(page, false, "textbox", "Password", None);
     page.type_text(PASSWORD);
     page.press("Enter");
-    wait_for_focus(&page, "button", "New conversation");
+    wait_for_focus(page, "button", "New conversation");
 
     page.press("Enter");
-    wait_for_focus(&page, "searchbox", "Search people");
+    wait_for_focus(page, "searchbox", "Search people");
     page.type_text("Bob");
     page.wait_until("Bob to be found", || {
         page.has("button", Name::Exactly("Bob"))
     });
-    tab_to(&page, false, "button", "Bob", None);
+    tab_to(page, false, "button", "Bob", None);
     page.press("Enter");
-    wait_for_focus(&page, "textbox", "Message");
+    wait_for_focus(page, "textbox", "Message");
 
     page.type_text("Hello Bob");
     page.press_shift("Enter");
@@ -129,69 +142,69 @@ fn everything_works_from_the_keyboard_with_the_focus_always_shown() {
     page.wait_until("the message to be stored", || {
         stored_bodies(&server) == ["Hello Bob\non two lines"]
     });
-    wait_for_focus(&page, "textbox", "Message");
+    wait_for_focus(page, "textbox", "Message");
     assert_eq!(page.eval("document.activeElement.value"), "");
 
     let id = only_conversation(&server, &ada);
     server.say(&bob.token, id, "Hi Ada, shall we talk?");
-    wait_for_log(&page, "shall we talk", true);
-    tab_to(&page, true, "button", "React", Some("shall we talk"));
+    wait_for_log(page, "shall we talk", true);
+    tab_to(page, true, "button", "React", Some("shall we talk"));
     page.press("Enter");
-    wait_for_focus(&page, "button", "👍");
+    wait_for_focus(page, "button", "👍");
     page.press("Escape");
-    wait_for_focus(&page, "button", "React");
+    wait_for_focus(page, "button", "React");
     assert!(
         !page.has("button", Name::Exactly("👍")),
         "the picker stays open"
     );
     page.press("Space");
-    wait_for_focus(&page, "button", "👍");
+    wait_for_focus(page, "button", "👍");
     page.press("ArrowRight");
     page.press("ArrowRight");
-    wait_for_focus(&page, "button", "😂");
+    wait_for_focus(page, "button", "😂");
     page.press("Enter");
     page.wait_until("a 😂 reaction", || {
         page.has("button", Name::StartsWith("😂 1"))
     });
-    wait_for_focus(&page, "button", "React");
+    wait_for_focus(page, "button", "React");
     let reactions: i64 = server
         .open_db()
         .query_row("SELECT count(*) FROM reactions", [], |row| row.get(0))
         .expect("count");
     assert_eq!(reactions, 1);
 
-    tab_to(&page, true, "button", "Edit", Some("Hello Bob"));
+    tab_to(page, true, "button", "Edit", Some("Hello Bob"));
     page.press("Enter");
-    wait_for_focus(&page, "textbox", "Edit message");
+    wait_for_focus(page, "textbox", "Edit message");
     page.type_text(" today");
     page.press("Escape");
-    wait_for_focus(&page, "button", "Edit");
-    assert!(message_of_focus(&page).contains("Hello Bob"));
-    assert!(!log_shows(&page, "today"), "Escape kept the edit");
+    wait_for_focus(page, "button", "Edit");
+    assert!(message_of_focus(page).contains("Hello Bob"));
+    assert!(!log_shows(page, "today"), "Escape kept the edit");
     page.press("Enter");
-    wait_for_focus(&page, "textbox", "Edit message");
+    wait_for_focus(page, "textbox", "Edit message");
     page.type_text(" today");
     page.press("Enter");
-    wait_for_log(&page, "edited", true);
-    wait_for_focus(&page, "button", "Edit");
+    wait_for_log(page, "edited", true);
+    wait_for_focus(page, "button", "Edit");
     assert_eq!(stored_bodies(&server)[0], "Hello Bob\non two lines today");
 
-    tab_to(&page, false, "button", "Delete", Some("Hello Bob"));
+    tab_to(page, false, "button", "Delete", Some("Hello Bob"));
     page.press("Enter");
-    wait_for_focus(&page, "button", "Cancel");
+    wait_for_focus(page, "button", "Cancel");
     page.press("Escape");
-    wait_for_focus(&page, "button", "Delete");
-    assert!(message_of_focus(&page).contains("Hello Bob"));
+    wait_for_focus(page, "button", "Delete");
+    assert!(message_of_focus(page).contains("Hello Bob"));
     page.press("Enter");
-    wait_for_focus(&page, "button", "Cancel");
-    tab_to(&page, false, "button", "Delete", None);
+    wait_for_focus(page, "button", "Cancel");
+    tab_to(page, false, "button", "Delete", None);
     assert_eq!(
         page.eval("!!document.activeElement.closest('dialog')"),
         true
     );
     page.press("Enter");
-    wait_for_log(&page, "Message deleted", true);
-    wait_for_focus(&page, "log", "Messages");
+    wait_for_log(page, "Message deleted", true);
+    wait_for_focus(page, "log", "Messages");
 
     // The header's order: New conversation, Turn on notifications, Emotes, Account.
     for (backwards, opener, key, first) in [
@@ -204,15 +217,15 @@ fn everything_works_from_the_keyboard_with_the_focus_always_shown() {
             ("searchbox", "Search people"),
         ),
     ] {
-        tab_to(&page, backwards, "button", opener, None);
+        tab_to(page, backwards, "button", opener, None);
         page.press(key);
-        wait_for_focus(&page, first.0, first.1);
+        wait_for_focus(page, first.0, first.1);
         assert_eq!(
             page.eval("!!document.activeElement.closest('dialog[open]')"),
             true
         );
         page.press("Escape");
-        wait_for_focus(&page, "button", opener);
+        wait_for_focus(page, "button", opener);
         assert_eq!(
             page.eval("document.querySelector('dialog[open]')"),
             Value::Null
