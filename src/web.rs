@@ -2,11 +2,12 @@
 //! forms, prepared once at start-up.
 //!
 //! Assets are served under `/assets/<version>/<name>`, where the version is a digest of every
-//! file, so a URL's content never changes: browsers may keep them for a year without asking
-//! again (`immutable`), and a new build moves all of them to a new version at once. The
-//! modules import each other by relative paths (`./api.js`), which resolve under the same
-//! version. Only the page itself (`index.html`, with `%ASSETS%` replaced by the versioned
-//! path) is revalidated on every load. Text is gzipped once, here, for clients that accept it.
+//! file (the page and the service worker included), so a URL's content never changes:
+//! browsers may keep them for a year without asking again (`immutable`), and a new build
+//! moves all of them to a new version at once. The modules import each other by relative
+//! paths (`./api.js`), which resolve under the same version. Only the page itself
+//! (`index.html`, with `%ASSETS%` replaced by the versioned path) is revalidated on every
+//! load. Text is gzipped once, here, for clients that accept it.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -136,11 +137,7 @@ pub struct WebClient {
 
 impl WebClient {
     pub fn build() -> WebClient {
-        let contents: Vec<&[u8]> = FILES
-            .iter()
-            .flat_map(|(name, _, bytes)| [name.as_bytes(), bytes])
-            .collect();
-        let version = short_digest(&contents);
+        let version = version_of(INDEX, WORKER, FILES);
         let page = INDEX.replace("%ASSETS%", &format!("/assets/{version}"));
         let paths: Vec<String> = FILES
             .iter()
@@ -180,6 +177,21 @@ impl WebClient {
             .find(|(known, _)| *known == name)
             .map(|(_, served)| served)
     }
+}
+
+/// The digest of the page, the worker and every asset. The page and the worker count too:
+/// the worker keeps the page in a cache named by the version, so a changed page must make a
+/// new version (and so a new worker, which drops the old cache).
+fn version_of(index: &str, worker: &str, files: &[(&str, &str, &[u8])]) -> String {
+    let contents: Vec<&[u8]> = [index.as_bytes(), worker.as_bytes()]
+        .into_iter()
+        .chain(
+            files
+                .iter()
+                .flat_map(|(name, _, bytes)| [name.as_bytes(), *bytes]),
+        )
+        .collect();
+    short_digest(&contents)
 }
 
 /// The first 16 hex digits of the SHA-256 of the parts, in order.
@@ -258,6 +270,15 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_change_to_the_page_the_worker_or_an_asset_makes_a_new_version() {
+        let version = version_of(INDEX, WORKER, FILES);
+        assert_ne!(version_of("<p>changed</p>", WORKER, FILES), version);
+        assert_ne!(version_of(INDEX, "// changed", FILES), version);
+        assert_ne!(version_of(INDEX, WORKER, &FILES[1..]), version);
+        assert_eq!(version_of(INDEX, WORKER, FILES), version);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod browser_a11y;
 mod browser_chat;
 mod browser_live;
 mod browser_panels;
+mod browser_pwa;
 mod cli;
 mod conversations;
 mod docs;

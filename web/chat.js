@@ -1,6 +1,6 @@
 // The signed-in app: the conversation list, the open conversation's messages and composer,
 // starting a conversation, and signing out. Messages are always inserted as text.
-import { call, get, post } from './api.js';
+import { call, get, keptKeys, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
 import { merged, messageView, shortcodes, withReaction } from './message.js';
@@ -19,6 +19,10 @@ function choosePrompt() {
 
 export function openChat(root, me, signedOut) {
   const conversations = new Map();
+  // The list as last read from the server, kept (until signing out) so that the app opens
+  // with it while the server cannot be reached.
+  const [keptKey] = keptKeys(me.id);
+  for (const kept of JSON.parse(localStorage.getItem(keptKey) ?? '[]')) conversations.set(kept.id, kept);
   // The open conversation: its id, elements, and the messages shown (by id) with their articles.
   let open = null;
   let typingSentAt = 0;
@@ -52,11 +56,12 @@ export function openChat(root, me, signedOut) {
 
   // On a phone the header keeps to one row: shorter visible labels with the same names, and
   // "Sign out" only in the Account panel.
+  const newButton = h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation'));
   const chat = h('div', { class: 'chat' },
     h('header', { class: 'bar' },
       h('h1', {}, 'EmoteChat'),
       status,
-      h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation')),
+      newButton,
       notifyButton,
       h('button', { type: 'button', onclick: () => openEmotes(me, emotesChanged) }, 'Emotes'),
       h('button', {
@@ -67,6 +72,9 @@ export function openChat(root, me, signedOut) {
     h('main', { class: 'columns' }, nav, pane),
     dialog.element);
   fill(root, chat);
+  renderList();
+  // The form that had the focus is gone: a keyboard user starts from the first control.
+  newButton.focus();
 
   const stop = connect({
     onEvent: apply,
@@ -104,6 +112,7 @@ export function openChat(root, me, signedOut) {
 
   async function loadConversations() {
     const answer = await get('/api/conversations?page_size=100').catch(() => null);
+    if (answer) localStorage.setItem(keptKey, JSON.stringify(answer.conversations));
     for (const conversation of answer?.conversations ?? []) conversations.set(conversation.id, conversation);
     renderList();
   }
@@ -197,11 +206,14 @@ export function openChat(root, me, signedOut) {
   // The newest page of the open conversation, merged into what is shown.
   async function loadMessages(id) {
     const answer = await get(`/api/conversations/${id}/messages?limit=50`).catch(() => null);
-    if (!answer || open?.id !== id) return;
-    if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
-    for (const message of answer.messages) showMessage(message);
+    if (open?.id !== id) return;
+    if (answer) {
+      if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
+      for (const message of answer.messages) showMessage(message);
+    }
+    // Unsent messages show even when the server cannot be reached (after a reload offline).
     for (const entry of unsent.waiting(id)) showPending(entry);
-    markRead();
+    if (answer) markRead();
   }
 
   // After a resync the stream cannot say what changed: what is shown may have been edited,
@@ -256,7 +268,8 @@ export function openChat(root, me, signedOut) {
       const focused = existing.contains(document.activeElement)
         ? document.activeElement.getAttribute('data-key') : null;
       existing.replaceWith(article);
-      if (focused) article.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+      // A control that is gone (the Delete of a deleted message) leaves the focus in the log.
+      if (focused) (article.querySelector(`[data-key="${CSS.escape(focused)}"]`) ?? open.log).focus();
     } else {
       const later = [...open.articles.keys()].filter((id) => id > message.id).sort((a, b) => a - b)[0];
       const firstPending = open.log.querySelector('.pending');
@@ -426,8 +439,14 @@ export function openChat(root, me, signedOut) {
   function notify(conversation, message) {
     if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
     const title = conversation.kind === 'group' ? `${message.sender.name} in ${nameOf(conversation)}` : message.sender.name;
-    const shown = new Notification(title, { body: message.body, tag: `conversation-${conversation.id}` });
-    shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
+    const options = { body: message.body, tag: `conversation-${conversation.id}` };
+    try {
+      const shown = new Notification(title, options);
+      shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
+    } catch {
+      // Browsers that show notifications only through the service worker (Chrome on Android).
+      navigator.serviceWorker?.ready.then((worker) => worker.showNotification(title, options)).catch(() => {});
+    }
   }
 
   function renderTyping() {
@@ -473,13 +492,17 @@ export function openChat(root, me, signedOut) {
     });
     groupName.addEventListener('input', renderPeople);
 
+    // Redrawn as the answers to the search come in: a keyboard user keeps their place.
     function renderPeople() {
       const picking = groupName.value.trim() !== '';
+      const focused = results.contains(document.activeElement) ? document.activeElement.dataset.id : null;
       fill(results, found.map((u) => h('li', {}, h('button', {
         type: 'button',
         'aria-pressed': picking ? String(chosen.has(u.id)) : false,
+        'data-id': u.id,
         onclick: () => (picking ? toggle(u) : start([u.id])),
       }, u.name))));
+      if (focused) results.querySelector(`[data-id="${focused}"]`)?.focus();
       const names = [...chosen.values()];
       chosenLine.textContent = picking && names.length ? `Chosen: ${names.join(', ')}` : '';
     }
@@ -487,9 +510,7 @@ export function openChat(root, me, signedOut) {
     function toggle(user) {
       if (chosen.has(user.id)) chosen.delete(user.id);
       else chosen.set(user.id, user.name);
-      const focusedName = document.activeElement?.textContent;
       renderPeople();
-      [...results.querySelectorAll('button')].find((b) => b.textContent === focusedName)?.focus();
     }
 
     function createGroup() {

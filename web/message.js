@@ -27,6 +27,7 @@ export function messageView(message, me, actions, known = new Set()) {
       onclick: () => actions.react(r.emote, !r.me),
     }, emoteFace(r.emote, known), ` ${r.count}`)));
   const picker = h('div', { class: 'picker', hidden: true, role: 'group', 'aria-label': 'Reactions' });
+  picker.addEventListener('keydown', (event) => pickerKey(event));
   const tools = h('div', { class: 'tools' },
     h('button', {
       type: 'button',
@@ -38,6 +39,23 @@ export function messageView(message, me, actions, known = new Set()) {
     mine && h('button', { type: 'button', 'data-key': 'delete', onclick: () => actions.remove() }, 'Delete'));
   article.append(reactions, tools, picker);
   return article;
+
+  // Arrows move between the emoji; Escape closes the picker and goes back to "React".
+  function pickerKey(event) {
+    const buttons = [...picker.querySelectorAll('button')];
+    const at = buttons.indexOf(document.activeElement);
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      picker.hidden = true;
+      const react = article.querySelector('[data-key=react]');
+      react.setAttribute('aria-expanded', 'false');
+      react.focus();
+    } else if (step && at >= 0) {
+      event.preventDefault();
+      buttons[(at + step + buttons.length) % buttons.length].focus();
+    }
+  }
 
   async function togglePicker(button) {
     const opening = picker.hidden;
@@ -76,6 +94,7 @@ export function messageView(message, me, actions, known = new Set()) {
     });
     body.replaceWith(text);
     text.focus();
+    text.setSelectionRange(text.value.length, text.value.length);
   }
 }
 
