@@ -780,6 +780,14 @@ mod tests {
         assert_eq!(config.ws_frame_burst, 60);
         assert_eq!(config.stream_session_check_secs, 60);
         assert_eq!(config.stream_ticket_secs, 30);
+        assert_eq!(config.registration, Registration::Open);
+        for (value, mode) in [
+            ("invite", Registration::Invite),
+            ("closed", Registration::Closed),
+        ] {
+            let chosen = serve(&[], &[("EMOTECHAT_REGISTRATION", value)]).expect("valid");
+            assert_eq!(chosen.registration, mode);
+        }
         assert_eq!(serve(&["serve"], &[]), Ok(config));
         let proxied = serve(&["--trust-proxy", "127.0.0.1, ::1"], &[]).expect("valid");
         assert!(proxied.trusted_proxies.contains("::1".parse().expect("ip")));
@@ -849,6 +857,7 @@ mod tests {
             &["--ws-frames-per-minute", "0"],
             &["--ws-frame-burst", "100001"],
             &["--stream-session-check", "0"],
+            &["--registration", "sometimes"],
             &["--bogus", "1"],
         ] {
             let reason = serve(bad, &[]).expect_err("should be refused");
