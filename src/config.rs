@@ -317,6 +317,17 @@ const SETTINGS: &[Setting] = &[
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Serve(Box<Config>),
+    /// `emotechat backup [--overwrite] FILE`: a checked copy of the database at `db`.
+    Backup {
+        db: PathBuf,
+        target: PathBuf,
+        overwrite: bool,
+    },
+    /// `emotechat restore FILE`: the backup `source` in place of the database at `db`.
+    Restore {
+        db: PathBuf,
+        source: PathBuf,
+    },
     Help,
     Version,
 }
@@ -332,7 +343,9 @@ pub fn help_text() -> String {
     let env_width = SETTINGS.iter().map(|s| s.env.len()).max().unwrap_or(0);
     let mut text = format!(
         "EmoteChat {} - a self-hosted chat server\n\n\
-         Usage: emotechat [serve] [OPTIONS]\n\n\
+         Usage: emotechat [serve] [OPTIONS]\n\
+         \x20      emotechat backup [--db DB] [--overwrite] FILE\n\
+         \x20      emotechat restore [--db DB] FILE\n\n\
          Options (each also read from its environment variable; a flag wins):\n",
         env!("CARGO_PKG_VERSION")
     );
@@ -364,8 +377,16 @@ where
 {
     let mut flags: Vec<(&'static Setting, String)> = Vec::new();
     let mut args = args.into_iter().peekable();
-    if args.peek().map(String::as_str) == Some("serve") {
-        args.next();
+    match args.peek().map(String::as_str) {
+        Some("serve") => {
+            args.next();
+        }
+        Some(name @ ("backup" | "restore")) => {
+            let name = name.to_owned();
+            args.next();
+            return parse_file_command(&name, args, env);
+        }
+        _ => {}
     }
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -398,6 +419,62 @@ where
             .or_else(|| env(setting.env))
     };
     build(lookup).map(|config| Command::Serve(Box::new(config)))
+}
+
+/// `backup [--overwrite] FILE` and `restore FILE`, each with `--db` (or `EMOTECHAT_DB`) naming
+/// the database as for the server.
+fn parse_file_command<E>(
+    name: &str,
+    args: impl Iterator<Item = String>,
+    env: E,
+) -> Result<Command, String>
+where
+    E: Fn(&str) -> Option<String>,
+{
+    let usage = || {
+        if name == "backup" {
+            "usage: emotechat backup [--db DB] [--overwrite] FILE".to_owned()
+        } else {
+            "usage: emotechat restore [--db DB] FILE".to_owned()
+        }
+    };
+    let (mut db, mut file, mut overwrite) = (env("EMOTECHAT_DB"), None, false);
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--db" => db = Some(args.next().ok_or_else(usage)?),
+            "--overwrite" if name == "backup" => overwrite = true,
+            _ if arg.starts_with("--db=") => db = Some(arg["--db=".len()..].to_owned()),
+            _ if arg.starts_with('-') || file.is_some() => {
+                return Err(format!("unexpected '{arg}'; {}", usage()));
+            }
+            _ => file = Some(PathBuf::from(arg)),
+        }
+    }
+    let file = file
+        .filter(|f| !f.as_os_str().is_empty())
+        .ok_or_else(usage)?;
+    let db = PathBuf::from(db.unwrap_or_else(|| default_of("--db").to_owned()));
+    if db.as_os_str().is_empty() {
+        return Err("--db must not be empty".into());
+    }
+    Ok(if name == "backup" {
+        Command::Backup {
+            db,
+            target: file,
+            overwrite,
+        }
+    } else {
+        Command::Restore { db, source: file }
+    })
+}
+
+fn default_of(flag: &str) -> &'static str {
+    SETTINGS
+        .iter()
+        .find(|s| s.flag == flag)
+        .map_or("", |s| s.default)
 }
 
 fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -903,6 +980,55 @@ mod tests {
             parse(args(&["serve", "--version"]), |_| None),
             Ok(Command::Version)
         );
+    }
+
+    #[test]
+    fn backup_and_restore_name_their_file_and_the_database_as_the_server_does() {
+        let env = |name: &str| (name == "EMOTECHAT_DB").then(|| "/srv/chat.db".to_owned());
+        assert_eq!(
+            parse(args(&["backup", "copy.db"]), env),
+            Ok(Command::Backup {
+                db: PathBuf::from("/srv/chat.db"),
+                target: PathBuf::from("copy.db"),
+                overwrite: false,
+            })
+        );
+        assert_eq!(
+            parse(
+                args(&["backup", "--overwrite", "--db=x.db", "copy.db"]),
+                env
+            ),
+            Ok(Command::Backup {
+                db: PathBuf::from("x.db"),
+                target: PathBuf::from("copy.db"),
+                overwrite: true,
+            })
+        );
+        assert_eq!(
+            parse(args(&["restore", "copy.db", "--db", "y.db"]), |_| None),
+            Ok(Command::Restore {
+                db: PathBuf::from("y.db"),
+                source: PathBuf::from("copy.db"),
+            })
+        );
+        assert_eq!(
+            parse(args(&["restore", "copy.db"]), |_| None),
+            Ok(Command::Restore {
+                db: PathBuf::from("emotechat.db"),
+                source: PathBuf::from("copy.db"),
+            })
+        );
+        for bad in [
+            &["backup"][..],
+            &["backup", "a.db", "b.db"],
+            &["restore", "--overwrite", "a.db"],
+            &["restore", "--db"],
+            &["backup", "--bogus", "a.db"],
+            &["backup", "--db", "", "a.db"],
+        ] {
+            let reason = parse(args(bad), |_| None).expect_err("refused");
+            assert!(!reason.contains('\n'), "{reason}");
+        }
     }
 
     /// The rows of README.md's settings table as (flag, variable, default), backticks removed.

@@ -3,8 +3,9 @@
 //! `start` is what both `main` and anything embedding the server call: it opens the
 //! database, binds the address, and returns a handle to the running server.
 
-// Public: what the `emotechat` command (`config`) and the fuzz targets (`http::parse`) use.
-// Everything else is the server's own.
+// Public: what the `emotechat` command (`config`, `admin`) and the fuzz targets
+// (`http::parse`) use. Everything else is the server's own.
+pub mod admin;
 pub(crate) mod app;
 pub(crate) mod auth;
 pub mod config;
@@ -61,6 +62,8 @@ pub struct Running {
     stopper: Stopper,
     pool: repo::Pool,
     hub: Arc<Hub>,
+    /// Held for the server's life, so `emotechat restore` refuses meanwhile.
+    _lock: repo::lock::DbLock,
 }
 
 impl Running {
@@ -90,6 +93,17 @@ impl Running {
 }
 
 pub fn start(config: Config) -> Result<Running, StartError> {
+    // Before the file is opened: a restore under way must not be overtaken.
+    let lock = repo::lock::DbLock::shared(&config.db).map_err(|err| match err {
+        repo::lock::LockError::Held => StartError(format!(
+            "a restore of {} is under way; start the server once it has finished",
+            config.db.display()
+        )),
+        repo::lock::LockError::Io(reason) => StartError(format!(
+            "cannot lock the database {}: {reason}",
+            config.db.display()
+        )),
+    })?;
     let pool = repo::open(&config.db, repo::POOL_SIZE).map_err(|e| StartError(e.to_string()))?;
     raise_open_file_limit(config.connections.max_connections);
     let (resets, inbox) = ResetDesk::new();
@@ -139,6 +153,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         stopper,
         pool,
         hub,
+        _lock: lock,
     })
 }
 

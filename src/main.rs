@@ -5,6 +5,7 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use emotechat::admin::backup::{self, Existing};
 use emotechat::config::{self, Command};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -18,13 +19,15 @@ enum Failure {
     Usage(String),
     /// The server could not start: exit code 1.
     Start(String),
+    /// A command (backup, restore) could not do its work: exit code 1.
+    Command(String),
 }
 
 impl Failure {
     fn exit_code(&self) -> ExitCode {
         match self {
             Failure::Usage(_) => ExitCode::from(2),
-            Failure::Start(_) => ExitCode::FAILURE,
+            Failure::Start(_) | Failure::Command(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -32,7 +35,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(reason) | Failure::Start(reason) => f.write_str(reason),
+            Failure::Usage(reason) | Failure::Start(reason) | Failure::Command(reason) => {
+                f.write_str(reason)
+            }
         }
     }
 }
@@ -57,6 +62,29 @@ fn run() -> Result<(), Failure> {
         }
         Command::Version => {
             println!("emotechat {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        Command::Backup {
+            db,
+            target,
+            overwrite,
+        } => {
+            let existing = if overwrite {
+                Existing::Replace
+            } else {
+                Existing::Refuse
+            };
+            let summary = backup::backup(&db, &target, existing).map_err(Failure::Command)?;
+            println!("backup written to {}: {summary}", target.display());
+            return Ok(());
+        }
+        Command::Restore { db, source } => {
+            let summary = backup::restore(&db, &source).map_err(Failure::Command)?;
+            println!(
+                "restored {} into {}: {summary}",
+                source.display(),
+                db.display()
+            );
             return Ok(());
         }
     };
