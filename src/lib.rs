@@ -19,6 +19,7 @@ pub(crate) mod ratelimit;
 pub(crate) mod realtime;
 pub(crate) mod repo;
 pub(crate) mod resets;
+pub(crate) mod scheduled_backups;
 pub(crate) mod web;
 pub(crate) mod wire;
 
@@ -62,6 +63,7 @@ pub struct Running {
     stopper: Stopper,
     pool: repo::Pool,
     hub: Arc<Hub>,
+    backups: Option<scheduled_backups::Scheduled>,
     /// Held for the server's life, so `emotechat restore` refuses meanwhile.
     _lock: repo::lock::DbLock,
 }
@@ -86,6 +88,10 @@ impl Running {
         }
         // The accept loop ends once woken; a panic there was already reported.
         let _ = self.thread.join();
+        // A backup in progress holds a read transaction, which the checkpoint would wait for.
+        if let Some(backups) = self.backups {
+            backups.stop();
+        }
         if let Err(err) = repo::checkpoint(&self.pool) {
             log::error!("checkpoint at shutdown failed: {err}");
         }
@@ -142,6 +148,12 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     inbox
         .start_worker(pool.clone(), mailer, config.reset_minutes)
         .map_err(|e| StartError(format!("cannot start the reset worker: {e}")))?;
+    let backups = config
+        .backups
+        .clone()
+        .map(|schedule| scheduled_backups::start(config.db.clone(), schedule))
+        .transpose()
+        .map_err(|e| StartError(format!("cannot start scheduled backups: {e}")))?;
     let stopper = server.stopper();
     let thread = std::thread::Builder::new()
         .name("accept".into())
@@ -153,6 +165,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         stopper,
         pool,
         hub,
+        backups,
         _lock: lock,
     })
 }
