@@ -43,6 +43,17 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Who may create an account.
     pub registration: Registration,
+    /// Backups the server takes by itself; `None` without `--backup-dir`.
+    pub backups: Option<BackupSchedule>,
+}
+
+/// Where, how often and how many scheduled backups the server keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    pub dir: PathBuf,
+    pub every: Duration,
+    /// The newest this many are kept; older ones are deleted after each new backup.
+    pub keep: usize,
 }
 
 /// Who may create an account through `POST /api/auth/register`.
@@ -109,6 +120,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .field("registration", &self.registration)
+            .field("backups", &self.backups)
             .finish()
     }
 }
@@ -331,6 +343,24 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_STREAM_TICKET_SECS",
         default: "30",
         help: "seconds a single-use stream ticket can be used for (1-300)",
+    },
+    Setting {
+        flag: "--backup-dir",
+        env: "EMOTECHAT_BACKUP_DIR",
+        default: "none",
+        help: "directory for scheduled backups (emotechat-<UTC time>.db); none takes none",
+    },
+    Setting {
+        flag: "--backup-every",
+        env: "EMOTECHAT_BACKUP_EVERY",
+        default: "24",
+        help: "hours between scheduled backups, decimals allowed (0.0001-8760)",
+    },
+    Setting {
+        flag: "--backup-keep",
+        env: "EMOTECHAT_BACKUP_KEEP",
+        default: "7",
+        help: "scheduled backups kept; older ones are deleted (1-10000)",
     },
 ];
 
@@ -563,7 +593,36 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
         registration: parse_registration(&text("--registration"))?,
+        backups: backup_schedule(&text)?,
     })
+}
+
+/// The schedule, if `--backup-dir` names a directory. The interval and count are checked
+/// even without one, so a typo is caught before the day it would matter.
+fn backup_schedule(text: &impl Fn(&str) -> String) -> Result<Option<BackupSchedule>, String> {
+    let every = parse_hours("--backup-every", &text("--backup-every"))?;
+    let keep = number_in("--backup-keep", &text("--backup-keep"), 1, 10_000)? as usize;
+    let dir = text("--backup-dir");
+    if dir == "none" || dir.trim().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(BackupSchedule {
+        dir: PathBuf::from(dir),
+        every,
+        keep,
+    }))
+}
+
+/// Hours as a decimal number, from 0.0001 (0.36 s, for tests) to 8760 (a year).
+fn parse_hours(flag: &str, value: &str) -> Result<Duration, String> {
+    match value.parse::<f64>() {
+        Ok(hours) if (0.0001..=8760.0).contains(&hours) => {
+            Ok(Duration::from_secs_f64(hours * 3600.0))
+        }
+        _ => Err(format!(
+            "{flag} '{value}' must be a number of hours from 0.0001 to 8760, such as 24 or 0.5"
+        )),
+    }
 }
 
 fn parse_registration(value: &str) -> Result<Registration, String> {
@@ -964,6 +1023,40 @@ mod tests {
         assert_eq!(
             parse(args(&["serve", "--version"]), |_| None),
             Ok(Command::Version)
+        );
+    }
+
+    #[test]
+    fn scheduled_backups_need_a_directory_and_take_decimal_hours() {
+        assert_eq!(serve(&[], &[]).expect("valid").backups, None);
+        let config = serve(
+            &["--backup-dir", "/var/backups/chat", "--backup-every", "0.5"],
+            &[("EMOTECHAT_BACKUP_KEEP", "3")],
+        )
+        .expect("valid");
+        assert_eq!(
+            config.backups,
+            Some(BackupSchedule {
+                dir: PathBuf::from("/var/backups/chat"),
+                every: Duration::from_secs(1800),
+                keep: 3,
+            })
+        );
+        let every = |value: &str| parse_hours("--backup-every", value);
+        assert_eq!(every("24"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(every("0.0001"), Ok(Duration::from_millis(360)));
+        assert_eq!(every("8760"), Ok(Duration::from_secs(8760 * 3600)));
+        for bad in ["0", "0.00009", "8760.1", "-1", "NaN", "inf", "1h", ""] {
+            let reason = every(bad).expect_err(bad);
+            assert!(reason.starts_with("--backup-every"), "{reason}");
+        }
+        for (keep, ok) in [("1", true), ("10000", true), ("0", false), ("10001", false)] {
+            let parsed = serve(&["--backup-dir", "b", "--backup-keep", keep], &[]);
+            assert_eq!(parsed.is_ok(), ok, "{keep}: {parsed:?}");
+        }
+        assert!(
+            serve(&["--backup-every", "0"], &[]).is_err(),
+            "checked without a directory"
         );
     }
 

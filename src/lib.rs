@@ -19,6 +19,7 @@ pub(crate) mod ratelimit;
 pub(crate) mod realtime;
 pub(crate) mod repo;
 pub(crate) mod resets;
+pub(crate) mod scheduled_backups;
 pub(crate) mod web;
 pub(crate) mod wire;
 
@@ -62,6 +63,9 @@ pub struct Running {
     stopper: Stopper,
     pool: repo::Pool,
     hub: Arc<Hub>,
+    backups: Option<scheduled_backups::Scheduled>,
+    /// Held for the server's life, so `emotechat restore` refuses meanwhile.
+    _lock: repo::lock::DbLock,
 }
 
 impl Running {
@@ -84,6 +88,10 @@ impl Running {
         }
         // The accept loop ends once woken; a panic there was already reported.
         let _ = self.thread.join();
+        // A backup in progress holds a read transaction, which the checkpoint would wait for.
+        if let Some(backups) = self.backups {
+            backups.stop();
+        }
         if let Err(err) = repo::checkpoint(&self.pool) {
             log::error!("checkpoint at shutdown failed: {err}");
         }
@@ -91,6 +99,17 @@ impl Running {
 }
 
 pub fn start(config: Config) -> Result<Running, StartError> {
+    // Before the file is opened: a restore under way must not be overtaken.
+    let lock = repo::lock::DbLock::shared(&config.db).map_err(|err| match err {
+        repo::lock::LockError::Held => StartError(format!(
+            "a restore of {} is under way; start the server once it has finished",
+            config.db.display()
+        )),
+        repo::lock::LockError::Io(reason) => StartError(format!(
+            "cannot lock the database {}: {reason}",
+            config.db.display()
+        )),
+    })?;
     let pool = repo::open(&config.db, repo::POOL_SIZE).map_err(|e| StartError(e.to_string()))?;
     raise_open_file_limit(config.connections.max_connections);
     let (resets, inbox) = ResetDesk::new();
@@ -131,6 +150,12 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     inbox
         .start_worker(pool.clone(), mailer, config.reset_minutes)
         .map_err(|e| StartError(format!("cannot start the reset worker: {e}")))?;
+    let backups = config
+        .backups
+        .clone()
+        .map(|schedule| scheduled_backups::start(config.db.clone(), schedule))
+        .transpose()
+        .map_err(|e| StartError(format!("cannot start scheduled backups: {e}")))?;
     let stopper = server.stopper();
     let thread = std::thread::Builder::new()
         .name("accept".into())
@@ -142,6 +167,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         stopper,
         pool,
         hub,
+        backups,
+        _lock: lock,
     })
 }
 

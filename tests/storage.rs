@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 use scrypt::password_hash::PasswordHasher;
 
-use crate::util::{PASSWORD, TestServer};
+use crate::util::{PASSWORD, TestServer, schema_version};
 
 #[test]
 fn a_restart_keeps_every_account_and_session() {
@@ -64,7 +64,7 @@ fn a_version_1_file_is_migrated_without_losing_data() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 6);
+    assert_eq!(version, schema_version());
     // The users total the triggers keep starts from the users the old file held.
     let listed = server.get("/api/profile/users", token);
     assert_eq!(

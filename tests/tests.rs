@@ -4,6 +4,7 @@ mod util;
 
 mod accounts;
 mod admin;
+mod backup;
 mod browser;
 mod browser_a11y;
 mod browser_chat;

@@ -1,5 +1,5 @@
-//! The operator's commands: `emotechat invite ...` and `emotechat user ...`, run against the
-//! database file (`--db`, `EMOTECHAT_DB`) whether or not a server has it open. WAL mode lets a
+//! The operator's commands: `emotechat invite ...`, `emotechat user ...`, `emotechat backup`
+//! and `emotechat restore`, run against the database file (`--db`, `EMOTECHAT_DB`) whether or not a server has it open. WAL mode lets a
 //! second process write while the server reads and writes; whatever the server keeps in memory
 //! about the accounts changed here is looked up again per request (and, for open streams, by
 //! `realtime::lockouts`), so a change takes effect at once.
@@ -8,11 +8,12 @@
 //! other authentication. Each command parses its own few words and flags; any other flag is a
 //! setting, parsed by `config` exactly as the server parses it.
 
+pub mod backup;
 mod invites;
 mod users;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::{self, Command, Config};
 use crate::repo::{self, Pool};
@@ -38,6 +39,13 @@ pub enum Action {
     UserDisable(String),
     UserEnable(String),
     UserResetLink(String),
+    /// A checked copy of the database at `target`, replacing a file there only if told to.
+    Backup {
+        target: PathBuf,
+        overwrite: bool,
+    },
+    /// The backup `source` in place of the database (refused while a server has it).
+    Restore(PathBuf),
 }
 
 /// One command: its words and arguments as `--help` shows them, and what it does.
@@ -84,6 +92,16 @@ const COMMANDS: &[Usage] = &[
         arguments: "EMAIL",
         help: "print a one-time password-reset link (valid --reset-minutes)",
     },
+    Usage {
+        words: "backup",
+        arguments: "[--overwrite] FILE",
+        help: "write a checked copy of the database to FILE, safe while the server takes writes",
+    },
+    Usage {
+        words: "restore",
+        arguments: "FILE",
+        help: "put the backup FILE in place of the database (the server must be stopped)",
+    },
 ];
 
 const DEFAULT_USES: u32 = 1;
@@ -125,6 +143,10 @@ pub fn parse<E: Fn(&str) -> Option<String>>(args: Vec<String>, env: E) -> Result
             Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
             None => (arg.clone(), None),
         };
+        if name == "--overwrite" && inline.is_none() {
+            own.push((name, String::new()));
+            continue;
+        }
         if matches!(name.as_str(), "--uses" | "--days") {
             let value = inline
                 .or_else(|| args.next())
@@ -153,10 +175,15 @@ pub fn parse<E: Fn(&str) -> Option<String>>(args: Vec<String>, env: E) -> Result
 fn action(words: &[String], own: &[(String, String)]) -> Result<Action, String> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let flag = |name: &str| own.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
-    if let Some((name, _)) = own.first()
-        && words != ["invite", "create"]
-    {
-        return Err(format!("{name} belongs to 'invite create' (see --help)"));
+    for (name, _) in own {
+        let belongs_to = if name == "--overwrite" {
+            "backup"
+        } else {
+            "invite create"
+        };
+        if !words.join(" ").starts_with(belongs_to) {
+            return Err(format!("{name} belongs to '{belongs_to}' (see --help)"));
+        }
     }
     match words.as_slice() {
         ["invite", "create"] => Ok(Action::InviteCreate {
@@ -169,6 +196,11 @@ fn action(words: &[String], own: &[(String, String)]) -> Result<Action, String> 
         ["user", "disable", email] => Ok(Action::UserDisable((*email).to_owned())),
         ["user", "enable", email] => Ok(Action::UserEnable((*email).to_owned())),
         ["user", "reset-link", email] => Ok(Action::UserResetLink((*email).to_owned())),
+        ["backup", file] if !file.is_empty() => Ok(Action::Backup {
+            target: PathBuf::from(file),
+            overwrite: flag("--overwrite").is_some(),
+        }),
+        ["restore", file] if !file.is_empty() => Ok(Action::Restore(PathBuf::from(file))),
         _ => Err(usage_of(&words)),
     }
 }
@@ -218,8 +250,28 @@ impl From<repo::RepoError> for Failed {
 
 /// Runs a command; what it prints on success.
 pub fn run(task: &Task) -> Result<String, Failed> {
-    let pool = open(&task.config.db)?;
     let config = &task.config;
+    // Backup and restore handle the file themselves: they check it before and after copying.
+    match &task.action {
+        Action::Backup { target, overwrite } => {
+            let existing = match overwrite {
+                true => backup::Existing::Replace,
+                false => backup::Existing::Refuse,
+            };
+            let summary = backup::backup(&config.db, target, existing).map_err(Failed)?;
+            return Ok(format!(
+                "backup written to {}: {summary}\n",
+                target.display()
+            ));
+        }
+        Action::Restore(source) => {
+            let summary = backup::restore(&config.db, source).map_err(Failed)?;
+            let (source, db) = (source.display(), config.db.display());
+            return Ok(format!("restored {source} into {db}: {summary}\n"));
+        }
+        _ => {}
+    }
+    let pool = open(&config.db)?;
     match &task.action {
         Action::InviteCreate { uses, days } => invites::create(&pool, config, *uses, *days),
         Action::InviteList => invites::list(&pool),
@@ -228,6 +280,7 @@ pub fn run(task: &Task) -> Result<String, Failed> {
         Action::UserDisable(email) => users::disable(&pool, email),
         Action::UserEnable(email) => users::enable(&pool, email),
         Action::UserResetLink(email) => users::reset_link(&pool, config, email),
+        Action::Backup { .. } | Action::Restore(_) => unreachable!("handled above"),
     }
 }
 
@@ -329,6 +382,41 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(action_of(&["user", "list", "--session-days", "0"]).is_err());
+    }
+
+    #[test]
+    fn backup_and_restore_name_their_file_and_take_the_database_as_the_server_does() {
+        assert_eq!(
+            action_of(&["backup", "copy.db"]),
+            Ok(Action::Backup {
+                target: "copy.db".into(),
+                overwrite: false
+            })
+        );
+        assert_eq!(
+            action_of(&["backup", "--overwrite", "--db=x.db", "copy.db"]),
+            Ok(Action::Backup {
+                target: "copy.db".into(),
+                overwrite: true
+            })
+        );
+        assert_eq!(
+            action_of(&["restore", "copy.db", "--db", "y.db"]),
+            Ok(Action::Restore("copy.db".into()))
+        );
+        for bad in [
+            &["backup"][..],
+            &["backup", ""],
+            &["backup", "a.db", "b.db"],
+            &["restore", "--overwrite", "a.db"],
+            &["invite", "create", "--overwrite"],
+            &["restore", "--db"],
+            &["backup", "--bogus", "a.db"],
+            &["backup", "--db", "", "a.db"],
+        ] {
+            let reason = action_of(bad).expect_err("refused");
+            assert!(!reason.contains('\n'), "{reason}");
+        }
     }
 
     #[test]

@@ -175,6 +175,29 @@ pub fn begin_epoch(tx: &Tx) -> RepoResult<String> {
     )?)
 }
 
+/// After a restore: the file starts a timeline no client has seen. Its epochs and stored
+/// events go, so every resume point handed out before (a token of any earlier epoch, or a
+/// plain id up to `past`, the newest id either the restored or the replaced database handed
+/// out) is answered with `resync`; new events count on from above all of them.
+pub fn start_new_timeline(tx: &Tx, past: EventId) -> RepoResult<()> {
+    tx.execute("DELETE FROM epochs", [])?;
+    tx.execute("DELETE FROM events", [])?;
+    // With no events left, a plain id below the sequence counts as pruned: one more than
+    // `past` puts every id handed out before below it.
+    let floor = past.0.max(newest_id(tx)?.0) + 1;
+    let raised = tx.execute(
+        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'events'",
+        [floor],
+    )?;
+    if raised == 0 {
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?1)",
+            [floor],
+        )?;
+    }
+    Ok(())
+}
+
 /// The last event id an id of `epoch` can name: `Some(None)` for the current epoch (no limit
 /// but the newest event), `None` for an epoch this database never had.
 pub fn epoch_end(conn: &Connection, epoch: &str) -> RepoResult<Option<Option<EventId>>> {

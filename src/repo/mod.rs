@@ -3,11 +3,13 @@
 //! of the program sees. One file per table beside it, one function per query; `query_plans`
 //! checks that the hot paths' statements stay few and use their indexes.
 
+pub mod backup;
 pub mod conversations;
 pub mod emotes;
 pub mod events;
 mod ids;
 pub mod invites;
+pub mod lock;
 pub mod messages;
 #[cfg(test)]
 mod query_plans;

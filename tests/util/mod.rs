@@ -27,6 +27,15 @@ use tempfile::TempDir;
 pub const BIN: &str = env!("CARGO_BIN_EXE_emotechat");
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The schema version today's binary writes, as `schema.sql` sets it.
+pub fn schema_version() -> i64 {
+    include_str!("../../schema.sql")
+        .lines()
+        .find_map(|line| line.strip_prefix("PRAGMA user_version = "))
+        .and_then(|rest| rest.trim_end_matches(';').parse().ok())
+        .expect("schema.sql sets PRAGMA user_version")
+}
+
 pub struct TestServer {
     child: Child,
     pub base: String,
