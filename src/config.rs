@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::address::ListenAddr;
 use crate::ratelimit::{Budget, Budgets};
 
 use crate::http::forwarded::{IpRange, TrustedProxies};
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
-    pub addr: SocketAddr,
+    pub addr: ListenAddr,
     pub db: PathBuf,
     /// Base of the links the server hands out; `None` means `http://<bound address>`.
     pub public_url: Option<String>,
@@ -111,7 +112,7 @@ const SETTINGS: &[Setting] = &[
         flag: "--addr",
         env: "EMOTECHAT_ADDR",
         default: "127.0.0.1:8080",
-        help: "address to listen on, IP:PORT (port 0 picks a free port)",
+        help: "address to listen on: IP:PORT, [IPv6]:PORT or HOST:PORT (port 0 picks a free port)",
     },
     Setting {
         flag: "--db",
@@ -409,10 +410,9 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
                 .map_or_else(String::new, |s| s.default.to_owned())
         })
     };
-    let addr = text("--addr");
-    let addr: SocketAddr = addr
+    let addr: ListenAddr = text("--addr")
         .parse()
-        .map_err(|_| format!("--addr '{addr}' is not an IP:PORT address"))?;
+        .map_err(|reason| format!("--addr {reason}"))?;
     let db = PathBuf::from(text("--db"));
     if db.as_os_str().is_empty() {
         return Err("--db must not be empty".into());
@@ -736,6 +736,18 @@ mod tests {
                 .contains("127.0.0.2".parse().expect("ip"))
         );
         assert!(serve(&["--trust-proxy", "localhost"], &[]).is_err());
+    }
+
+    #[test]
+    fn listen_addresses_may_be_ipv6_or_host_names() {
+        for addr in ["[::]:8080", "[::1]:0", "localhost:8080", "0.0.0.0:80"] {
+            let config = serve(&["--addr", addr], &[]).expect(addr);
+            assert_eq!(config.addr.to_string(), addr);
+        }
+        for bad in ["::1:8080", "[::1]", "localhost", "local_host:80"] {
+            let reason = serve(&["--addr", bad], &[]).expect_err(bad);
+            assert!(reason.starts_with("--addr '"), "{reason}");
+        }
     }
 
     #[test]

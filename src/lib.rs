@@ -3,8 +3,9 @@
 //! `start` is what both `main` and anything embedding the server call: it opens the
 //! database, binds the address, and returns a handle to the running server.
 
-// Public: what the `emotechat` command (`config`) and the fuzz targets (`http::parse`) use.
-// Everything else is the server's own.
+// Public: what the `emotechat` command (`config`, with its `address`) and the fuzz targets
+// (`http::parse`) use. Everything else is the server's own.
+pub mod address;
 pub(crate) mod app;
 pub(crate) mod auth;
 pub mod config;
@@ -121,9 +122,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         web: web::WebClient::build(),
     });
     let handler: Handler = Arc::new(move |request| http::handle(&app, request));
-    let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)
+    let server = Server::bind(&config.addr, limits(&config), http::body_limit, handler)
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.addr)))?;
     let addr = server.addr();
+    say_which_address(&config.addr, addr);
     let mailer = Mailer::new(config.mail_command.clone(), config.public_url_for(addr));
     inbox
         .start_worker(pool.clone(), mailer, config.reset_minutes)
@@ -140,6 +142,20 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         pool,
         hub,
     })
+}
+
+/// A host name may stand for several addresses, of which the server listens on the first it
+/// could bind: the log says which.
+fn say_which_address(asked: &address::ListenAddr, bound: SocketAddr) {
+    if let Some(name) = asked.host_name() {
+        let all: Vec<String> = std::net::ToSocketAddrs::to_socket_addrs(asked)
+            .map(|found| found.map(|a| a.ip().to_string()).collect())
+            .unwrap_or_default();
+        log::info!(
+            "{name} resolves to {}; listening on {bound}, the first that could be bound",
+            all.join(", ")
+        );
+    }
 }
 
 fn limits(config: &Config) -> Limits {
