@@ -41,6 +41,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// Where Prometheus metrics are served, apart from the API; none by default.
+    pub metrics_addr: Option<ListenAddr>,
 }
 
 /// What the connection layer allows one client and all of them together.
@@ -95,6 +97,7 @@ impl fmt::Debug for Config {
             .field("stream_ticket_secs", &self.stream_ticket_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }
@@ -312,6 +315,12 @@ const SETTINGS: &[Setting] = &[
         default: "30",
         help: "seconds a single-use stream ticket can be used for (1-300)",
     },
+    Setting {
+        flag: "--metrics-addr",
+        env: "EMOTECHAT_METRICS_ADDR",
+        default: "none",
+        help: "address to serve Prometheus metrics on at /metrics, apart from the API: IP:PORT, [IPv6]:PORT or HOST:PORT",
+    },
 ];
 
 /// What the command line asks for.
@@ -413,6 +422,11 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
     let addr: ListenAddr = text("--addr")
         .parse()
         .map_err(|reason| format!("--addr {reason}"))?;
+    let metrics_addr = value_of("--metrics-addr")
+        .filter(|value| value != "none" && !value.trim().is_empty())
+        .map(|value| value.parse::<ListenAddr>())
+        .transpose()
+        .map_err(|reason| format!("--metrics-addr {reason}"))?;
     let db = PathBuf::from(text("--db"));
     if db.as_os_str().is_empty() {
         return Err("--db must not be empty".into());
@@ -521,6 +535,7 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         )?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
+        metrics_addr,
     })
 }
 
@@ -748,6 +763,24 @@ mod tests {
             let reason = serve(&["--addr", bad], &[]).expect_err(bad);
             assert!(reason.starts_with("--addr '"), "{reason}");
         }
+    }
+
+    #[test]
+    fn metrics_are_off_unless_given_an_address() {
+        assert_eq!(serve(&[], &[]).expect("valid").metrics_addr, None);
+        assert_eq!(
+            serve(&["--metrics-addr", "none"], &[])
+                .expect("valid")
+                .metrics_addr,
+            None
+        );
+        let on = serve(&[], &[("EMOTECHAT_METRICS_ADDR", "[::1]:9100")]).expect("valid");
+        assert_eq!(
+            on.metrics_addr.map(|a| a.to_string()).as_deref(),
+            Some("[::1]:9100")
+        );
+        let reason = serve(&["--metrics-addr", "9100"], &[]).expect_err("no host");
+        assert!(reason.starts_with("--metrics-addr '9100'"), "{reason}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) mod handlers;
 pub(crate) mod housekeeping;
 pub mod http;
 pub(crate) mod mail;
+pub(crate) mod metrics;
 pub(crate) mod ratelimit;
 pub(crate) mod realtime;
 pub(crate) mod repo;
@@ -62,6 +63,7 @@ pub struct Running {
     stopper: Stopper,
     pool: repo::Pool,
     hub: Arc<Hub>,
+    metrics: Option<metrics::Listener>,
 }
 
 impl Running {
@@ -70,11 +72,19 @@ impl Running {
         self.addr
     }
 
+    /// Where metrics are served, when `--metrics-addr` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Listener::addr)
+    }
+
     /// Stops gracefully: no new connections, realtime streams ended at once (their clients
     /// reconnect to the next server, and would otherwise hold the stop up for the whole
     /// deadline), idle ones closed, requests in flight given up to `deadline` to finish; then
     /// the write-ahead log is folded into the database file.
     pub fn shutdown(self, deadline: Duration) {
+        if let Some(metrics) = self.metrics {
+            metrics.stop();
+        }
         self.hub.close_all();
         if !self.stopper.stop(deadline) {
             log::warn!(
@@ -120,12 +130,27 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             auth::tickets::CAPACITY,
         ),
         web: web::WebClient::build(),
+        metrics: metrics::Metrics::new(http::route_labels()),
     });
-    let handler: Handler = Arc::new(move |request| http::handle(&app, request));
+    let handling = Arc::clone(&app);
+    let handler: Handler = Arc::new(move |request| http::handle(&handling, request));
     let server = Server::bind(&config.addr, limits(&config), http::body_limit, handler)
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.addr)))?;
     let addr = server.addr();
     say_which_address(&config.addr, addr);
+    let metrics =
+        match &config.metrics_addr {
+            Some(metrics_addr) => {
+                let sources = metrics::Sources {
+                    app,
+                    connections: server.stopper(),
+                };
+                Some(metrics::serve(metrics_addr, sources).map_err(|e| {
+                    StartError(format!("cannot serve metrics on {metrics_addr}: {e}"))
+                })?)
+            }
+            None => None,
+        };
     let mailer = Mailer::new(config.mail_command.clone(), config.public_url_for(addr));
     inbox
         .start_worker(pool.clone(), mailer, config.reset_minutes)
@@ -141,6 +166,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         stopper,
         pool,
         hub,
+        metrics,
     })
 }
 

@@ -19,6 +19,7 @@ mod hostile;
 mod isolation;
 mod limits;
 mod messages;
+mod metrics;
 mod password_reset;
 mod profile;
 mod reactions;

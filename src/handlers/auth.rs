@@ -107,11 +107,13 @@ pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
     let Some((user, stored_hash)) = found else {
         let guess = guesses::reserve(app, client, Account::Unknown(&email))?;
         app.hasher.verify_dummy(&password)?;
+        app.metrics.login_failed();
         return Err(guess.wrong(None));
     };
     let guess = guesses::reserve(app, client, Account::User(user.id))?;
     let verdict = app.hasher.verify(&password, &stored_hash)?;
     if !verdict.matches {
+        app.metrics.login_failed();
         return Err(guess.wrong(Some(user.id)));
     }
     // The right password: the reserved guess is given back.
