@@ -3,6 +3,7 @@
 mod util;
 
 mod accounts;
+mod addresses;
 mod browser;
 mod browser_a11y;
 mod browser_live;
