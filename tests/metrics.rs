@@ -316,6 +316,33 @@ fn a_known_workload_gives_exactly_its_numbers() {
     );
 }
 
+/// The metric names in the first column of README.md's table under *Metrics*.
+fn readme_metrics() -> BTreeSet<String> {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|section| section.starts_with("Metrics\n"))
+        .expect("README has a Metrics section");
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_readme_documents_every_metric_and_no_other() {
+    let server = TestServer::start_with(&["--metrics-addr", "127.0.0.1:0"]);
+    let page = scrape(&metrics_addr(&server));
+    let declared: BTreeSet<String> = page
+        .text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next().map(str::to_owned))
+        .collect();
+    assert_eq!(declared, readme_metrics());
+}
+
 #[test]
 fn each_port_answers_only_its_own_paths() {
     let server = TestServer::start_with(&["--metrics-addr", "127.0.0.1:0"]);
