@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::{TestServer, sse};
+use crate::util::{TestServer, sse, ws};
 
 /// A metrics page, parsed and checked against the format's rules.
 struct Page {
@@ -225,6 +225,9 @@ fn requests(method: &str, route: &str, status: u16) -> String {
     )
 }
 
+const SSE_STREAMS: &str = "emotechat_open_streams{transport=\"sse\"}";
+const WS_STREAMS: &str = "emotechat_open_streams{transport=\"websocket\"}";
+
 #[test]
 fn a_known_workload_gives_exactly_its_numbers() {
     let server = TestServer::start_with(&[
@@ -238,6 +241,7 @@ fn a_known_workload_gives_exactly_its_numbers() {
     let addr = metrics_addr(&server);
     let idle = scrape(&addr);
     assert_eq!(idle.value("emotechat_messages_sent_total"), 0.0);
+    assert_eq!(idle.value(SSE_STREAMS) + idle.value(WS_STREAMS), 0.0);
     assert!(!idle.text.contains("emotechat_http_requests_total{"));
 
     let ada = server.user("Ada");
@@ -252,9 +256,15 @@ fn a_known_workload_gives_exactly_its_numbers() {
     let refused = server.send(&ada.token, group, json!({"body": "four"}));
     refused.assert_error(429, "rate_limited");
     assert_eq!(server.request("GET", "/no/such/path").send().status, 404);
-    let _stream = sse::subscribe(&server, &bob, None);
+    let sse_stream = sse::subscribe(&server, &bob, None);
+    let ws_streams = [
+        ws::connect(&server, &ada, ""),
+        ws::connect(&server, &bob, ""),
+    ];
 
-    let page = scrape_until(&addr, |page| page.value("emotechat_open_streams") == 1.0);
+    let page = scrape_until(&addr, |page| {
+        page.value(SSE_STREAMS) == 1.0 && page.value(WS_STREAMS) == 2.0
+    });
     let messages = "/api/conversations/{id}/messages";
     for (series, expected) in [
         (requests("POST", "/api/auth/register", 200), 2.0),
@@ -281,7 +291,9 @@ fn a_known_workload_gives_exactly_its_numbers() {
             "emotechat_rate_limited_total{rule=\"login_failures_per_account\"}".into(),
             0.0,
         ),
-        ("emotechat_open_streams".into(), 1.0),
+        (SSE_STREAMS.into(), 1.0),
+        (WS_STREAMS.into(), 2.0),
+        (requests("GET", "/api/ws", 101), 2.0),
         (
             format!(
                 "emotechat_build_info{{version=\"{}\"}}",
@@ -297,10 +309,10 @@ fn a_known_workload_gives_exactly_its_numbers() {
         .keys()
         .filter(|k| k.starts_with("emotechat_http_requests_total{"))
         .count();
-    assert_eq!(request_series, 8, "nothing else was asked:\n{}", page.text);
+    assert_eq!(request_series, 9, "nothing else was asked:\n{}", page.text);
     assert!(
-        page.value("emotechat_open_connections") >= 1.0,
-        "the stream's connection at least"
+        page.value("emotechat_open_connections") >= 3.0,
+        "the streams' connections at least"
     );
     // Each of the 2 registrations, 2 logins, the group and the 3 sends wrote once; the server
     // wrote its own rows at start (stream epoch, housekeeping).
@@ -313,6 +325,16 @@ fn a_known_workload_gives_exactly_its_numbers() {
     assert!(
         !page.text.contains("/no/such/path"),
         "paths never become labels"
+    );
+    // Streams leave the count when their clients go.
+    drop(sse_stream);
+    drop(ws_streams);
+    let after = scrape_until(&addr, |page| {
+        page.value(SSE_STREAMS) == 0.0 && page.value(WS_STREAMS) == 0.0
+    });
+    assert_eq!(
+        (after.value(SSE_STREAMS), after.value(WS_STREAMS)),
+        (0.0, 0.0)
     );
 }
 

@@ -24,6 +24,7 @@ pub use listener::Listener;
 use crate::address::ListenAddr;
 use crate::app::App;
 use crate::http::server::Stopper;
+use crate::realtime::hub::Transport;
 use histogram::REQUEST_SECONDS;
 use text::{Exposition, Kind};
 
@@ -180,12 +181,18 @@ pub fn render(sources: &Sources) -> String {
         "Open connections to the API listener, realtime streams included.",
         sources.connections.open_connections() as f64,
     );
-    gauge(
-        &mut page,
+    page.declare(
         "emotechat_open_streams",
-        "Open realtime streams, Server-Sent Events and WebSocket together.",
-        app.realtime.hub.open_streams() as f64,
+        Kind::Gauge,
+        "Open realtime streams, by transport (Server-Sent Events or WebSocket).",
     );
+    for transport in Transport::ALL {
+        page.sample(
+            "emotechat_open_streams",
+            &[("transport", transport.name())],
+            app.realtime.hub.open_streams_over(transport) as f64,
+        );
+    }
     counter(
         &mut page,
         "emotechat_messages_sent_total",
