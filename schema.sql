@@ -4,6 +4,9 @@
 
 -- Accounts ---------------------------------------------------------------------------------
 
+-- `disabled_at`: when an operator disabled the account (`emotechat user disable`), NULL while
+-- it may sign in. `last_seen_at`: its last login or request, at the granularity sessions are
+-- touched with. Both added by version 7 with ALTER TABLE, hence on a line of their own.
 CREATE TABLE users (
     id            INTEGER PRIMARY KEY,
     name          TEXT    NOT NULL,
@@ -14,7 +17,10 @@ CREATE TABLE users (
     email_lower   TEXT    NOT NULL UNIQUE,
     password_hash TEXT    NOT NULL,
     created_at    INTEGER NOT NULL
-);
+    , disabled_at INTEGER, last_seen_at INTEGER);
+
+-- the disabled accounts, which the server looks at every second to close their streams
+CREATE INDEX users_disabled ON users(disabled_at) WHERE disabled_at IS NOT NULL;
 
 -- How many users there are, kept by triggers: every page of the users list reports the
 -- total, and counting a million rows per request would not do.
@@ -50,6 +56,20 @@ CREATE TABLE password_resets (
 );
 CREATE INDEX password_resets_by_user ON password_resets(user_id);
 CREATE INDEX password_resets_by_expiry ON password_resets(expires_at);
+
+-- Invite codes for `--registration invite`.
+CREATE TABLE invites (
+    id         INTEGER PRIMARY KEY,
+    -- SHA-256 of the code; the code itself is shown once, when it is made, and never stored
+    code_hash  BLOB    NOT NULL UNIQUE,
+    -- the code's first characters, so that an operator can tell codes apart in a list
+    prefix     TEXT    NOT NULL,
+    max_uses   INTEGER NOT NULL,
+    -- counted in the write that creates the account, so uses never pass max_uses
+    uses       INTEGER NOT NULL DEFAULT 0 CHECK (uses <= max_uses),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 
 -- Chat -------------------------------------------------------------------------------------
 
@@ -140,4 +160,4 @@ CREATE TABLE epochs (
     first_event INTEGER NOT NULL
 );
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

@@ -3,11 +3,11 @@
 //! anything is opened. Uses std only.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::address::ListenAddr;
+use crate::admin;
 use crate::ratelimit::{Budget, Budgets};
 
 use crate::http::forwarded::{IpRange, TrustedProxies};
@@ -43,6 +43,19 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Where Prometheus metrics are served, apart from the API; none by default.
     pub metrics_addr: Option<ListenAddr>,
+    /// Who may create an account.
+    pub registration: Registration,
+}
+
+/// Who may create an account through `POST /api/auth/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Anyone.
+    Open,
+    /// Whoever has an unused, unexpired invite code (`emotechat invite create`).
+    Invite,
+    /// Nobody; accounts that exist go on working.
+    Closed,
 }
 
 /// What the connection layer allows one client and all of them together.
@@ -98,6 +111,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .field("metrics_addr", &self.metrics_addr)
+            .field("registration", &self.registration)
             .finish()
     }
 }
@@ -134,6 +148,12 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_MAIL_COMMAND",
         default: "none",
         help: "shell command given each reset mail on stdin (e.g. 'sendmail -t'); none logs the link",
+    },
+    Setting {
+        flag: "--registration",
+        env: "EMOTECHAT_REGISTRATION",
+        default: "open",
+        help: "who may create an account: open, invite (an invite code is needed) or closed",
     },
     Setting {
         flag: "--session-days",
@@ -327,6 +347,8 @@ const SETTINGS: &[Setting] = &[
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Serve(Box<Config>),
+    /// An operator's command on the database (`emotechat invite ...`, `emotechat user ...`).
+    Admin(Box<admin::Task>),
     Help,
     Version,
 }
@@ -342,7 +364,8 @@ pub fn help_text() -> String {
     let env_width = SETTINGS.iter().map(|s| s.env.len()).max().unwrap_or(0);
     let mut text = format!(
         "EmoteChat {} - a self-hosted chat server\n\n\
-         Usage: emotechat [serve] [OPTIONS]\n\n\
+         Usage: emotechat [serve] [OPTIONS]\n       \
+         emotechat COMMAND [ARGUMENTS] [OPTIONS]   (see Commands below)\n\n\
          Options (each also read from its environment variable; a flag wins):\n",
         env!("CARGO_PKG_VERSION")
     );
@@ -358,6 +381,8 @@ pub fn help_text() -> String {
     let width = flag_width + 1 + env_width;
     text.push_str(&format!("  {:<width$} print this help\n", "--help"));
     text.push_str(&format!("  {:<width$} print the version\n", "--version"));
+    text.push('\n');
+    text.push_str(&admin::help_text());
     text
 }
 
@@ -372,11 +397,26 @@ where
     I: IntoIterator<Item = String>,
     E: Fn(&str) -> Option<String>,
 {
-    let mut flags: Vec<(&'static Setting, String)> = Vec::new();
-    let mut args = args.into_iter().peekable();
-    if args.peek().map(String::as_str) == Some("serve") {
-        args.next();
+    let mut args: Vec<String> = args.into_iter().collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => {
+            args.remove(0);
+        }
+        Some(word) if admin::is_command(word) => return admin::parse(args, env),
+        _ => {}
     }
+    parse_settings(args, env)
+}
+
+/// Parses setting flags (and `--help`, `--version`) into `Serve` with the settings they make:
+/// the server's command line, and the settings part of an operator's command.
+pub(crate) fn parse_settings<I, E>(args: I, env: E) -> Result<Command, String>
+where
+    I: IntoIterator<Item = String>,
+    E: Fn(&str) -> Option<String>,
+{
+    let mut flags: Vec<(&'static Setting, String)> = Vec::new();
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
@@ -536,7 +576,19 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
         metrics_addr,
+        registration: parse_registration(&text("--registration"))?,
     })
+}
+
+fn parse_registration(value: &str) -> Result<Registration, String> {
+    match value {
+        "open" => Ok(Registration::Open),
+        "invite" => Ok(Registration::Invite),
+        "closed" => Ok(Registration::Closed),
+        _ => Err(format!(
+            "--registration '{value}' must be open, invite or closed"
+        )),
+    }
 }
 
 fn parse_origins(list: &str) -> Result<Vec<String>, String> {
@@ -669,8 +721,9 @@ fn on_off(flag: &str, value: &str) -> Result<bool, String> {
 }
 
 impl Config {
-    /// The base URL for links, once the real listening address is known.
-    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+    /// The base URL for links: `--public-url`, or else the address listened on (the bound one
+    /// once known, with its real port; an IPv6 address in brackets either way).
+    pub fn public_url_for(&self, bound: impl fmt::Display) -> String {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"))
@@ -742,6 +795,14 @@ mod tests {
         assert_eq!(config.ws_frame_burst, 60);
         assert_eq!(config.stream_session_check_secs, 60);
         assert_eq!(config.stream_ticket_secs, 30);
+        assert_eq!(config.registration, Registration::Open);
+        for (value, mode) in [
+            ("invite", Registration::Invite),
+            ("closed", Registration::Closed),
+        ] {
+            let chosen = serve(&[], &[("EMOTECHAT_REGISTRATION", value)]).expect("valid");
+            assert_eq!(chosen.registration, mode);
+        }
         assert_eq!(serve(&["serve"], &[]), Ok(config));
         let proxied = serve(&["--trust-proxy", "127.0.0.1, ::1"], &[]).expect("valid");
         assert!(proxied.trusted_proxies.contains("::1".parse().expect("ip")));
@@ -841,6 +902,7 @@ mod tests {
             &["--ws-frames-per-minute", "0"],
             &["--ws-frame-burst", "100001"],
             &["--stream-session-check", "0"],
+            &["--registration", "sometimes"],
             &["--bogus", "1"],
         ] {
             let reason = serve(bad, &[]).expect_err("should be refused");

@@ -28,6 +28,12 @@ pub enum Kind {
     Unauthorized,
     InvalidCredentials,
     Forbidden,
+    /// `--registration closed`: no new accounts.
+    RegistrationClosed,
+    /// `--registration invite` and no invite code in the body.
+    InviteRequired,
+    /// An invite code that is unknown, used up, expired or revoked.
+    InviteInvalid,
     NotFound,
     MethodNotAllowed,
     EmailTaken,
@@ -52,7 +58,10 @@ impl Kind {
             | Kind::InvalidParameter
             | Kind::InvalidToken => 400,
             Kind::Unauthorized | Kind::InvalidCredentials => 401,
-            Kind::Forbidden => 403,
+            Kind::Forbidden
+            | Kind::RegistrationClosed
+            | Kind::InviteRequired
+            | Kind::InviteInvalid => 403,
             Kind::NotFound => 404,
             Kind::MethodNotAllowed => 405,
             Kind::EmailTaken | Kind::Conflict | Kind::QuotaExceeded => 409,
@@ -82,6 +91,9 @@ impl Kind {
             Kind::Unauthorized => "unauthorized",
             Kind::InvalidCredentials => "invalid_credentials",
             Kind::Forbidden => "forbidden",
+            Kind::RegistrationClosed => "registration_closed",
+            Kind::InviteRequired => "invite_required",
+            Kind::InviteInvalid => "invite_invalid",
             Kind::NotFound => "not_found",
             Kind::MethodNotAllowed => "method_not_allowed",
             Kind::EmailTaken => "email_taken",

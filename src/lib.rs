@@ -3,9 +3,10 @@
 //! `start` is what both `main` and anything embedding the server call: it opens the
 //! database, binds the address, and returns a handle to the running server.
 
-// Public: what the `emotechat` command (`config`, with its `address`) and the fuzz targets
-// (`http::parse`) use. Everything else is the server's own.
+// Public: what the `emotechat` command (`config` with its `address`, `admin`) and the fuzz
+// targets (`http::parse`) use. Everything else is the server's own.
 pub mod address;
+pub mod admin;
 pub(crate) mod app;
 pub(crate) mod auth;
 pub mod config;
@@ -110,6 +111,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         queue: STREAM_QUEUE,
     }));
     let poke = realtime::dispatcher::start(pool.clone(), Arc::clone(&hub)).map_err(StartError)?;
+    realtime::lockouts::start(pool.clone(), Arc::clone(&hub))
+        .map_err(|e| StartError(format!("cannot start the lockout watch: {e}")))?;
     let epoch = repo::write(&pool, repo::events::begin_epoch)
         .map_err(|e| StartError(format!("cannot begin a stream epoch: {e}")))?;
     housekeeping::start(pool.clone(), config.event_retention_days)

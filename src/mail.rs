@@ -28,7 +28,7 @@ impl Mailer {
     }
 
     pub fn send_reset_link(&self, user_id: UserId, to: &str, token: &str, valid_minutes: u32) {
-        let link = format!("{}/reset-password?token={token}", self.public_url);
+        let link = crate::resets::link(&self.public_url, token);
         let Some(command) = &self.command else {
             log::warn!(
                 "no mail command configured; password reset link for user {user_id}: {link}"

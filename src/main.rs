@@ -1,10 +1,12 @@
 //! The `emotechat` command: settings from flags and environment, then the server until
-//! SIGTERM or SIGINT, which stop it gracefully.
+//! SIGTERM or SIGINT, which stop it gracefully; or an operator's command on the database
+//! (`emotechat invite ...`, `emotechat user ...`; see `admin`).
 
 use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use emotechat::admin;
 use emotechat::config::{self, Command};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -18,13 +20,15 @@ enum Failure {
     Usage(String),
     /// The server could not start: exit code 1.
     Start(String),
+    /// An operator's command failed (no such database, account or invite): exit code 1.
+    Admin(String),
 }
 
 impl Failure {
     fn exit_code(&self) -> ExitCode {
         match self {
             Failure::Usage(_) => ExitCode::from(2),
-            Failure::Start(_) => ExitCode::FAILURE,
+            Failure::Start(_) | Failure::Admin(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -32,7 +36,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(reason) | Failure::Start(reason) => f.write_str(reason),
+            Failure::Usage(reason) | Failure::Start(reason) | Failure::Admin(reason) => {
+                f.write_str(reason)
+            }
         }
     }
 }
@@ -51,6 +57,11 @@ fn run() -> Result<(), Failure> {
     let command = config::parse(std::env::args().skip(1), |name| std::env::var(name).ok());
     let config = match command.map_err(Failure::Usage)? {
         Command::Serve(config) => *config,
+        Command::Admin(task) => {
+            let output = admin::run(&task).map_err(|failed| Failure::Admin(failed.to_string()))?;
+            print!("{output}");
+            return Ok(());
+        }
         Command::Help => {
             print!("{}", config::help_text());
             return Ok(());

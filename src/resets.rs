@@ -1,13 +1,13 @@
 //! Password-reset requests, worked off the request path. The handler only queues the address
 //! and answers at once, so a known and an unknown email take the same time to answer; this
 //! worker looks the account up, stores a fresh token (dropping older ones) and hands the link
-//! to the mailer.
+//! to the mailer; a disabled account gets none.
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread;
 
 use crate::auth::token;
-use crate::domain::{Email, Timestamp};
+use crate::domain::{Email, Timestamp, UserId};
 use crate::mail::Mailer;
 use crate::repo::{self, Pool, resets, users};
 
@@ -66,13 +66,29 @@ fn issue(pool: &Pool, mailer: &Mailer, valid_minutes: u32, email: &Email) -> Res
     let Some(user) = found else {
         return Ok(());
     };
+    // A disabled account gets no link: it could not sign in with the new password anyway.
+    if repo::read(pool, |conn| users::is_disabled(conn, user.id)).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let token = store_fresh_token(pool, user.id, valid_minutes)?;
+    mailer.send_reset_link(user.id, &user.email, &token, valid_minutes);
+    Ok(())
+}
+
+/// Stores a new reset token for the user, valid `valid_minutes`, in place of any older one;
+/// the token, for the link. Also what `emotechat user reset-link` hands out.
+pub fn store_fresh_token(pool: &Pool, user: UserId, valid_minutes: u32) -> Result<String, String> {
     let issued = token::issue().map_err(|e| format!("random source: {e}"))?;
     let now = Timestamp::now();
     let expires_at = now.plus_minutes(valid_minutes);
     repo::write(pool, |tx| {
-        resets::replace(tx, user.id, &issued.digest, now, expires_at)
+        resets::replace(tx, user, &issued.digest, now, expires_at)
     })
     .map_err(|e| e.to_string())?;
-    mailer.send_reset_link(user.id, &user.email, &issued.token, valid_minutes);
-    Ok(())
+    Ok(issued.token)
+}
+
+/// The web client's page a reset token is used on.
+pub fn link(public_url: &str, token: &str) -> String {
+    format!("{public_url}/reset-password?token={token}")
 }

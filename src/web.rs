@@ -2,13 +2,15 @@
 //! forms, prepared once at start-up.
 //!
 //! Assets are served under `/assets/<version>/<name>`, where the version is a digest of every
-//! file, so a URL's content never changes: browsers may keep them for a year without asking
-//! again (`immutable`), and a new build moves all of them to a new version at once. The
-//! modules import each other by relative paths (`./api.js`), which resolve under the same
-//! version. Only the page itself (`index.html`, with `%ASSETS%` replaced by the versioned
-//! path) is revalidated on every load. Text is gzipped once, here, for clients that accept it.
+//! file (the page and the service worker included), so a URL's content never changes:
+//! browsers may keep them for a year without asking again (`immutable`), and a new build
+//! moves all of them to a new version at once. The modules import each other by relative
+//! paths (`./api.js`), which resolve under the same version. Only the page itself
+//! (`index.html`, with `%ASSETS%` replaced by the versioned path) is revalidated on every
+//! load. Text is gzipped once, here, for clients that accept it.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -101,10 +103,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 /// One file as served: identity bytes, gzipped bytes if that is smaller, and its validator.
+/// The bytes are shared, so a response reads them where they are instead of copying them.
 pub struct Served {
     pub content_type: &'static str,
-    pub bytes: Vec<u8>,
-    pub gzipped: Option<Vec<u8>>,
+    pub bytes: Arc<[u8]>,
+    pub gzipped: Option<Arc<[u8]>>,
     /// A weak validator (`W/"…"`): both encodings are the same content.
     pub etag: String,
 }
@@ -112,10 +115,12 @@ pub struct Served {
 impl Served {
     fn new(content_type: &'static str, bytes: Vec<u8>) -> Served {
         let etag = format!("W/\"{}\"", short_digest(&[&bytes]));
-        let gzipped = gzip(&bytes).filter(|packed| packed.len() < bytes.len());
+        let gzipped = gzip(&bytes)
+            .filter(|packed| packed.len() < bytes.len())
+            .map(Arc::from);
         Served {
             content_type,
-            bytes,
+            bytes: Arc::from(bytes),
             gzipped,
             etag,
         }
@@ -132,11 +137,7 @@ pub struct WebClient {
 
 impl WebClient {
     pub fn build() -> WebClient {
-        let contents: Vec<&[u8]> = FILES
-            .iter()
-            .flat_map(|(name, _, bytes)| [name.as_bytes(), bytes])
-            .collect();
-        let version = short_digest(&contents);
+        let version = version_of(INDEX, WORKER, FILES);
         let page = INDEX.replace("%ASSETS%", &format!("/assets/{version}"));
         let paths: Vec<String> = FILES
             .iter()
@@ -176,6 +177,21 @@ impl WebClient {
             .find(|(known, _)| *known == name)
             .map(|(_, served)| served)
     }
+}
+
+/// The digest of the page, the worker and every asset. The page and the worker count too:
+/// the worker keeps the page in a cache named by the version, so a changed page must make a
+/// new version (and so a new worker, which drops the old cache).
+fn version_of(index: &str, worker: &str, files: &[(&str, &str, &[u8])]) -> String {
+    let contents: Vec<&[u8]> = [index.as_bytes(), worker.as_bytes()]
+        .into_iter()
+        .chain(
+            files
+                .iter()
+                .flat_map(|(name, _, bytes)| [name.as_bytes(), *bytes]),
+        )
+        .collect();
+    short_digest(&contents)
 }
 
 /// The first 16 hex digits of the SHA-256 of the parts, in order.
@@ -233,7 +249,7 @@ mod tests {
     #[test]
     fn the_page_points_at_this_builds_assets() {
         let client = WebClient::build();
-        let page = String::from_utf8(client.page().bytes.clone()).expect("utf-8");
+        let page = String::from_utf8(client.page().bytes.to_vec()).expect("utf-8");
         assert!(!page.contains("%ASSETS%"));
         let app = format!("/assets/{}/app.js", client.version);
         assert!(page.contains(&app), "{page}");
@@ -245,7 +261,7 @@ mod tests {
     #[test]
     fn the_worker_keeps_every_file_of_this_build() {
         let client = WebClient::build();
-        let worker = String::from_utf8(client.worker().bytes.clone()).expect("utf-8");
+        let worker = String::from_utf8(client.worker().bytes.to_vec()).expect("utf-8");
         assert!(!worker.contains("%VERSION%") && !worker.contains("%FILES%"));
         assert!(worker.contains(&format!("const VERSION = '{}';", client.version)));
         for (name, _, _) in FILES {
@@ -257,6 +273,15 @@ mod tests {
     }
 
     #[test]
+    fn a_change_to_the_page_the_worker_or_an_asset_makes_a_new_version() {
+        let version = version_of(INDEX, WORKER, FILES);
+        assert_ne!(version_of("<p>changed</p>", WORKER, FILES), version);
+        assert_ne!(version_of(INDEX, "// changed", FILES), version);
+        assert_ne!(version_of(INDEX, WORKER, &FILES[1..]), version);
+        assert_eq!(version_of(INDEX, WORKER, FILES), version);
+    }
+
+    #[test]
     fn gzipped_forms_unpack_to_the_same_bytes() {
         let client = WebClient::build();
         let css = client.asset(&client.version, "style.css").expect("css");
@@ -265,7 +290,7 @@ mod tests {
         GzDecoder::new(&packed[..])
             .read_to_end(&mut unpacked)
             .expect("gunzip");
-        assert_eq!(unpacked, css.bytes);
+        assert_eq!(unpacked, &*css.bytes);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::domain::{
     self, ConversationId, MessageId, PageRequest, Session, SessionId, Timestamp, User, UserId,
+    describe_device,
 };
 use crate::realtime::event::EventKind;
 
@@ -107,6 +108,8 @@ pub struct SessionInfo {
     pub last_used_at: Timestamp,
     pub expires_at: Timestamp,
     pub user_agent: Option<String>,
+    /// A short name for the device, read from `user_agent` ("Chrome on Linux").
+    pub device: String,
     pub current: bool,
 }
 
@@ -118,6 +121,7 @@ impl SessionInfo {
             created_at: session.created_at,
             last_used_at: session.last_used_at,
             expires_at: session.expires_at,
+            device: describe_device(session.user_agent.as_deref()),
             user_agent: session.user_agent,
         }
     }

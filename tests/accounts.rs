@@ -157,6 +157,8 @@ fn login_returns_a_bearer_token_for_the_session() {
     assert_eq!(validated.body["expires_at"], expires);
 }
 
+/// The answers are the same; that they take the same time (the unknown email is checked
+/// against a dummy scrypt hash) is measured by `bench/login_timing.py`, not asserted here.
 #[test]
 fn wrong_password_and_unknown_email_look_the_same() {
     let server = TestServer::start();
@@ -167,36 +169,6 @@ fn wrong_password_and_unknown_email_look_the_same() {
     wrong.assert_error(401, "invalid_credentials");
     unknown.assert_error(401, "invalid_credentials");
     assert_eq!(wrong.body, unknown.body);
-}
-
-/// The unknown email is checked against a dummy scrypt hash, so it costs about the same as a
-/// wrong password; without the dummy it would answer in well under a millisecond.
-#[test]
-fn unknown_email_login_costs_a_full_password_check() {
-    let server = TestServer::start();
-    let email = server.register("Ada")["email"]
-        .as_str()
-        .expect("email")
-        .to_owned();
-    // The fastest of several tries: other work on a busy machine only ever adds time, so the
-    // minimum is the cost of the login itself (a median still moved with the load).
-    let fastest = |email: &str| {
-        (0..7)
-            .map(|_| {
-                let started = std::time::Instant::now();
-                assert_eq!(server.login(email, "not the password").status, 401);
-                started.elapsed()
-            })
-            .min()
-            .expect("tries")
-    };
-    let known = fastest(&email);
-    let unknown = fastest(&unique_email("nobody"));
-    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
-    assert!(
-        (0.5..2.0).contains(&ratio),
-        "known {known:?}, unknown {unknown:?}"
-    );
 }
 
 #[test]
@@ -279,6 +251,7 @@ fn sessions_list_the_callers_live_sessions_newest_first() {
     let sessions = reply.body["sessions"].as_array().expect("sessions");
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions[0]["user_agent"], "TestPhone/1.0");
+    assert_eq!(sessions[0]["device"], "TestPhone");
     assert_eq!(sessions[0]["current"], false);
     assert_eq!(sessions[1]["current"], true);
     for session in sessions {
@@ -288,6 +261,7 @@ fn sessions_list_the_callers_live_sessions_newest_first() {
             "last_used_at",
             "expires_at",
             "user_agent",
+            "device",
             "current",
         ] {
             assert!(session.get(key).is_some(), "{key} missing in {session}");
@@ -497,9 +471,15 @@ fn accounts_stored_before_normalisation_are_found_by_their_normal_form() {
             [id],
         )
         .expect("an older account");
-        // A version-4 file: before normalisation, and before the epochs table of version 6.
-        db.execute_batch("DROP TABLE epochs; PRAGMA user_version = 4;")
-            .expect("version");
+        // A version-4 file: before normalisation, before the epochs table of version 6 and
+        // the administration columns and table of version 7.
+        db.execute_batch(
+            "DROP TABLE epochs; DROP TABLE invites; DROP INDEX users_disabled;
+             ALTER TABLE users DROP COLUMN disabled_at;
+             ALTER TABLE users DROP COLUMN last_seen_at;
+             PRAGMA user_version = 4;",
+        )
+        .expect("version");
     }
     server.restart();
     let login = server.login("\u{c9}MILE@example.org", PASSWORD);

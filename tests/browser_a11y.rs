@@ -66,6 +66,9 @@ fn the_signed_out_views_have_no_serious_accessibility_violation() {
     page.role("link", "Create an account").click();
     page.role("button", "Create account");
     scan_and_shoot(&page, "register");
+    page.goto(&format!("{}/register?invite=an-invite-code", server.base));
+    page.role("textbox", "Invite code");
+    scan_and_shoot(&page, "register-invite");
     page.role("link", "Sign in").click();
     page.role("link", "Forgot password?").click();
     page.role("button", "Send reset link");

@@ -4,9 +4,14 @@ mod util;
 
 mod accounts;
 mod addresses;
+mod admin;
 mod browser;
 mod browser_a11y;
+mod browser_chat;
+mod browser_invite;
 mod browser_live;
+mod browser_panels;
+mod browser_pwa;
 mod cli;
 mod conversations;
 mod docs;

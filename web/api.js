@@ -10,6 +10,10 @@ export class ApiError extends Error {
   }
 }
 
+// What else the browser keeps for a signed-in user (see chat.js and outbox.js), forgotten
+// with the session.
+export const keptKeys = (userId) => [`emotechat.conversations.${userId}`, `emotechat.outbox.${userId}`];
+
 export const token = {
   get: () => localStorage.getItem(TOKEN_KEY),
   set: (value) => localStorage.setItem(TOKEN_KEY, value),

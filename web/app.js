@@ -1,6 +1,6 @@
 // Boot and routing: which view the address shows, signed in or out. The token lives in
 // localStorage, so a reload keeps one signed in.
-import { ApiError, get, token } from './api.js';
+import { ApiError, get, keptKeys, token } from './api.js';
 import { fill } from './dom.js';
 import { forgotView, registerView, resetView, signInView } from './signed_out.js';
 
@@ -17,7 +17,9 @@ function go(path, notice = '') {
 
 function render(notice = '') {
   const params = new URLSearchParams(location.search);
-  const ctx = { go, signedIn, notice, resetToken: params.get('token') ?? '' };
+  const ctx = {
+    go, signedIn, notice, resetToken: params.get('token') ?? '', invite: params.get('invite') ?? '',
+  };
   const view = {
     '/register': registerView,
     '/forgot-password': forgotView,
@@ -38,9 +40,17 @@ async function signedIn(user) {
 function signedOut() {
   leaveChat?.();
   leaveChat = null;
+  forget();
+  go('/');
+}
+
+// Everything the browser kept for the session: its token, who it was, their conversation
+// list and unsent messages. Also when the session ended elsewhere (a 401 on opening).
+function forget() {
+  const known = JSON.parse(localStorage.getItem(USER_KEY) ?? 'null');
   token.clear();
   localStorage.removeItem(USER_KEY);
-  go('/');
+  for (const key of known ? keptKeys(known.id) : []) localStorage.removeItem(key);
 }
 
 async function boot() {
@@ -52,7 +62,7 @@ async function boot() {
   } catch (err) {
     const known = JSON.parse(localStorage.getItem(USER_KEY) ?? 'null');
     if (err instanceof ApiError && err.status === 0 && known) return signedIn(known);
-    if (err instanceof ApiError && err.status === 401) token.clear();
+    if (err instanceof ApiError && err.status === 401) forget();
     render(err.status === 401 ? '' : err.message);
   }
 }

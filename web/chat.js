@@ -1,9 +1,9 @@
 // The signed-in app: the conversation list, the open conversation's messages and composer,
 // starting a conversation, and signing out. Messages are always inserted as text.
-import { call, get, post } from './api.js';
+import { call, get, keptKeys, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
-import { merged, messageView, withReaction } from './message.js';
+import { merged, messageView, shortcodes, withReaction } from './message.js';
 import { outbox } from './outbox.js';
 import { openAccount, openEmotes } from './panels.js';
 
@@ -19,11 +19,16 @@ function choosePrompt() {
 
 export function openChat(root, me, signedOut) {
   const conversations = new Map();
+  // The list as last read from the server, kept (until signing out) so that the app opens
+  // with it while the server cannot be reached.
+  const [keptKey] = keptKeys(me.id);
+  for (const kept of JSON.parse(localStorage.getItem(keptKey) ?? '[]')) conversations.set(kept.id, kept);
   // The open conversation: its id, elements, and the messages shown (by id) with their articles.
   let open = null;
   let typingSentAt = 0;
   const typists = new Map();
-  let emoteNames = null; // the custom emotes' names, read when the picker first needs them
+  let emoteNames = null; // the custom emotes' names, read when a conversation first opens
+  const unknownNames = new Set(); // :names: looked up and not found, so not asked for again
 
   const status = h('p', { role: 'status', class: 'status' });
   const list = h('ul', { class: 'conversations' });
@@ -51,21 +56,25 @@ export function openChat(root, me, signedOut) {
 
   // On a phone the header keeps to one row: shorter visible labels with the same names, and
   // "Sign out" only in the Account panel.
+  const newButton = h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation'));
   const chat = h('div', { class: 'chat' },
     h('header', { class: 'bar' },
       h('h1', {}, 'EmoteChat'),
       status,
-      h('button', { type: 'button', onclick: () => dialog.open() }, 'New', h('span', { class: 'phone-sr' }, ' conversation')),
+      newButton,
       notifyButton,
-      h('button', { type: 'button', onclick: () => openEmotes(me, () => { emoteNames = null; }) }, 'Emotes'),
+      h('button', { type: 'button', onclick: () => openEmotes(me, emotesChanged) }, 'Emotes'),
       h('button', {
         type: 'button',
-        onclick: () => openAccount(me, { renamed: (user) => { me.name = user.name; }, signOut }),
+        onclick: () => openAccount(me, { renamed, signOut }),
       }, 'Account'),
       h('button', { type: 'button', class: 'desktop-only', onclick: signOut }, 'Sign out')),
     h('main', { class: 'columns' }, nav, pane),
     dialog.element);
   fill(root, chat);
+  renderList();
+  // The form that had the focus is gone: a keyboard user starts from the first control.
+  newButton.focus();
 
   const stop = connect({
     onEvent: apply,
@@ -83,6 +92,16 @@ export function openChat(root, me, signedOut) {
     onUnauthorized: () => signedOut(),
   });
 
+  // One's own new name shows at once on one's own messages; others see it when their page
+  // next reads the conversation (the server sends no event for a new name).
+  function renamed(user) {
+    me.name = user.name;
+    if (!open) return;
+    for (const message of open.messages.values()) {
+      if (message.sender.id === me.id) showMessage({ ...message, sender: { ...message.sender, name: me.name } }, false);
+    }
+  }
+
   async function signOut() {
     try {
       await post('/api/auth/logout');
@@ -93,6 +112,7 @@ export function openChat(root, me, signedOut) {
 
   async function loadConversations() {
     const answer = await get('/api/conversations?page_size=100').catch(() => null);
+    if (answer) localStorage.setItem(keptKey, JSON.stringify(answer.conversations));
     for (const conversation of answer?.conversations ?? []) conversations.set(conversation.id, conversation);
     renderList();
   }
@@ -132,7 +152,11 @@ export function openChat(root, me, signedOut) {
     const conversation = conversations.get(id);
     const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
-    open = { id, log, typing, messages: new Map(), articles: new Map(), pending: new Map() };
+    open = {
+      id, log, typing, messages: new Map(), articles: new Map(), pending: new Map(),
+      // How many messages from others were unread on opening; the divider goes above the first.
+      unread: conversation?.unread_count ?? 0, divider: null,
+    };
     fill(pane,
       h('div', { class: 'pane-head' },
         h('button', { type: 'button', class: 'back', onclick: goBack },
@@ -153,7 +177,9 @@ export function openChat(root, me, signedOut) {
     log.addEventListener('scroll', () => { if (log.scrollTop < 60) loadOlder(id); });
     await customEmotes();
     await loadMessages(id);
-    showDivider(conversation?.unread_count ?? 0);
+    if (open?.id !== id) return;
+    open.newestOnOpening = Math.max(0, ...open.messages.keys());
+    placeDivider();
     log.scrollTop = log.scrollHeight;
   }
 
@@ -180,11 +206,25 @@ export function openChat(root, me, signedOut) {
   // The newest page of the open conversation, merged into what is shown.
   async function loadMessages(id) {
     const answer = await get(`/api/conversations/${id}/messages?limit=50`).catch(() => null);
-    if (!answer || open?.id !== id) return;
-    if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
-    for (const message of answer.messages) showMessage(message);
+    if (open?.id !== id) return;
+    if (answer) {
+      if (open.hasOlder === undefined) open.hasOlder = answer.has_more;
+      for (const message of answer.messages) showMessage(message);
+    }
+    // Unsent messages show even when the server cannot be reached (after a reload offline).
     for (const entry of unsent.waiting(id)) showPending(entry);
-    markRead();
+    if (answer) markRead();
+  }
+
+  // After a resync the stream cannot say what changed: what is shown may have been edited,
+  // deleted or (after a restore) never have existed, and the newest page may not reach back to
+  // it. Start again from the newest page, keeping the composer and the unsent messages.
+  async function reloadMessages(id) {
+    for (const article of open.articles.values()) article.remove();
+    open.divider?.remove();
+    Object.assign(open, { messages: new Map(), articles: new Map(), divider: null, unread: 0, hasOlder: undefined });
+    await loadMessages(id);
+    if (open?.id === id) open.log.scrollTop = open.log.scrollHeight;
   }
 
   function composer(id) {
@@ -228,7 +268,8 @@ export function openChat(root, me, signedOut) {
       const focused = existing.contains(document.activeElement)
         ? document.activeElement.getAttribute('data-key') : null;
       existing.replaceWith(article);
-      if (focused) article.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+      // A control that is gone (the Delete of a deleted message) leaves the focus in the log.
+      if (focused) (article.querySelector(`[data-key="${CSS.escape(focused)}"]`) ?? open.log).focus();
     } else {
       const later = [...open.articles.keys()].filter((id) => id > message.id).sort((a, b) => a - b)[0];
       const firstPending = open.log.querySelector('.pending');
@@ -238,29 +279,57 @@ export function openChat(root, me, signedOut) {
     }
     open.articles.set(message.id, article);
     if (atBottom) open.log.scrollTop = open.log.scrollHeight;
+    lookUpEmotes(message);
   }
 
-  // "New messages" above the first of the `unread` newest messages from others.
-  function showDivider(unread) {
-    const fromOthers = [...open.messages.values()].filter((m) => m.sender.id !== me.id).sort((a, b) => a.id - b.id);
-    const first = fromOthers[fromOthers.length - unread];
-    if (unread > 0 && first) {
-      open.articles.get(first.id)?.before(h('p', { class: 'divider' }, 'New messages'));
-    }
+  // A message naming an emote this page has not heard of (one made since it read them)
+  // reads the emotes again, once per name, and shows the open messages again with it.
+  function lookUpEmotes(message) {
+    if (!emoteNames || message.deleted) return;
+    const unheard = shortcodes(message).filter((name) => !emoteNames.includes(name) && !unknownNames.has(name));
+    if (unheard.length === 0) return;
+    for (const name of unheard) unknownNames.add(name);
+    emotesChanged();
+  }
+
+  async function emotesChanged() {
+    const answer = await get('/api/emotes?page_size=100').catch(() => null);
+    if (!answer) return;
+    emoteNames = answer.emotes.map((e) => e.name);
+    for (const name of emoteNames) unknownNames.delete(name);
+    if (open) for (const message of open.messages.values()) showMessage(message, false);
+  }
+
+  // "New messages" above the first of the messages from others that were unread on opening:
+  // the `unread` newest of them then, not counting deleted ones (nor does the server). When it
+  // is on an older page, it is placed once that page is shown.
+  function placeDivider() {
+    if (open.unread === 0 || open.divider) return;
+    const fromOthers = [...open.messages.values()]
+      .filter((m) => m.sender.id !== me.id && !m.deleted && m.id <= open.newestOnOpening)
+      .sort((a, b) => a.id - b.id);
+    if (fromOthers.length < open.unread && open.hasOlder) return;
+    const first = fromOthers[Math.max(fromOthers.length - open.unread, 0)];
+    if (!first) return;
+    open.divider = h('p', { class: 'divider' }, 'New messages');
+    open.articles.get(first.id).before(open.divider);
   }
 
   // The page before the oldest shown message, added above without moving what is in view.
   async function loadOlder(id) {
     if (!open?.hasOlder || open.loadingOlder) return;
     open.loadingOlder = true;
-    const oldest = Math.min(...open.messages.keys());
+    const shown = open.messages;
+    const oldest = Math.min(...shown.keys());
     const answer = await get(`/api/conversations/${id}/messages?before=${oldest}&limit=50`).catch(() => null);
     if (open?.id !== id) return;
     open.loadingOlder = false;
-    if (!answer) return;
+    // A resync meanwhile started again from the newest page: this older one would leave a gap.
+    if (!answer || open.messages !== shown) return;
     open.hasOlder = answer.has_more;
     const fromBottom = open.log.scrollHeight - open.log.scrollTop;
     for (const message of answer.messages) showMessage(message, false);
+    placeDivider();
     open.log.scrollTop = open.log.scrollHeight - fromBottom;
   }
 
@@ -330,7 +399,7 @@ export function openChat(root, me, signedOut) {
   function apply(type, data) {
     if (type === 'resync') {
       loadConversations();
-      if (open) loadMessages(open.id);
+      if (open) reloadMessages(open.id);
     } else if (type === 'reaction.added' || type === 'reaction.removed') {
       const shown = open?.messages.get(data.message_id);
       if (shown) showMessage(withReaction(shown, data.emote, type === 'reaction.added', data.user.id === me.id));
@@ -351,6 +420,8 @@ export function openChat(root, me, signedOut) {
       }
       showMessage(message);
       if (isNew && open?.id === message.conversation_id) markRead();
+      // A deleted message no longer counts as unread; only the server knows whether it was.
+      if (type === 'message.deleted' && message.sender.id !== me.id) refreshConversation(message.conversation_id);
       typists.delete(`${message.conversation_id}:${message.sender.id}`);
       renderTyping();
       renderList();
@@ -368,8 +439,14 @@ export function openChat(root, me, signedOut) {
   function notify(conversation, message) {
     if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
     const title = conversation.kind === 'group' ? `${message.sender.name} in ${nameOf(conversation)}` : message.sender.name;
-    const shown = new Notification(title, { body: message.body, tag: `conversation-${conversation.id}` });
-    shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
+    const options = { body: message.body, tag: `conversation-${conversation.id}` };
+    try {
+      const shown = new Notification(title, options);
+      shown.onclick = () => { window.focus(); openConversation(conversation.id); shown.close(); };
+    } catch {
+      // Browsers that show notifications only through the service worker (Chrome on Android).
+      navigator.serviceWorker?.ready.then((worker) => worker.showNotification(title, options)).catch(() => {});
+    }
   }
 
   function renderTyping() {
@@ -415,13 +492,17 @@ export function openChat(root, me, signedOut) {
     });
     groupName.addEventListener('input', renderPeople);
 
+    // Redrawn as the answers to the search come in: a keyboard user keeps their place.
     function renderPeople() {
       const picking = groupName.value.trim() !== '';
+      const focused = results.contains(document.activeElement) ? document.activeElement.dataset.id : null;
       fill(results, found.map((u) => h('li', {}, h('button', {
         type: 'button',
         'aria-pressed': picking ? String(chosen.has(u.id)) : false,
+        'data-id': u.id,
         onclick: () => (picking ? toggle(u) : start([u.id])),
       }, u.name))));
+      if (focused) results.querySelector(`[data-id="${focused}"]`)?.focus();
       const names = [...chosen.values()];
       chosenLine.textContent = picking && names.length ? `Chosen: ${names.join(', ')}` : '';
     }
@@ -429,9 +510,7 @@ export function openChat(root, me, signedOut) {
     function toggle(user) {
       if (chosen.has(user.id)) chosen.delete(user.id);
       else chosen.set(user.id, user.name);
-      const focusedName = document.activeElement?.textContent;
       renderPeople();
-      [...results.querySelectorAll('button')].find((b) => b.textContent === focusedName)?.focus();
     }
 
     function createGroup() {

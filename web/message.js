@@ -25,8 +25,9 @@ export function messageView(message, me, actions, known = new Set()) {
       'aria-pressed': r.me ? 'true' : 'false',
       'data-key': `reaction ${r.emote}`,
       onclick: () => actions.react(r.emote, !r.me),
-    }, `${r.emote} ${r.count}`)));
+    }, emoteFace(r.emote, known), ` ${r.count}`)));
   const picker = h('div', { class: 'picker', hidden: true, role: 'group', 'aria-label': 'Reactions' });
+  picker.addEventListener('keydown', (event) => pickerKey(event));
   const tools = h('div', { class: 'tools' },
     h('button', {
       type: 'button',
@@ -38,6 +39,23 @@ export function messageView(message, me, actions, known = new Set()) {
     mine && h('button', { type: 'button', 'data-key': 'delete', onclick: () => actions.remove() }, 'Delete'));
   article.append(reactions, tools, picker);
   return article;
+
+  // Arrows move between the emoji; Escape closes the picker and goes back to "React".
+  function pickerKey(event) {
+    const buttons = [...picker.querySelectorAll('button')];
+    const at = buttons.indexOf(document.activeElement);
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      picker.hidden = true;
+      const react = article.querySelector('[data-key=react]');
+      react.setAttribute('aria-expanded', 'false');
+      react.focus();
+    } else if (step && at >= 0) {
+      event.preventDefault();
+      buttons[(at + step + buttons.length) % buttons.length].focus();
+    }
+  }
 
   async function togglePicker(button) {
     const opening = picker.hidden;
@@ -76,7 +94,23 @@ export function messageView(message, me, actions, known = new Set()) {
     });
     body.replaceWith(text);
     text.focus();
+    text.setSelectionRange(text.value.length, text.value.length);
   }
+}
+
+// A reaction's emote as shown: an emoji as itself, a known custom :name: as its image (alt
+// text :name:, so the button is still named by it).
+function emoteFace(emote, known) {
+  const custom = /^:([a-z0-9_]{2,32}):$/.exec(emote);
+  return custom && known.has(custom[1])
+    ? h('img', { class: 'emote', src: `/api/emotes/${custom[1]}`, alt: emote, title: emote })
+    : emote;
+}
+
+// The custom emote names a message mentions as :name:, in its text or its reactions.
+export function shortcodes(message) {
+  const text = [message.body, ...message.reactions.map((r) => r.emote)].join(' ');
+  return [...text.matchAll(/:([a-z0-9_]{2,32}):/g)].map((match) => match[1]);
 }
 
 // A body as nodes: text stays text; http(s) links become links that open apart, and a

@@ -4,12 +4,12 @@
 // server error or a rate limit leaves the queue for the next flush (when the stream is back,
 // the browser is online again, or after RETRY_MS); any other refusal drops the message and
 // says why.
-import { post } from './api.js';
+import { keptKeys, post } from './api.js';
 
 const RETRY_MS = 5000;
 
 export function outbox(userId, { delivered, refused }) {
-  const key = `emotechat.outbox.${userId}`;
+  const [, key] = keptKeys(userId);
   let entries = JSON.parse(localStorage.getItem(key) ?? '[]');
   let flushing = false;
   let retry = null;

@@ -38,7 +38,7 @@ function form(fields, button, submit) {
 
 // `me` is the signed-in user; `renamed(user)` and `signOut()` reach back to the app.
 export function openAccount(me, { renamed, signOut }) {
-  const sessions = h('ul', { class: 'sessions' });
+  const sessions = h('ul', { class: 'sessions', 'aria-label': 'Sessions' });
   const alert = h('p', { role: 'alert', class: 'error' });
   const nameField = field('Name', { type: 'text', name: 'name', autocomplete: 'name', required: true });
   nameField.querySelector('input').value = me.name;
@@ -55,7 +55,12 @@ export function openAccount(me, { renamed, signOut }) {
         field('Current password', { type: 'password', name: 'current', autocomplete: 'current-password', required: true }),
         field('New password', { type: 'password', name: 'new', autocomplete: 'new-password', required: true }),
       ], 'Change password', async (data, element) => {
-        await post('/api/profile/password', { current_password: data.get('current'), new_password: data.get('new') });
+        await post('/api/profile/password', { current_password: data.get('current'), new_password: data.get('new') })
+          .catch((err) => {
+            // The server's word is the sign-in one ("Invalid email or password"); here only
+            // the current password can be wrong.
+            throw err.code === 'invalid_credentials' ? new Error('The current password is wrong.') : err;
+          });
         element.reset();
         listSessions();
         return 'Password changed. Your other devices were signed out.';
@@ -73,7 +78,7 @@ export function openAccount(me, { renamed, signOut }) {
     try {
       const answer = await get('/api/auth/sessions');
       fill(sessions, answer.sessions.map((s) => h('li', {},
-        h('span', {}, describe(s)),
+        describe(s),
         s.current
           ? h('strong', {}, 'This device')
           : h('button', { type: 'button', onclick: () => revoke(s.id) }, 'Sign out'))));
@@ -102,10 +107,24 @@ export function openAccount(me, { renamed, signOut }) {
   }
 }
 
+// "Chrome on Linux · signed in 3 Dec 2026 · last used 5 minutes ago"; the raw agent string
+// stays in a tooltip.
 function describe(session) {
-  const agent = session.user_agent ?? 'Unknown browser';
-  const used = new Date(session.last_used_at).toLocaleString();
-  return `${agent.slice(0, 60)} · last used ${used}`;
+  const signedIn = new Date(session.created_at).toLocaleDateString([], { dateStyle: 'medium' });
+  return h('span', { title: session.user_agent ?? '' },
+    h('strong', { class: 'device' }, session.device),
+    ` · signed in ${signedIn} · last used ${ago(session.last_used_at)}`);
+}
+
+// How long ago a moment was, in words ("just now", "5 minutes ago", "yesterday").
+function ago(stamp) {
+  const seconds = (Date.parse(stamp) - Date.now()) / 1000;
+  if (seconds > -60) return 'just now';
+  const words = new Intl.RelativeTimeFormat([], { numeric: 'auto' });
+  for (const [unit, size] of [['day', 86400], ['hour', 3600], ['minute', 60]]) {
+    if (-seconds >= size) return words.format(Math.round(seconds / size), unit);
+  }
+  return 'just now';
 }
 
 export function openEmotes(me, changed) {

@@ -57,15 +57,36 @@ export function signInView({ go, signedIn, notice }) {
   ], notice);
 }
 
-export function registerView({ go, signedIn }) {
+// The answers that say this server takes new accounts only with an invite code.
+const INVITE_ERRORS = ['invite_required', 'invite_invalid'];
+
+// The invite code comes from the link `emotechat invite create` prints (`?invite=CODE`); its
+// field shows when the link carried one or when the server asks for one.
+export function registerView({ go, signedIn, invite }) {
+  const inviteField = field('Invite code', {
+    type: 'text', name: 'invite', autocomplete: 'off', spellcheck: 'false', value: invite,
+  });
+  inviteField.hidden = !invite;
   return formView('Create an account', [
     field('Name', { type: 'text', name: 'name', autocomplete: 'name', required: true }),
     field('Email', { type: 'email', name: 'email', autocomplete: 'email', required: true }),
     field('Password', { type: 'password', name: 'password', autocomplete: 'new-password', required: true }),
+    inviteField,
   ], 'Create account', async (data) => {
     const email = data.get('email');
     const password = data.get('password');
-    await post('/api/auth/register', { name: data.get('name'), email, password });
+    const code = data.get('invite').trim();
+    try {
+      await post('/api/auth/register', {
+        name: data.get('name'), email, password, ...(code && { invite: code }),
+      });
+    } catch (err) {
+      if (INVITE_ERRORS.includes(err.code)) {
+        inviteField.hidden = false;
+        inviteField.querySelector('input').focus();
+      }
+      throw err;
+    }
     await signIn(email, password, signedIn);
   }, [link('Sign in', '/', go)]);
 }

@@ -29,3 +29,11 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(fetch(request).catch(() => caches.match('/')));
   }
 });
+
+// A notification shown through the worker (where the page cannot show one itself) brings the
+// app to the front when pressed.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  event.waitUntil(self.clients.matchAll({ type: 'window' })
+    .then((open) => (open[0] ? open[0].focus() : self.clients.openWindow('/'))));
+});

@@ -59,3 +59,7 @@ id_type!(
     /// A stored event (the realtime outbox); ids grow with time.
     EventId
 );
+id_type!(
+    /// An invite code, as `emotechat invite list` shows it.
+    InviteId
+);

@@ -240,6 +240,35 @@ impl Parse for ClientId {
     }
 }
 
+/// An invite code as typed or carried by a link: 1–128 characters after trimming (a code
+/// pasted with a space around it still works). Whether it is a real code is the database's
+/// to say.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InviteCode(String);
+
+impl InviteCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A code is a secret: `Debug` hides it.
+impl fmt::Debug for InviteCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InviteCode(<redacted>)")
+    }
+}
+
+impl Parse for InviteCode {
+    fn parse(raw: &str) -> Result<InviteCode, Invalid> {
+        let code = raw.trim();
+        if code.is_empty() || code.chars().count() > 128 {
+            return Err(Invalid("must be 1 to 128 characters"));
+        }
+        Ok(InviteCode(code.to_owned()))
+    }
+}
+
 /// A custom emote's name: `[a-z0-9_]{2,32}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmoteName(String);

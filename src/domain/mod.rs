@@ -2,11 +2,13 @@
 //! returns. Knows nothing of HTTP or SQL. Everything is re-exported here, so that the rest of
 //! the crate says `crate::domain::Name` whichever room a value lives in.
 
+mod device;
 mod ids;
 mod input;
 mod records;
 mod time;
 
+pub use device::*;
 pub use ids::*;
 pub use input::*;
 pub use records::*;

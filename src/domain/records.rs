@@ -1,7 +1,7 @@
 //! Records: what the repository reads out of the database and the handlers turn into wire
 //! types (users, sessions, conversations, messages, emotes). Plain data, no behaviour.
 
-use super::ids::{ConversationId, MessageId, SessionId, UserId};
+use super::ids::{ConversationId, InviteId, MessageId, SessionId, UserId};
 use super::time::Timestamp;
 
 /// A user as the database knows them (without the password hash).
@@ -20,6 +20,26 @@ pub struct Session {
     pub user_agent: Option<String>,
     pub created_at: Timestamp,
     pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// An account as the operator's `emotechat user list` shows it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: User,
+    pub last_seen_at: Option<Timestamp>,
+    pub disabled_at: Option<Timestamp>,
+}
+
+/// An invite code, without the code: only its digest is stored.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub id: InviteId,
+    /// The code's first characters.
+    pub prefix: String,
+    pub max_uses: u32,
+    pub uses: u32,
+    pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
 

@@ -8,11 +8,15 @@ use super::guesses::{self, Account};
 use super::{audit, client_address, refuse_common};
 use crate::app::App;
 use crate::auth::token;
-use crate::domain::{Email, Name, NewEmail, Password, Session, SessionId, Timestamp, User, UserId};
+use crate::config::Registration;
+use crate::domain::{
+    Email, InviteCode, Name, NewEmail, Password, Session, SessionId, Timestamp, User, UserId,
+};
 use crate::error::{ApiError, Kind};
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
-use crate::repo::{self, RepoError, sessions, users};
+use crate::repo::users::Credentials;
+use crate::repo::{self, RepoError, invites, sessions, users};
 use crate::wire::{self, LoggedIn, Registered, SessionInfo, Sessions, TokenValid};
 
 /// User agents are kept for the sessions list; longer ones are cut, not refused.
@@ -60,36 +64,85 @@ fn caller_of(
 ) -> Result<Caller, ApiError> {
     let (session, user) = found.ok_or_else(ApiError::unauthorized)?;
     if now.0 - session.last_used_at.0 >= TOUCH_INTERVAL_MS {
-        repo::write(&app.pool, |tx| sessions::touch(tx, session.id, now))?;
+        repo::write(&app.pool, |tx| {
+            sessions::touch(tx, session.id, now)?;
+            users::mark_seen(tx, user.id, now)
+        })?;
     }
     Ok(Caller { user, session })
 }
 
+/// Open, closed or by invite, as `--registration` says. An invite code is checked before the
+/// password is hashed (a bad code costs no scrypt work), and its use is counted in the write
+/// that creates the account, so registrations racing for its last use cannot both get it,
+/// and a registration that fails (email taken) uses nothing.
 pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
+    if app.config.registration == Registration::Closed {
+        return Err(ApiError::new(
+            Kind::RegistrationClosed,
+            "This server does not take new accounts",
+        ));
+    }
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let name: Name = body.field("name")?;
     let NewEmail(email) = body.field("email")?;
     let password: Password = body.field("password")?;
     refuse_common(&password, "password")?;
+    let invite = match app.config.registration {
+        Registration::Invite => Some(invite_digest(&body)?),
+        Registration::Open | Registration::Closed => None,
+    };
     let client = client_address(app, request).to_string();
     app.limits
         .hit(Rule::RegistrationsPerAddress, &client)
         .map_err(ApiError::rate_limited)?;
+    if let Some(digest) = &invite {
+        let usable = repo::read(&app.pool, |conn| {
+            invites::is_usable(conn, digest, Timestamp::now())
+        })?;
+        if !usable {
+            return Err(invite_invalid());
+        }
+    }
     let hash = app.hasher.hash(&password)?;
     let user = repo::write(&app.pool, |tx| {
-        users::insert(tx, &name, &email, &hash, Timestamp::now())
-    })
-    .map_err(|err| match err {
-        RepoError::Conflict(_) => ApiError::new(
-            Kind::EmailTaken,
-            "An account with that email already exists",
-        ),
-        other => other.into(),
+        let now = Timestamp::now();
+        if let Some(digest) = &invite
+            && !invites::use_one(tx, digest, now)?
+        {
+            return Err(invite_invalid());
+        }
+        users::insert(tx, &name, &email, &hash, now).map_err(|err| match err {
+            RepoError::Conflict(_) => ApiError::new(
+                Kind::EmailTaken,
+                "An account with that email already exists",
+            ),
+            other => other.into(),
+        })
     })?;
     Ok(reply::ok(&Registered {
         message: "Registration successful",
         user: user.into(),
     }))
+}
+
+/// The digest of the body's invite code, or `403 invite_required` without one.
+fn invite_digest(body: &extract::JsonObject) -> Result<[u8; 32], ApiError> {
+    let code: Option<InviteCode> = body.optional("invite")?;
+    code.map(|code| token::digest(code.as_str()))
+        .ok_or_else(|| {
+            ApiError::new(
+                Kind::InviteRequired,
+                "An invite code is needed to create an account here",
+            )
+        })
+}
+
+fn invite_invalid() -> ApiError {
+    ApiError::new(
+        Kind::InviteInvalid,
+        "The invite code is unknown, used up or expired",
+    )
 }
 
 /// Unknown email and wrong password look the same from outside: same error, and the same
@@ -102,17 +155,24 @@ pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
     let password: Password = body.field("password")?;
     let client = client_address(app, request);
     let found = repo::read(&app.pool, |conn| {
-        users::find_with_hash_by_email(conn, &email)
+        users::find_credentials_by_email(conn, &email)
     })?;
-    let Some((user, stored_hash)) = found else {
+    let Some(Credentials {
+        user,
+        password_hash,
+        disabled,
+    }) = found
+    else {
         let guess = guesses::reserve(app, client, Account::Unknown(&email))?;
         app.hasher.verify_dummy(&password)?;
         app.metrics.login_failed();
         return Err(guess.wrong(None));
     };
     let guess = guesses::reserve(app, client, Account::User(user.id))?;
-    let verdict = app.hasher.verify(&password, &stored_hash)?;
-    if !verdict.matches {
+    let verdict = app.hasher.verify(&password, &password_hash)?;
+    // A disabled account gets the answer of a wrong password, after the same work: the
+    // answer tells nobody whether the password was right or the account is disabled.
+    if !verdict.matches || disabled {
         app.metrics.login_failed();
         return Err(guess.wrong(Some(user.id)));
     }
@@ -161,6 +221,7 @@ fn open_session(
             expires_at,
         )?;
         let revoked = sessions::delete_all_but_newest(tx, user_id, keep, now)?;
+        users::mark_seen(tx, user_id, now)?;
         Ok::<_, RepoError>((session, revoked))
     })?;
     for id in revoked {

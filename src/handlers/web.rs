@@ -3,7 +3,10 @@
 //! assets. The page carries the strict content policy a browser
 //! app needs; assets are immutable under their versioned path and revalidate by ETag.
 
-use rouille::{Request, Response};
+use std::io::Cursor;
+use std::sync::Arc;
+
+use rouille::{Request, Response, ResponseBody};
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -53,14 +56,23 @@ fn serve(request: &Request, served: &Served, cache: &'static str) -> Response {
     } else {
         match &served.gzipped {
             Some(packed) if accepts_gzip(request.header("Accept-Encoding")) => {
-                Response::from_data(served.content_type, packed.clone())
-                    .with_unique_header("Content-Encoding", "gzip")
+                shared(served.content_type, packed).with_unique_header("Content-Encoding", "gzip")
             }
-            _ => Response::from_data(served.content_type, served.bytes.clone()),
+            _ => shared(served.content_type, &served.bytes),
         }
     };
     response
         .with_unique_header("ETag", served.etag.clone())
         .with_unique_header("Cache-Control", cache)
         .with_unique_header("Vary", "Accept-Encoding")
+}
+
+/// A `200` whose body is read from the shared bytes, not a copy of them.
+fn shared(content_type: &'static str, bytes: &Arc<[u8]>) -> Response {
+    Response {
+        status_code: 200,
+        headers: vec![("Content-Type".into(), content_type.into())],
+        data: ResponseBody::from_reader_and_size(Cursor::new(Arc::clone(bytes)), bytes.len()),
+        upgrade: None,
+    }
 }

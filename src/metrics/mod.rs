@@ -202,7 +202,7 @@ pub fn render(sources: &Sources) -> String {
     counter(
         &mut page,
         "emotechat_logins_failed_total",
-        "Logins refused for a wrong password or an unknown email.",
+        "Logins refused as invalid credentials (wrong password, unknown email, disabled account).",
         app.metrics.logins_failed.load(Ordering::Relaxed),
     );
     page.declare(

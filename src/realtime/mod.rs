@@ -1,12 +1,14 @@
 //! Realtime delivery: the one event type, the hub of open streams, the dispatcher that feeds
 //! it from the `events` outbox after each commit, the stream engine every transport runs
-//! (through its `Sink`), the resume points streams hand out, and what clients send back.
+//! (through its `Sink`), the resume points streams hand out, what clients send back, and the
+//! watch that closes the streams of accounts disabled from the command line.
 //! Knows no HTTP.
 
 pub mod client;
 pub mod dispatcher;
 pub mod event;
 pub mod hub;
+pub mod lockouts;
 pub mod resume;
 pub mod stream;
 

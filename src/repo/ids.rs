@@ -2,7 +2,7 @@
 
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::domain::{ConversationId, EventId, MessageId, SessionId, UserId};
+use crate::domain::{ConversationId, EventId, InviteId, MessageId, SessionId, UserId};
 
 macro_rules! sql_id {
     ($($name:ident),*) => {$(
@@ -20,4 +20,11 @@ macro_rules! sql_id {
     )*};
 }
 
-sql_id!(UserId, SessionId, ConversationId, MessageId, EventId);
+sql_id!(
+    UserId,
+    SessionId,
+    ConversationId,
+    MessageId,
+    EventId,
+    InviteId
+);

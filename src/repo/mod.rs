@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod emotes;
 pub mod events;
 mod ids;
+pub mod invites;
 pub mod messages;
 #[cfg(test)]
 mod query_plans;
@@ -32,7 +33,7 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/002_chat.sql")),
@@ -41,6 +42,7 @@ const MIGRATIONS: &[Step] = &[
     // Version 5: names and emails in Unicode NFC.
     Step::Rust(users::normalise_stored),
     Step::Sql(include_str!("migrations/006_epoch.sql")),
+    Step::Sql(include_str!("migrations/007_admin.sql")),
 ];
 
 /// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each
@@ -181,6 +183,19 @@ pub fn open(path: &Path, connections: u32) -> Result<Pool, OpenError> {
         readers,
         writer: Arc::new(Writer::new(conn)),
     })
+}
+
+/// Opens an existing database as `open` does, but refuses a missing file instead of creating
+/// one: for the operator's commands, where a mistyped path must not leave an empty database.
+pub fn open_existing(path: &Path, connections: u32) -> Result<Pool, OpenError> {
+    let shown = path.display();
+    match path.try_exists() {
+        Ok(true) => open(path, connections),
+        Ok(false) => Err(OpenError(format!(
+            "database {shown} does not exist (give its path with --db or EMOTECHAT_DB)"
+        ))),
+        Err(e) => Err(OpenError(format!("cannot open database {shown}: {e}"))),
+    }
 }
 
 /// Builds a new database beside `path` and moves it into place once it is complete and on

@@ -50,7 +50,9 @@ macro_rules! session_and_user_select {
     };
 }
 
-/// The unexpired session a token hash belongs to, with its user.
+/// The unexpired session a token hash belongs to, with its user, unless an operator disabled
+/// the user (disabling deletes the user's sessions too; this holds against a login that
+/// raced the disable).
 pub fn find_live_by_token(
     conn: &Connection,
     token_hash: &[u8],
@@ -58,7 +60,7 @@ pub fn find_live_by_token(
 ) -> RepoResult<Option<(Session, User)>> {
     let sql = concat!(
         session_and_user_select!(),
-        " WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+        " WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL"
     );
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt
@@ -77,7 +79,8 @@ fn session_and_user(row: &Row) -> rusqlite::Result<(Session, User)> {
     Ok((session_from_row(row)?, user))
 }
 
-/// The unexpired session with this id, with its user: a stream ticket names its session.
+/// The unexpired session with this id, with its user unless disabled: a stream ticket names
+/// its session.
 pub fn find_live_by_id(
     conn: &Connection,
     id: SessionId,
@@ -85,7 +88,7 @@ pub fn find_live_by_id(
 ) -> RepoResult<Option<(Session, User)>> {
     let sql = concat!(
         session_and_user_select!(),
-        " WHERE s.id = ?1 AND s.expires_at > ?2"
+        " WHERE s.id = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL"
     );
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{RepoError, RepoResult, Tx};
-use crate::domain::{Email, Name, PageRequest, Timestamp, User, UserId, fold_case, nfc};
+use crate::domain::{Account, Email, Name, PageRequest, Timestamp, User, UserId, fold_case, nfc};
 
 const USER_COLUMNS: &str = "id, name, email, created_at";
 
@@ -42,17 +42,91 @@ pub fn insert(
     )?)
 }
 
-/// A user with their password hash, for checking a login.
-pub fn find_with_hash_by_email(
+/// What a login is checked against.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+    /// An operator disabled the account: no password lets it in.
+    pub disabled: bool,
+}
+
+/// A user with their password hash and whether they are disabled, for checking a login.
+pub fn find_credentials_by_email(
     conn: &Connection,
     email: &Email,
-) -> RepoResult<Option<(User, String)>> {
-    let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email_lower = ?1");
+) -> RepoResult<Option<Credentials>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, password_hash, disabled_at IS NOT NULL FROM users
+         WHERE email_lower = ?1"
+    );
     Ok(conn
         .query_row(&sql, [email.lowered()], |row| {
-            Ok((user_from_row(row)?, row.get(4)?))
+            Ok(Credentials {
+                user: user_from_row(row)?,
+                password_hash: row.get(4)?,
+                disabled: row.get(5)?,
+            })
         })
         .optional()?)
+}
+
+/// Notes that the user signed in or made a request.
+pub fn mark_seen(tx: &Tx, id: UserId, now: Timestamp) -> RepoResult<()> {
+    tx.execute(
+        "UPDATE users SET last_seen_at = ?2 WHERE id = ?1",
+        params![id, now.0],
+    )?;
+    Ok(())
+}
+
+/// Every account with when it was last seen and whether it is disabled, by id.
+pub fn accounts(conn: &Connection) -> RepoResult<Vec<Account>> {
+    let sql = format!("SELECT {USER_COLUMNS}, last_seen_at, disabled_at FROM users ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+    let accounts = stmt
+        .query_map([], |row| {
+            Ok(Account {
+                user: user_from_row(row)?,
+                last_seen_at: row.get::<_, Option<i64>>(4)?.map(Timestamp),
+                disabled_at: row.get::<_, Option<i64>>(5)?.map(Timestamp),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(accounts)
+}
+
+/// Disables or enables the user; `NotFound` if there is no such user. Disabling an account
+/// that is disabled keeps its first time.
+pub fn set_disabled(tx: &Tx, id: UserId, disabled: bool, now: Timestamp) -> RepoResult<()> {
+    let changed = tx.execute(
+        "UPDATE users SET disabled_at = CASE WHEN ?2 THEN coalesce(disabled_at, ?3) END
+         WHERE id = ?1",
+        params![id, disabled, now.0],
+    )?;
+    if changed == 0 {
+        return Err(RepoError::NotFound);
+    }
+    Ok(())
+}
+
+/// The users disabled after `since`, with when; by the partial index of disabled users.
+pub fn disabled_after(conn: &Connection, since: Timestamp) -> RepoResult<Vec<(UserId, Timestamp)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, disabled_at FROM users WHERE disabled_at > ?1 ORDER BY disabled_at",
+    )?;
+    let disabled = stmt
+        .query_map([since.0], |row| Ok((row.get(0)?, Timestamp(row.get(1)?))))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(disabled)
+}
+
+/// Whether an operator disabled the user.
+pub fn is_disabled(conn: &Connection, id: UserId) -> RepoResult<bool> {
+    Ok(conn.query_row(
+        "SELECT disabled_at IS NOT NULL FROM users WHERE id = ?1",
+        [id],
+        |row| row.get(0),
+    )?)
 }
 
 pub fn password_hash(conn: &Connection, id: UserId) -> RepoResult<String> {

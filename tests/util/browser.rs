@@ -84,6 +84,40 @@ const WATCH_CSP: &str = r#"document.addEventListener('securitypolicyviolation', 
   window.__emotechatReport(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`);
 }, true);"#;
 
+/// Bits of `Input.dispatchKeyEvent`'s `modifiers`.
+const SHIFT: u8 = 8;
+
+/// Run on the focused element: its tag, whether a person can see it (it has a size, is not
+/// hidden by style, and is the element on top at its centre or inside what is), and its focus
+/// ring as computed (an outline or a box shadow), empty if there is none.
+const FOCUS_SEEN: &str = r#"function() {
+  const r = this.getBoundingClientRect();
+  const style = getComputedStyle(this);
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  const visible = r.width > 1 && r.height > 1 && style.visibility !== 'hidden'
+    && this.checkVisibility({opacityProperty: true}) && !!hit
+    && (hit === this || this.contains(hit) || hit.contains(this));
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0
+    ? `outline ${style.outlineWidth} ${style.outlineStyle} ${style.outlineColor}` : '';
+  const shadow = style.boxShadow !== 'none' ? `box-shadow ${style.boxShadow}` : '';
+  return {tag: this.tagName.toLowerCase(), visible, ring: outline || shadow,
+    html: this.outerHTML.slice(0, 200)};
+}"#;
+
+/// What has the keyboard focus (see `Page::focused`).
+#[derive(Debug)]
+pub struct Focused {
+    pub role: String,
+    pub name: String,
+    pub tag: String,
+    /// Whether it has a size, is shown, and is not covered.
+    pub visible: bool,
+    /// Its computed focus ring ("outline 3px solid …"), empty when it has none.
+    pub ring: String,
+    /// The start of its markup, to explain a failure.
+    pub html: String,
+}
+
 struct Browser {
     cdp: Arc<Cdp>,
     // Holds the guard's stdin open. A static is never dropped: the OS closes the pipe when the
@@ -94,9 +128,20 @@ struct Browser {
 /// A new tab in a new incognito context, or `None` when there is no browser and this is not
 /// CI (the skip has then been announced).
 pub fn page() -> Option<Page> {
+    browser().map(|browser| Page::open(&browser.cdp, true))
+}
+
+/// A new tab in the browser's own profile rather than an incognito context: what Chromium
+/// requires before it calls an app installable. Its storage outlives the tab, so use it only
+/// for a server (origin) no other page uses.
+pub fn profile_page() -> Option<Page> {
+    browser().map(|browser| Page::open(&browser.cdp, false))
+}
+
+fn browser() -> Option<&'static Browser> {
     static BROWSER: OnceLock<Result<Browser, String>> = OnceLock::new();
     match BROWSER.get_or_init(launch) {
-        Ok(browser) => Some(Page::open(&browser.cdp)),
+        Ok(browser) => Some(browser),
         Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("browser tests need Chromium in CI: {why}")
         }
@@ -331,10 +376,13 @@ impl Name<'_> {
 /// Roles of the controls a label names (a password field is a `textbox` to Chromium).
 const FIELDS: &[&str] = &["textbox", "searchbox", "combobox", "spinbutton"];
 
-/// A tab in its own incognito context; closing it (on drop) throws the context away.
+/// A tab in its own incognito context (or the browser's profile); dropping it closes the tab
+/// and throws its incognito context away.
 pub struct Page {
     cdp: Arc<Cdp>,
-    context: String,
+    target: String,
+    /// The incognito context; `None` for the browser's own profile.
+    context: Option<String>,
     session: String,
     /// The emulated screen's width in CSS pixels.
     width: Cell<u32>,
@@ -356,21 +404,24 @@ impl Page {
         self.role("button", "New conversation");
     }
 
-    fn open(cdp: &Arc<Cdp>) -> Page {
-        let context = cdp
-            .call(None, "Target.createBrowserContext", json!({}))
-            .expect("new context")["browserContextId"]
-            .as_str()
-            .expect("context id")
-            .to_owned();
+    fn open(cdp: &Arc<Cdp>, incognito: bool) -> Page {
+        let context = incognito.then(|| {
+            cdp.call(None, "Target.createBrowserContext", json!({}))
+                .expect("new context")["browserContextId"]
+                .as_str()
+                .expect("context id")
+                .to_owned()
+        });
         let target = cdp
             .call(
                 None,
                 "Target.createTarget",
-                json!({"url": "about:blank", "browserContextId": context}),
+                with_context(json!({"url": "about:blank"}), context.as_deref()),
             )
             .expect("new tab")["targetId"]
-            .clone();
+            .as_str()
+            .expect("target id")
+            .to_owned();
         let session = cdp
             .call(
                 None,
@@ -383,6 +434,7 @@ impl Page {
             .to_owned();
         let page = Page {
             cdp: Arc::clone(cdp),
+            target,
             context,
             session,
             width: Cell::new(0),
@@ -397,6 +449,27 @@ impl Page {
         );
         page.viewport(1280, 800, false);
         page
+    }
+
+    /// Opens another tab of the same person (browser context) in front of this one, so that
+    /// this one is hidden as a background tab is (`document.visibilityState` is "hidden");
+    /// closing the returned tab brings this one to the front again.
+    pub fn cover(&self) -> Cover<'_> {
+        let target = self
+            .cdp
+            .call(
+                None,
+                "Target.createTarget",
+                with_context(json!({"url": "about:blank"}), self.context.as_deref()),
+            )
+            .expect("new tab")["targetId"]
+            .as_str()
+            .expect("target id")
+            .to_owned();
+        self.cdp
+            .call(None, "Target.activateTarget", json!({"targetId": target}))
+            .expect("activate");
+        Cover { page: self, target }
     }
 
     /// A DevTools command on this tab; its result, or the test fails.
@@ -420,6 +493,41 @@ impl Page {
                 .iter()
                 .any(|e| e["method"] == "Page.loadEventFired")
         });
+    }
+
+    /// Reloads the page and waits for its load event.
+    pub fn reload(&self) {
+        let seen = self.cdp.events_of(&self.session).len();
+        self.command("Page.reload", json!({}));
+        self.wait_until("the page to load again", || {
+            self.cdp.events_of(&self.session)[seen..]
+                .iter()
+                .any(|e| e["method"] == "Page.loadEventFired")
+        });
+    }
+
+    /// Runs `source` in every document this tab opens from now on, before the page's own
+    /// scripts.
+    pub fn before_each_document(&self, source: &str) {
+        self.command(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": source}),
+        );
+    }
+
+    /// Grants this person (browser context) `permissions` on `origin`, as they would by
+    /// answering the browser's prompt.
+    pub fn grant(&self, origin: &str, permissions: &[&str]) {
+        self.cdp
+            .call(
+                None,
+                "Browser.grantPermissions",
+                with_context(
+                    json!({"origin": origin, "permissions": permissions}),
+                    self.context.as_deref(),
+                ),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Waits up to `WAIT` for `condition`, polling; fails the test naming `what` otherwise.
@@ -540,16 +648,38 @@ impl Page {
             .join(", ")
     }
 
-    /// Presses and releases a key on whatever has focus (`Enter`, `Escape`, `Tab`).
+    /// Presses and releases a key on whatever has focus: `Enter`, `Escape`, `Tab`, `Space`
+    /// or an arrow (`ArrowUp`, `ArrowDown`, `ArrowLeft`, `ArrowRight`).
     pub fn press(&self, key: &str) {
-        let (code, text) = match key {
-            "Enter" => (13, "\r"),
-            "Escape" => (27, ""),
-            "Tab" => (9, ""),
+        self.key_stroke(key, 0);
+    }
+
+    /// Types `text` where the focus is, as a keyboard (or an input method) does.
+    pub fn type_text(&self, text: &str) {
+        self.command("Input.insertText", json!({"text": text}));
+    }
+
+    /// Presses a key with Shift held down (`Shift+Tab` goes backwards, `Shift+Enter` makes a
+    /// new line in a text area).
+    pub fn press_shift(&self, key: &str) {
+        self.key_stroke(key, SHIFT);
+    }
+
+    fn key_stroke(&self, key: &str, modifiers: u8) {
+        let (name, code, keycode, text) = match key {
+            "Enter" => ("Enter", "Enter", 13, "\r"),
+            "Escape" => ("Escape", "Escape", 27, ""),
+            "Tab" => ("Tab", "Tab", 9, ""),
+            "Space" => (" ", "Space", 32, " "),
+            "ArrowLeft" => ("ArrowLeft", "ArrowLeft", 37, ""),
+            "ArrowUp" => ("ArrowUp", "ArrowUp", 38, ""),
+            "ArrowRight" => ("ArrowRight", "ArrowRight", 39, ""),
+            "ArrowDown" => ("ArrowDown", "ArrowDown", 40, ""),
             other => panic!("no key code for {other}"),
         };
-        let mut down = json!({"type": "keyDown", "key": key, "code": key,
-            "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code});
+        let mut down = json!({"type": "keyDown", "key": name, "code": code,
+            "modifiers": modifiers, "windowsVirtualKeyCode": keycode,
+            "nativeVirtualKeyCode": keycode});
         if !text.is_empty() {
             down["text"] = json!(text);
             down["unmodifiedText"] = json!(text);
@@ -557,9 +687,44 @@ impl Page {
         self.command("Input.dispatchKeyEvent", down);
         self.command(
             "Input.dispatchKeyEvent",
-            json!({"type": "keyUp", "key": key, "code": key,
-                "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code}),
+            json!({"type": "keyUp", "key": name, "code": code, "modifiers": modifiers,
+                "windowsVirtualKeyCode": keycode, "nativeVirtualKeyCode": keycode}),
         );
+    }
+
+    /// What has the keyboard focus, as a screen reader announces it (Chromium's own role and
+    /// accessible name), with what a sighted person sees of it.
+    pub fn focused(&self) -> Focused {
+        let reply = self.command(
+            "Runtime.evaluate",
+            json!({"expression": "document.activeElement"}),
+        );
+        let object = reply["result"]["objectId"].clone();
+        let tree = self.command(
+            "Accessibility.getPartialAXTree",
+            json!({"objectId": object, "fetchRelatives": false}),
+        );
+        let node = &tree["nodes"][0];
+        let seen = self.command(
+            "Runtime.callFunctionOn",
+            json!({"objectId": object, "returnByValue": true,
+                "functionDeclaration": FOCUS_SEEN}),
+        )["result"]["value"]
+            .clone();
+        Focused {
+            role: node["role"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            name: node["name"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            tag: seen["tag"].as_str().unwrap_or_default().to_owned(),
+            visible: seen["visible"] == true,
+            ring: seen["ring"].as_str().unwrap_or_default().to_owned(),
+            html: seen["html"].as_str().unwrap_or_default().to_owned(),
+        }
     }
 
     /// Emulates a screen of `width`×`height` CSS pixels, as a phone (touch, 2× pixels) or not.
@@ -569,6 +734,14 @@ impl Page {
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": height, "mobile": phone,
                 "deviceScaleFactor": if phone { 2 } else { 1 }}),
+        );
+    }
+
+    /// Makes the browser send (and report) `agent` as its `User-Agent` from now on.
+    pub fn user_agent(&self, agent: &str) {
+        self.command(
+            "Emulation.setUserAgentOverride",
+            json!({"userAgent": agent}),
         );
     }
 
@@ -640,11 +813,16 @@ impl Page {
 
 impl Drop for Page {
     fn drop(&mut self) {
-        let _ = self.cdp.call(
-            None,
-            "Target.disposeBrowserContext",
-            json!({"browserContextId": self.context}),
-        );
+        let _ = match &self.context {
+            Some(context) => self.cdp.call(
+                None,
+                "Target.disposeBrowserContext",
+                json!({"browserContextId": context}),
+            ),
+            None => self
+                .cdp
+                .call(None, "Target.closeTarget", json!({"targetId": self.target})),
+        };
         self.cdp
             .events
             .lock()
@@ -698,6 +876,29 @@ pub fn screenshot_dir() -> PathBuf {
         .parent()
         .expect("target dir")
         .join("screenshots")
+}
+
+/// `params` naming the incognito `context`, if any (none means the browser's own profile).
+fn with_context(mut params: Value, context: Option<&str>) -> Value {
+    if let Some(context) = context {
+        params["browserContextId"] = json!(context);
+    }
+    params
+}
+
+/// Another tab in front of a page (see `Page::cover`); dropping it closes it.
+pub struct Cover<'a> {
+    page: &'a Page,
+    target: String,
+}
+
+impl Drop for Cover<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .page
+            .cdp
+            .call(None, "Target.closeTarget", json!({"targetId": self.target}));
+    }
 }
 
 #[derive(Debug)]
@@ -815,9 +1016,108 @@ impl Element<'_> {
         self.page.command("Input.insertText", json!({"text": text}));
     }
 
+    /// Sets the files of a file input, as if the person had chosen them (`DOM.setFileInputFiles`
+    /// takes paths the browser reads itself).
+    pub fn set_files(&self, paths: &[&Path]) {
+        let object = self.object();
+        let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.page.command(
+            "DOM.setFileInputFiles",
+            json!({"objectId": object, "files": files}),
+        );
+    }
+
+    /// The one control inside this element with one of `roles` and this name. (It is found
+    /// again inside this element if the page replaces its node.)
+    pub fn inside<'b>(&'b self, roles: &[&'b str], name: Name<'b>) -> Inside<'b> {
+        let inside = Inside {
+            scope: self,
+            roles: roles.to_vec(),
+            name,
+        };
+        inside.node();
+        inside
+    }
+
+    /// Whether a control with this role and name is inside this element now.
+    pub fn contains(&self, role: &str, name: Name) -> bool {
+        !self.controls_inside(&[role], name).is_empty()
+    }
+
+    /// The controls inside this element with one of `roles` and a matching name.
+    fn controls_inside(&self, roles: &[&str], name: Name) -> Vec<Control> {
+        let object = self.object();
+        let tree = self
+            .page
+            .command("Accessibility.queryAXTree", json!({"objectId": object}));
+        tree["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|node| node["ignored"] != true)
+            .filter_map(|node| {
+                Some(Control {
+                    role: node["role"]["value"].as_str()?.to_owned(),
+                    name: node["name"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    dom: node["backendDOMNodeId"].as_i64()?,
+                })
+            })
+            .filter(|c| {
+                roles.iter().any(|r| r.eq_ignore_ascii_case(&c.role)) && name.matches(&c.name)
+            })
+            .collect()
+    }
+
     /// Fills the field and presses Enter in it.
     pub fn submit(&self, text: &str) {
         self.fill(text);
         self.page.press("Enter");
+    }
+}
+
+/// A control found inside another one (a button of one list item, where the page has several
+/// buttons of that name); it is looked up afresh for each action.
+pub struct Inside<'a> {
+    scope: &'a Element<'a>,
+    roles: Vec<&'a str>,
+    name: Name<'a>,
+}
+
+impl Inside<'_> {
+    /// The DOM node of the one matching control inside the scope, once there is one.
+    fn node(&self) -> i64 {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self.scope.controls_inside(&self.roles, self.name);
+            if let [control] = found.as_slice() {
+                return control.dom;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected one {:?} named {:?} inside, found {}",
+                self.roles,
+                self.name,
+                found.len()
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Clicks the control.
+    pub fn click(&self) {
+        self.element().click();
+    }
+
+    /// The control as an element of the page, for acting on it.
+    pub fn element(&self) -> Element<'_> {
+        Element {
+            page: self.scope.page,
+            roles: self.roles.clone(),
+            name: self.name,
+            dom: Cell::new(self.node()),
+        }
     }
 }

@@ -226,6 +226,45 @@ impl Drop for TestServer {
     }
 }
 
+/// What a command printed, and how it exited.
+#[derive(Debug)]
+pub struct CommandOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    /// Asserts exit status 0 and returns what it printed.
+    pub fn success(&self) -> &str {
+        assert_eq!(self.code, Some(0), "{self:?}");
+        &self.stdout
+    }
+
+    /// The value after `label` on the line that starts with it.
+    pub fn line_value(&self, label: &str) -> String {
+        self.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} line in {self:?}"))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// Runs a prepared `emotechat` command to its end.
+pub fn run_command(command: &mut Command) -> CommandOutput {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .expect("run emotechat");
+    CommandOutput {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 pub struct TestUser {
     pub id: i64,
     pub email: String,
@@ -418,6 +457,20 @@ pub fn millis_of(stamp: &str) -> i64 {
 }
 
 impl TestServer {
+    /// Runs an operator's command (`emotechat invite ...`, `emotechat user ...`) as its own
+    /// process against this server's database file, while the server runs; the links it
+    /// prints point at this server.
+    pub fn command(&self, args: &[&str]) -> CommandOutput {
+        run_command(
+            Command::new(BIN)
+                .args(args)
+                .arg("--db")
+                .arg(self.db_path())
+                .args(["--addr", self.addr()])
+                .env_remove("EMOTECHAT_PUBLIC_URL"),
+        )
+    }
+
     pub fn open_db(&self) -> rusqlite::Connection {
         let db = rusqlite::Connection::open(self.db_path()).expect("open db");
         db.busy_timeout(Duration::from_secs(10))
