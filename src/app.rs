@@ -3,6 +3,7 @@
 use crate::auth::Hasher;
 use crate::auth::tickets::Tickets;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::ratelimit::Limiter;
 use crate::realtime::Realtime;
 use crate::repo::Pool;
@@ -18,4 +19,5 @@ pub struct App {
     pub limits: Limiter,
     pub tickets: Tickets,
     pub web: WebClient,
+    pub metrics: Metrics,
 }

@@ -3,10 +3,10 @@
 //! anything is opened. Uses std only.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::address::ListenAddr;
 use crate::admin;
 use crate::ratelimit::{Budget, Budgets};
 
@@ -14,7 +14,7 @@ use crate::http::forwarded::{IpRange, TrustedProxies};
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
-    pub addr: SocketAddr,
+    pub addr: ListenAddr,
     pub db: PathBuf,
     /// Base of the links the server hands out; `None` means `http://<bound address>`.
     pub public_url: Option<String>,
@@ -41,6 +41,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// Where Prometheus metrics are served, apart from the API; none by default.
+    pub metrics_addr: Option<ListenAddr>,
     /// Who may create an account.
     pub registration: Registration,
     /// Backups the server takes by itself; `None` without `--backup-dir`.
@@ -119,6 +121,7 @@ impl fmt::Debug for Config {
             .field("stream_ticket_secs", &self.stream_ticket_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
+            .field("metrics_addr", &self.metrics_addr)
             .field("registration", &self.registration)
             .field("backups", &self.backups)
             .finish()
@@ -138,7 +141,7 @@ const SETTINGS: &[Setting] = &[
         flag: "--addr",
         env: "EMOTECHAT_ADDR",
         default: "127.0.0.1:8080",
-        help: "address to listen on, IP:PORT (port 0 picks a free port)",
+        help: "address to listen on: IP:PORT, [IPv6]:PORT or HOST:PORT (port 0 picks a free port)",
     },
     Setting {
         flag: "--db",
@@ -362,6 +365,12 @@ const SETTINGS: &[Setting] = &[
         default: "7",
         help: "scheduled backups kept; older ones are deleted (1-10000)",
     },
+    Setting {
+        flag: "--metrics-addr",
+        env: "EMOTECHAT_METRICS_ADDR",
+        default: "none",
+        help: "address to serve Prometheus metrics on at /metrics, apart from the API: IP:PORT, [IPv6]:PORT or HOST:PORT",
+    },
 ];
 
 /// What the command line asks for.
@@ -480,10 +489,14 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
                 .map_or_else(String::new, |s| s.default.to_owned())
         })
     };
-    let addr = text("--addr");
-    let addr: SocketAddr = addr
+    let addr: ListenAddr = text("--addr")
         .parse()
-        .map_err(|_| format!("--addr '{addr}' is not an IP:PORT address"))?;
+        .map_err(|reason| format!("--addr {reason}"))?;
+    let metrics_addr = value_of("--metrics-addr")
+        .filter(|value| value != "none" && !value.trim().is_empty())
+        .map(|value| value.parse::<ListenAddr>())
+        .transpose()
+        .map_err(|reason| format!("--metrics-addr {reason}"))?;
     let db = PathBuf::from(text("--db"));
     if db.as_os_str().is_empty() {
         return Err("--db must not be empty".into());
@@ -592,6 +605,7 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         )?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
+        metrics_addr,
         registration: parse_registration(&text("--registration"))?,
         backups: backup_schedule(&text)?,
     })
@@ -766,8 +780,9 @@ fn on_off(flag: &str, value: &str) -> Result<bool, String> {
 }
 
 impl Config {
-    /// The base URL for links, once the real listening address is known.
-    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+    /// The base URL for links: `--public-url`, or else the address listened on (the bound one
+    /// once known, with its real port; an IPv6 address in brackets either way).
+    pub fn public_url_for(&self, bound: impl fmt::Display) -> String {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"))
@@ -856,6 +871,36 @@ mod tests {
                 .contains("127.0.0.2".parse().expect("ip"))
         );
         assert!(serve(&["--trust-proxy", "localhost"], &[]).is_err());
+    }
+
+    #[test]
+    fn listen_addresses_may_be_ipv6_or_host_names() {
+        for addr in ["[::]:8080", "[::1]:0", "localhost:8080", "0.0.0.0:80"] {
+            let config = serve(&["--addr", addr], &[]).expect(addr);
+            assert_eq!(config.addr.to_string(), addr);
+        }
+        for bad in ["::1:8080", "[::1]", "localhost", "local_host:80"] {
+            let reason = serve(&["--addr", bad], &[]).expect_err(bad);
+            assert!(reason.starts_with("--addr '"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn metrics_are_off_unless_given_an_address() {
+        assert_eq!(serve(&[], &[]).expect("valid").metrics_addr, None);
+        assert_eq!(
+            serve(&["--metrics-addr", "none"], &[])
+                .expect("valid")
+                .metrics_addr,
+            None
+        );
+        let on = serve(&[], &[("EMOTECHAT_METRICS_ADDR", "[::1]:9100")]).expect("valid");
+        assert_eq!(
+            on.metrics_addr.map(|a| a.to_string()).as_deref(),
+            Some("[::1]:9100")
+        );
+        let reason = serve(&["--metrics-addr", "9100"], &[]).expect_err("no host");
+        assert!(reason.starts_with("--metrics-addr '9100'"), "{reason}");
     }
 
     #[test]

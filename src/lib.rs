@@ -3,8 +3,9 @@
 //! `start` is what both `main` and anything embedding the server call: it opens the
 //! database, binds the address, and returns a handle to the running server.
 
-// Public: what the `emotechat` command (`config`, `admin`) and the fuzz targets
-// (`http::parse`) use. Everything else is the server's own.
+// Public: what the `emotechat` command (`config` with its `address`, `admin`) and the fuzz
+// targets (`http::parse`) use. Everything else is the server's own.
+pub mod address;
 pub mod admin;
 pub(crate) mod app;
 pub(crate) mod auth;
@@ -15,6 +16,7 @@ pub(crate) mod handlers;
 pub(crate) mod housekeeping;
 pub mod http;
 pub(crate) mod mail;
+pub(crate) mod metrics;
 pub(crate) mod ratelimit;
 pub(crate) mod realtime;
 pub(crate) mod repo;
@@ -66,6 +68,7 @@ pub struct Running {
     backups: Option<scheduled_backups::Scheduled>,
     /// Held for the server's life, so `emotechat restore` refuses meanwhile.
     _lock: repo::lock::DbLock,
+    metrics: Option<metrics::Listener>,
 }
 
 impl Running {
@@ -74,11 +77,19 @@ impl Running {
         self.addr
     }
 
+    /// Where metrics are served, when `--metrics-addr` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Listener::addr)
+    }
+
     /// Stops gracefully: no new connections, realtime streams ended at once (their clients
     /// reconnect to the next server, and would otherwise hold the stop up for the whole
     /// deadline), idle ones closed, requests in flight given up to `deadline` to finish; then
     /// the write-ahead log is folded into the database file.
     pub fn shutdown(self, deadline: Duration) {
+        if let Some(metrics) = self.metrics {
+            metrics.stop();
+        }
         self.hub.close_all();
         if !self.stopper.stop(deadline) {
             log::warn!(
@@ -141,11 +152,27 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             auth::tickets::CAPACITY,
         ),
         web: web::WebClient::build(),
+        metrics: metrics::Metrics::new(http::route_labels()),
     });
-    let handler: Handler = Arc::new(move |request| http::handle(&app, request));
-    let server = Server::bind(config.addr, limits(&config), http::body_limit, handler)
+    let handling = Arc::clone(&app);
+    let handler: Handler = Arc::new(move |request| http::handle(&handling, request));
+    let server = Server::bind(&config.addr, limits(&config), http::body_limit, handler)
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.addr)))?;
     let addr = server.addr();
+    say_which_address(&config.addr, addr);
+    let metrics =
+        match &config.metrics_addr {
+            Some(metrics_addr) => {
+                let sources = metrics::Sources {
+                    app,
+                    connections: server.stopper(),
+                };
+                Some(metrics::serve(metrics_addr, sources).map_err(|e| {
+                    StartError(format!("cannot serve metrics on {metrics_addr}: {e}"))
+                })?)
+            }
+            None => None,
+        };
     let mailer = Mailer::new(config.mail_command.clone(), config.public_url_for(addr));
     inbox
         .start_worker(pool.clone(), mailer, config.reset_minutes)
@@ -169,7 +196,22 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         hub,
         backups,
         _lock: lock,
+        metrics,
     })
+}
+
+/// A host name may stand for several addresses, of which the server listens on the first it
+/// could bind: the log says which.
+fn say_which_address(asked: &address::ListenAddr, bound: SocketAddr) {
+    if let Some(name) = asked.host_name() {
+        let all: Vec<String> = std::net::ToSocketAddrs::to_socket_addrs(asked)
+            .map(|found| found.map(|a| a.ip().to_string()).collect())
+            .unwrap_or_default();
+        log::info!(
+            "{name} resolves to {}; listening on {bound}, the first that could be bound",
+            all.join(", ")
+        );
+    }
 }
 
 fn limits(config: &Config) -> Limits {

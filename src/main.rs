@@ -77,6 +77,9 @@ fn run() -> Result<(), Failure> {
         .map_err(|err| Failure::Start(format!("cannot handle stop signals: {err}")))?;
     let running = emotechat::start(config).map_err(|reason| Failure::Start(reason.to_string()))?;
     eprintln!("listening on http://{}", running.addr());
+    if let Some(metrics) = running.metrics_addr() {
+        eprintln!("metrics on http://{metrics}/metrics");
+    }
     if let Some(signal) = signals.forever().next() {
         log::info!("signal {signal} received; shutting down");
     }

@@ -11,6 +11,7 @@
 //! at once, no more than the budget are ever let through.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,29 @@ pub enum Rule {
     ResetRequestsPerAddress,
     /// Message sends per user.
     SendsPerUser,
+}
+
+impl Rule {
+    const ALL: [Rule; 6] = [
+        Rule::LoginFailuresPerAccount,
+        Rule::LoginFailuresPerAddress,
+        Rule::RegistrationsPerAddress,
+        Rule::ResetRequestsPerEmail,
+        Rule::ResetRequestsPerAddress,
+        Rule::SendsPerUser,
+    ];
+
+    /// The rule's name in metrics: its setting's, without the dashes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::LoginFailuresPerAccount => "login_failures_per_account",
+            Rule::LoginFailuresPerAddress => "login_failures_per_address",
+            Rule::RegistrationsPerAddress => "registrations_per_address",
+            Rule::ResetRequestsPerEmail => "reset_requests_per_email",
+            Rule::ResetRequestsPerAddress => "reset_requests_per_address",
+            Rule::SendsPerUser => "sends_per_user",
+        }
+    }
 }
 
 /// So many attempts per window.
@@ -85,6 +109,8 @@ pub struct Limiter {
     enabled: bool,
     budgets: Budgets,
     buckets: Mutex<Buckets>,
+    /// Refused attempts per rule (in the order of `Rule::ALL`), for the metrics.
+    refused: [AtomicU64; Rule::ALL.len()],
 }
 
 /// A refused attempt: how long until one more is allowed.
@@ -121,6 +147,22 @@ impl Limiter {
             enabled,
             budgets,
             buckets: Mutex::new(HashMap::new()),
+            refused: Default::default(),
+        }
+    }
+
+    /// How many attempts each rule has refused since the start, by the rule's name.
+    pub fn refusals(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Rule::ALL
+            .iter()
+            .zip(&self.refused)
+            .map(|(rule, refused)| (rule.name(), refused.load(Ordering::Relaxed)))
+    }
+
+    /// Counts a refusal against the rule that made it.
+    fn count_refusal(&self, rule: Rule) {
+        if let Some(at) = Rule::ALL.iter().position(|r| *r == rule) {
+            self.refused[at].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -153,6 +195,7 @@ impl Limiter {
                 evict_idle(keys, budget, now);
                 if keys.len() >= MAX_KEYS {
                     wait = wait.max(Some(until_one_refills(keys, budget, now)));
+                    self.count_refusal(rule);
                     continue;
                 }
             }
@@ -161,6 +204,7 @@ impl Limiter {
                 let seconds = (1.0 - bucket.tokens) / budget.per_second();
                 let retry_after = Duration::from_secs_f64(seconds.ceil().max(1.0));
                 wait = wait.max(Some(retry_after));
+                self.count_refusal(rule);
             }
         }
         if let Some(retry_after) = wait {
@@ -274,6 +318,28 @@ mod tests {
         // Another key and another rule are untouched.
         assert!(take(&limits, Rule::LoginFailuresPerAccount, "bob", start).is_ok());
         assert!(take(&limits, Rule::LoginFailuresPerAddress, "ada", start).is_ok());
+    }
+
+    #[test]
+    fn refusals_are_counted_by_the_rule_that_refused() {
+        let limits = limiter();
+        let now = Instant::now();
+        let refused = |limits: &Limiter, rule: Rule| {
+            limits
+                .refusals()
+                .find(|(name, _)| *name == rule.name())
+                .map(|(_, n)| n)
+        };
+        for _ in 0..3 {
+            take(&limits, Rule::ResetRequestsPerEmail, "a@b.org", now).expect("within budget");
+        }
+        assert_eq!(refused(&limits, Rule::ResetRequestsPerEmail), Some(0));
+        for _ in 0..2 {
+            assert!(take(&limits, Rule::ResetRequestsPerEmail, "a@b.org", now).is_err());
+        }
+        assert_eq!(refused(&limits, Rule::ResetRequestsPerEmail), Some(2));
+        assert_eq!(refused(&limits, Rule::ResetRequestsPerAddress), Some(0));
+        assert_eq!(limits.refusals().count(), Rule::ALL.len());
     }
 
     #[test]

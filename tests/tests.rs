@@ -3,6 +3,7 @@
 mod util;
 
 mod accounts;
+mod addresses;
 mod admin;
 mod backup;
 mod browser;
@@ -25,6 +26,7 @@ mod hostile;
 mod isolation;
 mod limits;
 mod messages;
+mod metrics;
 mod password_reset;
 mod profile;
 mod reactions;

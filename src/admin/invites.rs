@@ -12,13 +12,13 @@ use crate::repo::{self, Pool, invites};
 const PREFIX_CHARS: usize = 6;
 
 pub fn create(pool: &Pool, config: &Config, uses: u32, days: u32) -> Result<String, Failed> {
-    let issued = token::issue().map_err(|e| Failed(format!("random source: {e}")))?;
+    let issued = issue_code()?;
     let now = Timestamp::now();
     let prefix: String = issued.token.chars().take(PREFIX_CHARS).collect();
     let invite = repo::write(pool, |tx| {
         invites::insert(tx, &issued.digest, &prefix, uses, now, now.plus_days(days))
     })?;
-    let base = config.public_url_for(config.addr);
+    let base = config.public_url_for(&config.addr);
     Ok(format!(
         "Invite code: {code}\n\
          Link: {base}/register?invite={code}\n\
@@ -28,6 +28,17 @@ pub fn create(pool: &Pool, config: &Config, uses: u32, days: u32) -> Result<Stri
         accounts = if uses == 1 { "account" } else { "accounts" },
         expires = invite.expires_at,
     ))
+}
+
+/// A code that `invite revoke CODE` cannot mistake for a flag: base64url starts with `-` one
+/// time in 64, so such a code is drawn again (which costs a negligible part of its 256 bits).
+fn issue_code() -> Result<token::Issued, Failed> {
+    loop {
+        let issued = token::issue().map_err(|e| Failed(format!("random source: {e}")))?;
+        if !issued.token.starts_with('-') {
+            return Ok(issued);
+        }
+    }
 }
 
 pub fn list(pool: &Pool) -> Result<String, Failed> {

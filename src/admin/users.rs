@@ -70,7 +70,7 @@ pub fn reset_link(pool: &Pool, config: &Config, email: &str) -> Result<String, F
     let token = crate::resets::store_fresh_token(pool, user.id, minutes).map_err(Failed)?;
     Ok(format!(
         "{}\nFor {}: it sets a new password once, within {minutes} minutes.\n",
-        crate::resets::link(&config.public_url_for(config.addr), &token),
+        crate::resets::link(&config.public_url_for(&config.addr), &token),
         shown(&user)
     ))
 }

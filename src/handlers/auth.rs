@@ -165,6 +165,7 @@ pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
     else {
         let guess = guesses::reserve(app, client, Account::Unknown(&email))?;
         app.hasher.verify_dummy(&password)?;
+        app.metrics.login_failed();
         return Err(guess.wrong(None));
     };
     let guess = guesses::reserve(app, client, Account::User(user.id))?;
@@ -172,6 +173,7 @@ pub fn login(app: &App, request: &Request, _: &Params) -> Result<Response, ApiEr
     // A disabled account gets the answer of a wrong password, after the same work: the
     // answer tells nobody whether the password was right or the account is disabled.
     if !verdict.matches || disabled {
+        app.metrics.login_failed();
         return Err(guess.wrong(Some(user.id)));
     }
     // The right password: the reserved guess is given back.

@@ -68,6 +68,9 @@ pub fn send(
         conversations::require_member(tx, id, caller.user.id)?;
         store(tx, id, &caller.user, &text, client_id.as_ref())
     })?;
+    if created {
+        app.metrics.message_sent();
+    }
     let reply_body = OneMessage {
         message: message.into(),
     };

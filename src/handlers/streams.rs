@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::http::ws::{self, FrameRate};
 use crate::http::{Params, extract, reply, sse};
 use crate::realtime::client::Typist;
+use crate::realtime::hub::Transport;
 use crate::realtime::resume::ResumePoint;
 use crate::realtime::stream::EventStream;
 use crate::wire::StreamTicket;
@@ -41,7 +42,7 @@ pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiErro
         Some(id) => Some(resume_point("Last-Event-ID", id.trim())?),
         None => since(request)?,
     };
-    Ok(sse::response(open(app, &caller, resume)?))
+    Ok(sse::response(open(app, &caller, resume, Transport::Sse)?))
 }
 
 /// `GET /api/ws`: the same events over WebSocket, resuming from `since`; client frames are
@@ -49,7 +50,7 @@ pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiErro
 pub fn ws(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let accept = ws::handshake(request)?;
     let caller = stream_caller(app, request)?;
-    let stream = open(app, &caller, since(request)?)?;
+    let stream = open(app, &caller, since(request)?, Transport::WebSocket)?;
     let typist = Typist::new(&app.pool, &app.realtime.hub, caller.user);
     let rate = FrameRate {
         per_minute: app.config.ws_frames_per_minute,
@@ -72,7 +73,12 @@ pub fn typing(
 }
 
 /// The caller's stream, or `503` when the server takes no more.
-fn open(app: &App, caller: &Caller, resume: Option<ResumePoint>) -> Result<EventStream, ApiError> {
+fn open(
+    app: &App,
+    caller: &Caller,
+    resume: Option<ResumePoint>,
+    transport: Transport,
+) -> Result<EventStream, ApiError> {
     let check_every = Duration::from_secs(u64::from(app.config.stream_session_check_secs));
     EventStream::open(
         &app.pool,
@@ -81,6 +87,7 @@ fn open(app: &App, caller: &Caller, resume: Option<ResumePoint>) -> Result<Event
         &caller.session,
         check_every,
         resume,
+        transport,
     )
     .map_err(|_| ApiError::busy())
 }

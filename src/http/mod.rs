@@ -18,6 +18,7 @@ pub(crate) mod ws;
 
 pub use params::Params;
 pub use router::body_limit;
+pub(crate) use router::route_labels;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -30,17 +31,21 @@ use crate::error::ApiError;
 pub fn handle(app: &App, request: &Request) -> Response {
     let started = Instant::now();
     let origins = &app.config.cors_origins;
+    let mut route = None;
     let response = match cors::preflight(request, origins) {
         Some(answer) => answer,
-        None => guarded(|| router::dispatch(app, request)),
+        None => guarded(|| router::dispatch(app, request, &mut route)),
     };
     let response = with_security_headers(cors::decorate(request, origins, response));
+    let took = started.elapsed();
+    app.metrics
+        .request(route, request.method(), response.status_code, took);
     log::info!(
         "{} {} {} {:.2}ms",
         request.method(),
         path_of(request),
         response.status_code,
-        started.elapsed().as_secs_f64() * 1000.0
+        took.as_secs_f64() * 1000.0
     );
     response
 }

@@ -123,12 +123,24 @@ pub fn body_limit(method: &str, path: &str) -> usize {
     }
 }
 
-pub fn dispatch(app: &App, request: &Request) -> Result<Response, ApiError> {
+/// The `(method, pattern)` of every route, in the table's order: the routes' labels in the
+/// metrics, where a route is known by its index.
+pub fn route_labels() -> Vec<(&'static str, &'static str)> {
+    ROUTES.iter().map(|r| (r.method, r.pattern)).collect()
+}
+
+/// Runs the route that answers `request`, and sets `matched` to its index in the table
+/// (left `None` when no route answers, with a 404 or 405).
+pub fn dispatch(
+    app: &App,
+    request: &Request,
+    matched: &mut Option<usize>,
+) -> Result<Response, ApiError> {
     let Some(segments) = decoded_segments(path_of(request)) else {
         return Err(ApiError::not_found());
     };
     let mut allowed = Vec::new();
-    for route in ROUTES {
+    for (index, route) in ROUTES.iter().enumerate() {
         let Some(params) = matches(route.pattern, &segments) else {
             continue;
         };
@@ -136,6 +148,7 @@ pub fn dispatch(app: &App, request: &Request) -> Result<Response, ApiError> {
             allowed.push(route.method);
             continue;
         }
+        *matched = Some(index);
         return match route.handler {
             Handler::Public(handler) => {
                 params.check_decoded()?;

@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -126,8 +126,9 @@ struct Shared {
 pub struct Stopper(Arc<Shared>);
 
 impl Server {
+    /// Listens on `addr`; of several addresses (a host name's), on the first that can be bound.
     pub fn bind(
-        addr: SocketAddr,
+        addr: impl ToSocketAddrs,
         limits: Limits,
         body_limit: BodyLimit,
         handler: Handler,

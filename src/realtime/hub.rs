@@ -5,6 +5,7 @@
 //! its transport can tell the client whether to resume, log in again, or come back later.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -47,6 +48,43 @@ pub enum EndReason {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
 
+/// What a stream is delivered over, for the count of open streams of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Sse,
+    WebSocket,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 2] = [Transport::Sse, Transport::WebSocket];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Sse => "sse",
+            Transport::WebSocket => "websocket",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Transport::Sse => 0,
+            Transport::WebSocket => 1,
+        }
+    }
+}
+
+/// A stream counted as open over its transport until this is dropped.
+pub struct TransportCount {
+    hub: Arc<Hub>,
+    transport: Transport,
+}
+
+impl Drop for TransportCount {
+    fn drop(&mut self) {
+        self.hub.by_transport[self.transport.index()].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One typing notice per user and conversation per this interval.
 const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 /// Typing timestamps older than this are forgotten, so the map stays small.
@@ -55,6 +93,8 @@ const TYPING_MEMORY: usize = 10_000;
 pub struct Hub {
     limits: HubLimits,
     state: Mutex<State>,
+    /// Open streams per transport (`Transport::index`), outside the lock: only counted.
+    by_transport: [AtomicUsize; 2],
 }
 
 #[derive(Default)]
@@ -100,6 +140,7 @@ impl Hub {
         Hub {
             limits,
             state: Mutex::new(State::default()),
+            by_transport: Default::default(),
         }
     }
 
@@ -230,6 +271,20 @@ impl Hub {
     pub fn open_streams(&self) -> usize {
         self.state().streams.len()
     }
+
+    /// Counts a stream as open over `transport` for as long as the count lives.
+    pub fn count_transport(self: &Arc<Self>, transport: Transport) -> TransportCount {
+        self.by_transport[transport.index()].fetch_add(1, Ordering::Relaxed);
+        TransportCount {
+            hub: Arc::clone(self),
+            transport,
+        }
+    }
+
+    /// Open streams over `transport` right now.
+    pub fn open_streams_over(&self, transport: Transport) -> usize {
+        self.by_transport[transport.index()].load(Ordering::Relaxed)
+    }
 }
 
 impl State {
@@ -283,6 +338,27 @@ mod tests {
                 Frame::Ephemeral { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn open_streams_are_counted_per_transport_while_their_count_lives() {
+        let hub = Arc::new(Hub::new(HubLimits {
+            streams_per_user: 4,
+            streams_total: 4,
+            queue: 1,
+        }));
+        let sse = hub.count_transport(Transport::Sse);
+        let ws = [
+            hub.count_transport(Transport::WebSocket),
+            hub.count_transport(Transport::WebSocket),
+        ];
+        assert_eq!(hub.open_streams_over(Transport::Sse), 1);
+        assert_eq!(hub.open_streams_over(Transport::WebSocket), 2);
+        drop(sse);
+        drop(ws);
+        for transport in Transport::ALL {
+            assert_eq!(hub.open_streams_over(transport), 0, "{}", transport.name());
+        }
     }
 
     #[test]

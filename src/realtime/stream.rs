@@ -18,7 +18,7 @@ use serde_json::value::to_raw_value;
 
 use super::Realtime;
 use super::event::{EventKind, WireEvent};
-use super::hub::{EndReason, Frame, Full, Subscription};
+use super::hub::{EndReason, Frame, Full, Subscription, Transport, TransportCount};
 use super::resume::{self, Epoch, ResumePoint};
 use crate::domain::{EventId, Session, SessionId, Timestamp, UserId};
 use crate::repo::{self, Pool, RepoError, events, sessions};
@@ -71,6 +71,8 @@ pub struct EventStream {
     epoch: Epoch,
     subscription: Subscription,
     session: SessionWatch,
+    /// Counts the stream among the open ones of its transport until it ends.
+    _counted: TransportCount,
 }
 
 impl EventStream {
@@ -83,9 +85,11 @@ impl EventStream {
         session: &Session,
         check_every: Duration,
         resume: Option<ResumePoint>,
+        transport: Transport,
     ) -> Result<EventStream, Full> {
         let subscription = realtime.hub.subscribe(user, session.id)?;
         Ok(EventStream {
+            _counted: realtime.hub.count_transport(transport),
             pool: pool.clone(),
             user,
             resume,

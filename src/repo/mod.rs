@@ -76,6 +76,11 @@ impl Pool {
         Ok(self.readers.get()?)
     }
 
+    /// How group commit is doing, for the metrics.
+    pub fn commit_stats(&self) -> &writer::CommitStats {
+        self.writer.stats()
+    }
+
     /// The write connection, for tests that trace its statements.
     #[cfg(test)]
     pub fn writer_connection(&self) -> impl std::ops::Deref<Target = Connection> + '_ {

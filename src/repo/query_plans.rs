@@ -80,6 +80,7 @@ fn world(history: usize) -> World {
             crate::auth::tickets::CAPACITY,
         ),
         web: crate::web::WebClient::build(),
+        metrics: crate::metrics::Metrics::new(crate::http::route_labels()),
     };
     World {
         app,

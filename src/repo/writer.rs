@@ -9,10 +9,12 @@ use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use rusqlite::Connection;
 
 use super::RepoError;
+use crate::metrics::histogram::{COMMIT_SECONDS, GROUP_SIZES, Histogram};
 
 /// A group is committed once this many writes have run in it (failed ones included), even
 /// if more are waiting, so that the first writer of a busy stream still gets its answer
@@ -39,6 +41,16 @@ pub struct Writer {
     /// Writers that have asked for the connection and not yet finished their work. The one
     /// that brings it to zero commits the group.
     arrivals: AtomicUsize,
+    /// Kept outside the mutex, so reading them never waits for a write.
+    stats: CommitStats,
+}
+
+/// How group commit is doing, for the metrics: atomics, updated once per commit.
+pub struct CommitStats {
+    /// Writes (failed ones included) in each group that committed.
+    pub group_sizes: Histogram,
+    /// Time each successful `COMMIT` took.
+    pub seconds: Histogram,
 }
 
 struct State {
@@ -98,7 +110,15 @@ impl Writer {
                 tried: 0,
             }),
             arrivals: AtomicUsize::new(0),
+            stats: CommitStats {
+                group_sizes: Histogram::new(GROUP_SIZES),
+                seconds: Histogram::new(COMMIT_SECONDS),
+            },
         }
+    }
+
+    pub fn stats(&self) -> &CommitStats {
+        &self.stats
     }
 
     /// Runs `work` in the current group's transaction and returns its value once that
@@ -116,7 +136,7 @@ impl Writer {
         let group = Arc::clone(&state.group);
         let last = self.arrivals.fetch_sub(1, Ordering::SeqCst) == 1;
         if last || state.tried >= MAX_GROUP {
-            state.commit_group();
+            state.commit_group(&self.stats);
         }
         drop(state);
         match result {
@@ -199,12 +219,17 @@ impl State {
         self.finish_group(Err(why.to_owned()));
     }
 
-    fn commit_group(&mut self) {
+    fn commit_group(&mut self, stats: &CommitStats) {
         if !self.open {
             return;
         }
+        let started = Instant::now();
         match self.conn.execute_batch("COMMIT") {
-            Ok(()) => self.finish_group(Ok(())),
+            Ok(()) => {
+                stats.seconds.observe_duration(started.elapsed());
+                stats.group_sizes.observe(self.tried as f64);
+                self.finish_group(Ok(()));
+            }
             Err(err) => self.abandon_group(&format!("commit failed: {err}")),
         }
     }
@@ -283,6 +308,20 @@ mod tests {
             writer.connection().is_autocommit(),
             "no transaction left open"
         );
+    }
+
+    #[test]
+    fn each_commit_records_its_group_size_and_time() {
+        let (_dir, writer) = writer();
+        insert(&writer, 1).expect("insert");
+        insert(&writer, 2).expect("insert");
+        let sizes = writer.stats().group_sizes.snapshot();
+        assert_eq!(sizes.count(), 2, "one commit each");
+        assert_eq!(sizes.counts[0], 2, "groups of one");
+        assert_eq!(writer.stats().seconds.snapshot().count(), 2);
+        concurrently(&writer, 50, |w, i| insert(w, 100 + i).expect("insert"));
+        let sizes = writer.stats().group_sizes.snapshot();
+        assert_eq!(sizes.sum, 52.0, "every write is in one committed group");
     }
 
     #[test]

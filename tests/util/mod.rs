@@ -57,12 +57,18 @@ impl TestServer {
     }
 
     pub fn start_in(dir: TempDir, args: &[&str]) -> TestServer {
+        TestServer::start_on("127.0.0.1:0", dir, args)
+    }
+
+    /// Starts listening on `addr` (an IPv6 address or a host name, say) instead of
+    /// `127.0.0.1:0`.
+    pub fn start_on(addr: &str, dir: TempDir, args: &[&str]) -> TestServer {
         let args: Vec<String> = args
             .iter()
             .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
             .collect();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (child, base) = spawn(&dir, "127.0.0.1:0", &args, &log);
+        let (child, base) = spawn(&dir, addr, &args, &log);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
