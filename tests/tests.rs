@@ -9,6 +9,7 @@ mod browser_chat;
 mod browser_live;
 mod browser_panels;
 mod browser_pwa;
+mod browser_review;
 mod cli;
 mod conversations;
 mod docs;

@@ -148,9 +148,20 @@ export function withReaction(message, emote, added, byMe) {
 }
 
 // A newer copy of a message keeps what only this client knows: which reactions are its own
-// (events carry `me: false` for everyone).
+// (events carry `me: false` for everyone). A copy older than the shown one (a page read before
+// an edit or a delete that the stream has already shown) changes nothing.
 export function merged(older, newer) {
   if (!older) return newer;
+  if (staler(newer, older)) return older;
+
   const mine = new Set(older.reactions.filter((r) => r.me).map((r) => r.emote));
   return { ...newer, reactions: newer.reactions.map((r) => ({ ...r, me: r.me || mine.has(r.emote) })) };
+}
+
+// Whether `copy` was read before `shown` changed: `shown` is deleted and `copy` not, or
+// `shown` was edited later.
+function staler(copy, shown) {
+  if (shown.deleted) return !copy.deleted;
+  const editedAt = (message) => (message.edited_at ? Date.parse(message.edited_at) : 0);
+  return editedAt(shown) > editedAt(copy);
 }

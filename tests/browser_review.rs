@@ -1,0 +1,134 @@
+//! Findings of a review of the web client, each shown in real headless Chromium against the
+//! real binary: races between a history load and live events, the conversation list's
+//! order, dates on older messages, reconnecting when the tab comes back, the composer, drafts,
+//! signing out offline, and links. Where a test needs an answer or an event to arrive at a
+//! chosen moment, the page holds it (see `HOLDS`) until the test lets it go, so no test races
+//! the clock. Each test skips itself (loudly) when there is no Chromium outside CI.
+
+use serde_json::{Value, json};
+
+use crate::util::browser::{self, Name, Page};
+use crate::util::{TestServer, TestUser};
+
+/// Run in each document before the page's own scripts: switches a test turns on to hold back
+/// (1) the answer to the newest-page request of a conversation, already received, until
+/// `__releaseHistory()`; (2) `message.created` stream events until `__releaseEvents()`;
+/// (3) the stream's retry wait, which then never ends by itself (`__heldRetries` counts them).
+const HOLDS: &str = r#"
+(() => {
+  const realFetch = window.fetch;
+  const heldAnswers = [];
+  window.__historyAnswered = false;
+  window.fetch = function (input, init) {
+    const answer = realFetch.call(this, input, init);
+    if (!window.__holdHistory || !/\/messages\?limit=/.test(String(input))) return answer;
+    answer.then(() => { window.__historyAnswered = true; });
+    return new Promise((resolve) => heldAnswers.push(() => resolve(answer)));
+  };
+  window.__releaseHistory = () => { window.__holdHistory = false; heldAnswers.splice(0).forEach((go) => go()); };
+
+  const heldEvents = [];
+  const listen = EventSource.prototype.addEventListener;
+  EventSource.prototype.addEventListener = function (type, listener, options) {
+    const maybeHeld = function (event) {
+      if (window.__holdCreated && type === 'message.created') heldEvents.push(() => listener.call(this, event));
+      else listener.call(this, event);
+    };
+    return listen.call(this, type, maybeHeld, options);
+  };
+  window.__releaseEvents = () => { window.__holdCreated = false; heldEvents.splice(0).forEach((go) => go()); };
+
+  const realSetTimeout = window.setTimeout;
+  window.__heldRetries = 0;
+  window.setTimeout = function (callback, ...rest) {
+    if (window.__holdRetries && typeof callback === 'function' && callback.name === 'open') {
+      window.__heldRetries += 1;
+      return realSetTimeout.call(this, () => {}, 2147483647);
+    }
+    return realSetTimeout.call(this, callback, ...rest);
+  };
+})();
+"#;
+
+/// A page that runs `HOLDS`, or `None` when the browser is missing (and this is not CI).
+fn holding_page() -> Option<Page> {
+    let page = browser::page()?;
+    page.before_each_document(HOLDS);
+    Some(page)
+}
+
+/// Opens the conversation whose list entry starts with `name`.
+fn open(page: &Page, name: &str) {
+    page.find(&["button", "link"], Name::StartsWith(name))
+        .click();
+    page.role("log", "Messages");
+}
+
+/// A direct conversation of `a` and `b`; its id.
+fn direct(server: &TestServer, a: &TestUser, b: &TestUser) -> i64 {
+    let reply = server.conversation(&a.token, &[b.id], None);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["conversation"]["id"].as_i64().expect("id")
+}
+
+/// Evaluates `function() {…}` on the message log.
+fn on_log(page: &Page, function: &str) -> Value {
+    page.role("log", "Messages").call(function)
+}
+
+/// The texts of the open conversation's messages, top to bottom.
+fn shown_texts(page: &Page) -> Vec<String> {
+    let texts = on_log(
+        page,
+        "function() { return [...this.querySelectorAll('article .body')].map((b) => b.textContent); }",
+    );
+    serde_json::from_value(texts).expect("texts")
+}
+
+fn wait_for_text(page: &Page, text: &str) {
+    page.wait_until(&format!("a message saying {text:?}"), || {
+        shown_texts(page).iter().any(|t| t == text)
+    });
+}
+
+#[test]
+fn an_edit_or_delete_shown_while_the_history_loads_is_not_undone_by_it() {
+    let Some(bob_page) = holding_page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = direct(&server, &ada, &bob);
+    server.say(&ada.token, id, "First of all");
+    let edited = server.say(&ada.token, id, "Meet at noon");
+    let deleted = server.say(&ada.token, id, "A second thought");
+    bob_page.sign_in(&server, &bob.email);
+    bob_page.eval("window.__holdHistory = true");
+    open(&bob_page, "Ada");
+    // The page has its answer, read before the edit and the delete, but has not used it yet.
+    bob_page.wait_for_js("window.__historyAnswered");
+
+    let path = |message: i64| format!("/api/conversations/{id}/messages/{message}");
+    let reply = server
+        .request("PATCH", &path(edited))
+        .token(&ada.token)
+        .json(&json!({"body": "Meet at one"}))
+        .send();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = server
+        .request("DELETE", &path(deleted))
+        .token(&ada.token)
+        .send();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    wait_for_text(&bob_page, "Meet at one");
+    wait_for_text(&bob_page, "Message deleted");
+
+    bob_page.eval("window.__releaseHistory()");
+    wait_for_text(&bob_page, "First of all");
+    assert_eq!(
+        shown_texts(&bob_page),
+        ["First of all", "Meet at one", "Message deleted"]
+    );
+    bob_page.assert_clean();
+}
