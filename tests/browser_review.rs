@@ -91,6 +91,14 @@ fn wait_for_text(page: &Page, text: &str) {
     });
 }
 
+/// The names the conversation list shows, top to bottom.
+fn list_order(page: &Page) -> Vec<String> {
+    let names = page.role("navigation", "Conversations").call(
+        "function() { return [...this.querySelectorAll('button .name')].map((n) => n.textContent); }",
+    );
+    serde_json::from_value(names).expect("names")
+}
+
 #[test]
 fn an_edit_or_delete_shown_while_the_history_loads_is_not_undone_by_it() {
     let Some(bob_page) = holding_page() else {
@@ -131,4 +139,38 @@ fn an_edit_or_delete_shown_while_the_history_loads_is_not_undone_by_it() {
         ["First of all", "Meet at one", "Message deleted"]
     );
     bob_page.assert_clean();
+}
+
+#[test]
+fn a_message_one_sends_moves_its_conversation_to_the_top() {
+    let Some(ada_page) = holding_page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cy = server.user("Cy");
+    let with_bob = direct(&server, &ada, &bob);
+    let with_cy = direct(&server, &ada, &cy);
+    server.say(&bob.token, with_bob, "Hello from Bob");
+    server.say(&cy.token, with_cy, "Hello from Cy");
+    ada_page.sign_in(&server, &ada.email);
+    ada_page.wait_until("Cy above Bob", || list_order(&ada_page) == ["Cy", "Bob"]);
+    open(&ada_page, "Bob");
+
+    // The reply to sending comes before the stream's event, as it may on any network.
+    ada_page.eval("window.__holdCreated = true");
+    ada_page
+        .role("textbox", "Message")
+        .submit("Back to you, Bob");
+    wait_for_text(&ada_page, "Back to you, Bob");
+    ada_page.wait_until("the message to be sent", || {
+        !on_log(&ada_page, "function() { return this.textContent; }")
+            .as_str()
+            .expect("text")
+            .contains("Sending…")
+    });
+    ada_page.eval("window.__releaseEvents()");
+    ada_page.wait_until("Bob above Cy", || list_order(&ada_page) == ["Bob", "Cy"]);
+    ada_page.assert_clean();
 }

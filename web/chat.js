@@ -410,14 +410,17 @@ export function openChat(root, me, signedOut) {
       const message = data.message;
       const conversation = conversations.get(message.conversation_id);
       if (!conversation) return refreshConversation(message.conversation_id);
-      const isNew = type === 'message.created' && !open?.messages.has(message.id);
-      if (isNew) {
+      // One's own message may be shown already (from the reply to sending it), but it still
+      // moves its conversation to the top of the list.
+      if (type === 'message.created' && message.created_at > conversation.last_activity_at) {
         conversation.last_activity_at = message.created_at;
-        if (message.sender.id !== me.id) {
-          conversation.unread_count += 1;
-          notify(conversation, message);
-        }
       }
+      const isNew = type === 'message.created' && !open?.messages.has(message.id);
+      if (isNew && message.sender.id !== me.id) {
+        conversation.unread_count += 1;
+        notify(conversation, message);
+      }
+
       showMessage(message);
       if (isNew && open?.id === message.conversation_id) markRead();
       // A deleted message no longer counts as unread; only the server knows whether it was.
