@@ -174,3 +174,47 @@ fn a_message_one_sends_moves_its_conversation_to_the_top() {
     ada_page.wait_until("Bob above Cy", || list_order(&ada_page) == ["Bob", "Cy"]);
     ada_page.assert_clean();
 }
+
+#[test]
+fn a_message_from_another_day_shows_its_date_and_one_from_today_only_its_time() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = direct(&server, &ada, &bob);
+    let old = server.say(&bob.token, id, "From long ago");
+    server.say(&bob.token, id, "From just now");
+    const DAYS_400: i64 = 400 * 86_400_000;
+    server
+        .open_db()
+        .execute(
+            "UPDATE messages SET created_at = created_at - ?1 WHERE id = ?2",
+            rusqlite::params![DAYS_400, old],
+        )
+        .expect("backdate");
+    page.sign_in(&server, &ada.email);
+    open(&page, "Bob");
+    wait_for_text(&page, "From just now");
+
+    let times = on_log(
+        &page,
+        "function() { return [...this.querySelectorAll('article time')].map((t) => t.textContent); }",
+    );
+    let [long_ago, today] = [&times[0], &times[1]].map(|t| t.as_str().expect("text").to_owned());
+    let year = page.eval(&format!(
+        "String(new Date(Date.now() - {DAYS_400}).getFullYear())"
+    ));
+    assert!(
+        long_ago.contains(year.as_str().expect("year")) && long_ago.len() > today.len(),
+        "{long_ago:?} should name the day and year, beside {today:?}"
+    );
+    assert!(
+        today
+            .chars()
+            .all(|c| c.is_ascii_digit() || ": APM".contains(c)),
+        "{today:?} should be a time only"
+    );
+    page.assert_clean();
+}

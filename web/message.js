@@ -12,7 +12,9 @@ export function messageView(message, me, actions, known = new Set()) {
   const article = h('article', { class: mine ? 'mine' : '', 'data-id': message.id },
     h('header', {},
       h('strong', { class: 'author' }, message.sender.name),
-      h('time', { datetime: message.created_at }, timeOf(message.created_at)),
+      h('time', { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() },
+        timeOf(message.created_at)),
+
       message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
     message.deleted
       ? h('p', { class: 'body deleted' }, 'Message deleted')
@@ -132,8 +134,16 @@ export function bodyParts(body, known) {
   return parts;
 }
 
-function timeOf(stamp) {
-  return new Date(stamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+// Today's messages show their time; older ones the day too, and the year when it is not this
+// one (a conversation read days later must not look as if it happened today).
+function timeOf(stamp, now = new Date()) {
+  const at = new Date(stamp);
+  const time = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (at.toDateString() === now.toDateString()) return time;
+  const day = at.getFullYear() === now.getFullYear()
+    ? { day: 'numeric', month: 'short' }
+    : { day: 'numeric', month: 'short', year: 'numeric' };
+  return `${at.toLocaleDateString([], day)}, ${time}`;
 }
 
 // A message with a reaction event applied: the count moves, and `me` when it was mine.
