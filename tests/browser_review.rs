@@ -99,6 +99,10 @@ fn list_order(page: &Page) -> Vec<String> {
     serde_json::from_value(names).expect("names")
 }
 
+fn status(page: &Page) -> String {
+    page.find(&["status"], Name::Any).text()
+}
+
 #[test]
 fn an_edit_or_delete_shown_while_the_history_loads_is_not_undone_by_it() {
     let Some(bob_page) = holding_page() else {
@@ -216,5 +220,26 @@ fn a_message_from_another_day_shows_its_date_and_one_from_today_only_its_time() 
             .all(|c| c.is_ascii_digit() || ": APM".contains(c)),
         "{today:?} should be a time only"
     );
+    page.assert_clean();
+}
+
+#[test]
+fn coming_back_to_the_tab_reconnects_at_once_without_waiting_out_the_backoff() {
+    let Some(page) = holding_page() else {
+        return;
+    };
+    let mut server = TestServer::start();
+    let ada = server.user("Ada");
+    page.sign_in(&server, &ada.email);
+    page.wait_until("the stream to open", || status(&page).is_empty());
+    page.eval("window.__holdRetries = true");
+
+    server.stop();
+    page.wait_until("\"Reconnecting…\"", || status(&page) == "Reconnecting…");
+    page.wait_for_js("window.__heldRetries > 0");
+    server.start_again();
+    // Away to another tab and back.
+    drop(page.cover());
+    page.wait_until("the stream to open again", || status(&page).is_empty());
     page.assert_clean();
 }
