@@ -243,3 +243,54 @@ fn coming_back_to_the_tab_reconnects_at_once_without_waiting_out_the_backoff() {
     page.wait_until("the stream to open again", || status(&page).is_empty());
     page.assert_clean();
 }
+
+/// The composer's height in CSS pixels.
+fn composer_height(page: &Page) -> f64 {
+    page.role("textbox", "Message")
+        .call("function() { return this.getBoundingClientRect().height; }")
+        .as_f64()
+        .expect("height")
+}
+
+#[test]
+fn the_composer_grows_with_its_text_up_to_a_limit_and_shrinks_once_sent() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    direct(&server, &ada, &bob);
+    page.sign_in(&server, &ada.email);
+    open(&page, "Bob");
+    let one_line = composer_height(&page);
+
+    page.role("textbox", "Message").fill("First line");
+    for line in ["Second line", "Third line"] {
+        page.press_shift("Enter");
+        page.type_text(line);
+    }
+    let three_lines = composer_height(&page);
+    assert!(
+        three_lines > one_line * 1.8,
+        "{one_line} px for one line, {three_lines} px for three"
+    );
+    for _ in 0..20 {
+        page.press_shift("Enter");
+        page.type_text("More");
+    }
+    let many_lines = composer_height(&page);
+    let limit = page.eval("parseFloat(getComputedStyle(document.documentElement).fontSize) * 10");
+    assert!(
+        many_lines <= limit.as_f64().expect("px") + 0.5 && many_lines > three_lines,
+        "{many_lines} px for 23 lines, limit {limit}"
+    );
+
+    page.press("Enter");
+    let sent = format!("First line\nSecond line\nThird line{}", "\nMore".repeat(20));
+    wait_for_text(&page, &sent);
+    page.wait_until("the composer to shrink", || {
+        (composer_height(&page) - one_line).abs() < 0.5
+    });
+    page.assert_clean();
+}

@@ -238,6 +238,14 @@ export function openChat(root, me, signedOut) {
         form.requestSubmit();
       }
     });
+    // The box grows with what is typed (up to its CSS max-height, then it scrolls), and
+    // shrinks again once the message is sent.
+    const fit = () => {
+      text.style.removeProperty('height');
+      const borders = text.offsetHeight - text.clientHeight;
+      text.style.setProperty('height', `${text.scrollHeight + borders}px`);
+    };
+    text.addEventListener('input', fit);
     text.addEventListener('input', () => {
       if (Date.now() - typingSentAt < TYPING_SENT_EVERY_MS || !text.value) return;
       typingSentAt = Date.now();
@@ -248,6 +256,7 @@ export function openChat(root, me, signedOut) {
       const body = text.value;
       if (!body.trim()) return;
       text.value = '';
+      fit();
       showPending(unsent.add(id, body));
     });
     return form;
