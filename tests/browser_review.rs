@@ -294,3 +294,32 @@ fn the_composer_grows_with_its_text_up_to_a_limit_and_shrinks_once_sent() {
     });
     page.assert_clean();
 }
+
+#[test]
+fn choosing_the_open_conversation_again_keeps_the_half_typed_message() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = direct(&server, &ada, &bob);
+    server.say(&bob.token, id, "How was the trip?");
+    page.sign_in(&server, &ada.email);
+    open(&page, "Bob");
+    wait_for_text(&page, "How was the trip?");
+    page.role("textbox", "Message").fill("It was lo");
+
+    page.find(&["button"], Name::StartsWith("Bob")).click();
+    let composer = page.role("textbox", "Message");
+    assert_eq!(
+        composer.call("function() { return this.value; }"),
+        "It was lo"
+    );
+    assert_eq!(
+        composer.call("function() { return document.activeElement === this; }"),
+        true
+    );
+    assert_eq!(shown_texts(&page), ["How was the trip?"]);
+    page.assert_clean();
+}

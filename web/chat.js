@@ -149,6 +149,8 @@ export function openChat(root, me, signedOut) {
   }
 
   async function openConversation(id) {
+    // Choosing the open conversation again keeps it as it is, half-typed message included.
+    if (open?.id === id) return pane.querySelector('textarea').focus();
     const conversation = conversations.get(id);
     const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
