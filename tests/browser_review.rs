@@ -323,3 +323,21 @@ fn choosing_the_open_conversation_again_keeps_the_half_typed_message() {
     assert_eq!(shown_texts(&page), ["How was the trip?"]);
     page.assert_clean();
 }
+
+#[test]
+fn signing_out_while_the_server_is_away_signs_out_cleanly() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let mut server = TestServer::start();
+    let ada = server.user("Ada");
+    page.sign_in(&server, &ada.email);
+    server.stop();
+    page.wait_until("\"Reconnecting…\"", || status(&page) == "Reconnecting…");
+
+    page.role("button", "Sign out").click();
+    page.role("button", "Sign in");
+    let kept = page.eval("Object.keys(localStorage).filter((k) => k.startsWith('emotechat.'))");
+    assert_eq!(kept, json!([]), "the browser forgot the session");
+    page.assert_clean();
+}
