@@ -341,3 +341,37 @@ fn signing_out_while_the_server_is_away_signs_out_cleanly() {
     assert_eq!(kept, json!([]), "the browser forgot the session");
     page.assert_clean();
 }
+
+#[test]
+fn a_link_ends_before_the_punctuation_that_ends_its_sentence() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = direct(&server, &ada, &bob);
+    let text = "Read https://example.com/a. Or (see https://example.com/b), \
+                and https://en.wikipedia.org/wiki/Tea_(drink)!";
+    server.say(&bob.token, id, text);
+    page.sign_in(&server, &ada.email);
+    open(&page, "Bob");
+    wait_for_text(&page, text);
+
+    let links = on_log(
+        &page,
+        "function() {
+           return [...this.querySelectorAll('a')].map((a) => [a.getAttribute('href'), a.rel]);
+         }",
+    );
+    let rel = "noopener noreferrer";
+    assert_eq!(
+        links,
+        json!([
+            ["https://example.com/a", rel],
+            ["https://example.com/b", rel],
+            ["https://en.wikipedia.org/wiki/Tea_(drink)", rel]
+        ])
+    );
+    page.assert_clean();
+}

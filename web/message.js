@@ -14,7 +14,6 @@ export function messageView(message, me, actions, known = new Set()) {
       h('strong', { class: 'author' }, message.sender.name),
       h('time', { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() },
         timeOf(message.created_at)),
-
       message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
     message.deleted
       ? h('p', { class: 'body deleted' }, 'Message deleted')
@@ -124,14 +123,27 @@ export function bodyParts(body, known) {
   for (const match of body.matchAll(pattern)) {
     const [whole, url, name] = match;
     if (name && !known.has(name)) continue;
+    const link = url && withoutTrailingPunctuation(url);
     parts.push(body.slice(from, match.index));
-    parts.push(url
-      ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, url)
+    parts.push(link
+      ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, link)
       : h('img', { class: 'emote', src: `/api/emotes/${name}`, alt: whole, title: whole }));
-    from = match.index + whole.length;
+    from = match.index + (link || whole).length;
   }
   parts.push(body.slice(from));
   return parts;
+}
+
+// A link ends before the punctuation that ends its sentence ("see https://x.org."), and
+// before a closing bracket it did not open ("(https://x.org)"); the rest stays text.
+function withoutTrailingPunctuation(url) {
+  let link = url;
+  for (;;) {
+    const last = link.at(-1);
+    const unopened = last === ')' && link.split('(').length < link.split(')').length;
+    if (!'.,;:!?\'"'.includes(last) && !unopened) return link;
+    link = link.slice(0, -1);
+  }
 }
 
 // Today's messages show their time; older ones the day too, and the year when it is not this
@@ -163,7 +175,6 @@ export function withReaction(message, emote, added, byMe) {
 export function merged(older, newer) {
   if (!older) return newer;
   if (staler(newer, older)) return older;
-
   const mine = new Set(older.reactions.filter((r) => r.me).map((r) => r.emote));
   return { ...newer, reactions: newer.reactions.map((r) => ({ ...r, me: r.me || mine.has(r.emote) })) };
 }
