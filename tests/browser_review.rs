@@ -375,3 +375,43 @@ fn a_link_ends_before_the_punctuation_that_ends_its_sentence() {
     );
     page.assert_clean();
 }
+
+#[test]
+fn an_edit_in_progress_outlives_a_reaction_to_its_message() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = direct(&server, &ada, &bob);
+    let said = server.say(&ada.token, id, "Let us meet at noon");
+    page.sign_in(&server, &ada.email);
+    open(&page, "Bob");
+    wait_for_text(&page, "Let us meet at noon");
+    page.role("button", "Edit").click();
+    page.field("Edit message").fill("Let us meet at one");
+
+    let thumbs = "%F0%9F%91%8D";
+    let reply = server
+        .request(
+            "PUT",
+            &format!("/api/conversations/{id}/messages/{said}/reactions/{thumbs}"),
+        )
+        .token(&bob.token)
+        .send();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    page.find(&["button"], Name::StartsWith("👍"));
+    let editor = page.field("Edit message");
+    assert_eq!(
+        editor.call("function() { return [this.value, document.activeElement === this]; }"),
+        json!(["Let us meet at one", true])
+    );
+
+    page.press("Enter");
+    wait_for_text(&page, "Let us meet at one");
+    page.wait_until("the editor to close", || {
+        !page.has("textbox", Name::Exactly("Edit message"))
+    });
+    page.assert_clean();
+}

@@ -271,8 +271,10 @@ export function openChat(root, me, signedOut) {
     open.messages.set(message.id, message);
     open.pending.get(message.client_id)?.remove();
     open.pending.delete(message.client_id);
-    const article = messageView(message, me, messageActions(message), new Set(emoteNames ?? []));
     const existing = open.articles.get(message.id);
+    // An edit in progress outlives a new copy of its message (someone reacting meanwhile).
+    const draft = existing?.querySelector('textarea:not([data-saving])')?.value ?? null;
+    const article = messageView(message, me, messageActions(message), new Set(emoteNames ?? []), draft);
     const atBottom = follow && open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
     if (existing) {
       const focused = existing.contains(document.activeElement)

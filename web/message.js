@@ -6,8 +6,9 @@ import { fill, h } from './dom.js';
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', '👀'];
 
 // `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names];
-// `known`: the custom emote names already loaded, shown inline where the text says :name:.
-export function messageView(message, me, actions, known = new Set()) {
+// `known`: the custom emote names already loaded, shown inline where the text says :name:;
+// `draft`: the text of an edit in progress on the copy this one replaces, kept open.
+export function messageView(message, me, actions, known = new Set(), draft = null) {
   const mine = message.sender.id === me.id;
   const article = h('article', { class: mine ? 'mine' : '', 'data-id': message.id },
     h('header', {},
@@ -39,6 +40,7 @@ export function messageView(message, me, actions, known = new Set()) {
     mine && h('button', { type: 'button', 'data-key': 'edit', onclick: () => startEdit() }, 'Edit'),
     mine && h('button', { type: 'button', 'data-key': 'delete', onclick: () => actions.remove() }, 'Delete'));
   article.append(reactions, tools, picker);
+  if (mine && draft !== null) startEdit(draft);
   return article;
 
   // Arrows move between the emoji; Escape closes the picker and goes back to "React".
@@ -78,10 +80,10 @@ export function messageView(message, me, actions, known = new Set()) {
     picker.querySelector('button')?.focus();
   }
 
-  function startEdit() {
+  function startEdit(draftText = message.body) {
     const body = article.querySelector('.body');
     const text = h('textarea', { 'aria-label': 'Edit message', rows: '2', 'data-key': 'edit' });
-    text.value = message.body;
+    text.value = draftText;
     const cancel = () => { text.replaceWith(body); article.querySelector('[data-key=edit]')?.focus(); };
     text.addEventListener('keydown', async (event) => {
       if (event.key === 'Escape') {
@@ -89,8 +91,11 @@ export function messageView(message, me, actions, known = new Set()) {
         cancel();
       } else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        if (text.value.trim() && text.value !== message.body) await actions.edit(text.value);
-        else cancel();
+        if (!text.value.trim() || text.value === message.body) return cancel();
+        // Being saved, it is no draft for a copy that arrives meanwhile to keep open.
+        text.setAttribute('data-saving', '');
+        await actions.edit(text.value);
+        text.removeAttribute('data-saving');
       }
     });
     body.replaceWith(text);
