@@ -415,3 +415,30 @@ fn an_edit_in_progress_outlives_a_reaction_to_its_message() {
     });
     page.assert_clean();
 }
+
+#[test]
+fn a_message_the_server_refuses_goes_back_into_the_composer() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    direct(&server, &ada, &bob);
+    page.sign_in(&server, &ada.email);
+    open(&page, "Bob");
+    // One character past the longest message the server stores.
+    let too_long = "a".repeat(4001);
+
+    page.role("textbox", "Message").submit(&too_long);
+    page.wait_until("the refusal", || status(&page).starts_with("Not sent"));
+    let kept = page
+        .role("textbox", "Message")
+        .call("function() { return this.value; }");
+    assert!(
+        kept == json!(too_long),
+        "the composer holds {kept:.40}…, not the refused text"
+    );
+    assert!(shown_texts(&page).is_empty(), "{:?}", shown_texts(&page));
+    page.assert_clean();
+}

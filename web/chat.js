@@ -50,7 +50,10 @@ export function openChat(root, me, signedOut) {
     delivered: showMessage,
     refused: (entry, err) => {
       open?.pending.get(entry.client_id)?.remove();
+      open?.pending.delete(entry.client_id);
       status.textContent = `Not sent: ${err.message}`;
+      // The words are not lost: they go back into an empty composer, to be changed and sent.
+      if (open?.id === entry.conversation_id) open.restoreDraft(entry.body);
     },
   });
 
@@ -247,6 +250,11 @@ export function openChat(root, me, signedOut) {
       text.style.setProperty('height', `${text.scrollHeight + borders}px`);
     };
     text.addEventListener('input', fit);
+    open.restoreDraft = (body) => {
+      if (text.value) return;
+      text.value = body;
+      fit();
+    };
     text.addEventListener('input', () => {
       if (Date.now() - typingSentAt < TYPING_SENT_EVERY_MS || !text.value) return;
       typingSentAt = Date.now();
