@@ -442,3 +442,31 @@ fn a_message_the_server_refuses_goes_back_into_the_composer() {
     assert!(shown_texts(&page).is_empty(), "{:?}", shown_texts(&page));
     page.assert_clean();
 }
+
+#[test]
+fn a_request_that_finds_the_session_gone_leads_to_the_sign_in_form() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    // The stream would notice only within the hour: what notices here is sending a message.
+    let server = TestServer::start_with(&["--stream-session-check", "3600"]);
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    direct(&server, &ada, &bob);
+    page.sign_in(&server, &ada.email);
+    open(&page, "Bob");
+    page.wait_until("the stream to open", || status(&page).is_empty());
+    server
+        .open_db()
+        .execute(
+            "UPDATE sessions SET expires_at = 0 WHERE user_id = ?1",
+            [ada.id],
+        )
+        .expect("expire the sessions");
+
+    page.role("textbox", "Message").submit("Are you there?");
+    page.role("button", "Sign in");
+    let kept = page.eval("Object.keys(localStorage).filter((k) => k.startsWith('emotechat.'))");
+    assert_eq!(kept, json!([]), "the browser forgot the session");
+    page.assert_clean();
+}

@@ -31,6 +31,8 @@ export function outbox(userId, { delivered, refused }) {
             retry = setTimeout(flush, RETRY_MS);
             return;
           }
+          // The session is gone: signing out forgets the queue, and nothing is kept again.
+          if (err.code === 'unauthorized') return;
           refused(entry, err);
         }
         entries = entries.filter((e) => e.client_id !== entry.client_id);
