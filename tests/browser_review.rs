@@ -470,3 +470,45 @@ fn a_request_that_finds_the_session_gone_leads_to_the_sign_in_form() {
     assert_eq!(kept, json!([]), "the browser forgot the session");
     page.assert_clean();
 }
+
+/// Elements of the page wider than the room they have: any that scrolls sideways, or that
+/// reaches past the screen's right edge (as `tag.class`, with their sizes). Text for screen
+/// readers only is clipped to a pixel on purpose.
+fn too_wide(page: &Page) -> Value {
+    page.eval(
+        "[...document.querySelectorAll('body *')]
+           .filter((e) => e.getClientRects().length > 0 && !e.closest('.sr-only, .phone-sr'))
+           .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible'
+             || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+           .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${e.scrollWidth}/${e.clientWidth}`)",
+    )
+}
+
+#[test]
+fn long_unbroken_words_links_and_names_fit_a_phone_and_a_desktop() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let long_name = "W".repeat(100);
+    let ada = server.user("Ada");
+    let bob = server.user(&long_name);
+    let id = direct(&server, &ada, &bob);
+    let word = "x".repeat(300);
+    let link = format!("https://example.com/{}", "y".repeat(280));
+    server.say(&bob.token, id, &word);
+    server.say(&bob.token, id, &format!("See {link} now"));
+    server.say(&bob.token, id, "🎉🎉🎉");
+    page.viewport(360, 740, true);
+    page.sign_in(&server, &ada.email);
+    page.assert_no_sideways_scroll();
+    assert_eq!(too_wide(&page), json!([]), "the list");
+    open(&page, &long_name);
+    wait_for_text(&page, "🎉🎉🎉");
+    page.assert_no_sideways_scroll();
+    assert_eq!(too_wide(&page), json!([]), "the conversation");
+    page.viewport(1280, 800, false);
+    page.assert_no_sideways_scroll();
+    assert_eq!(too_wide(&page), json!([]), "the desktop");
+    page.assert_clean();
+}
