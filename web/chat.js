@@ -313,9 +313,9 @@ export function openChat(root, me, signedOut) {
   }
 
   async function emotesChanged() {
-    const answer = await get('/api/emotes?page_size=100').catch(() => null);
-    if (!answer) return;
-    emoteNames = answer.emotes.map((e) => e.name);
+    const names = await readEmoteNames();
+    if (!names) return;
+    emoteNames = names;
     for (const name of emoteNames) unknownNames.delete(name);
     if (open) for (const message of open.messages.values()) showMessage(message, false);
   }
@@ -376,12 +376,16 @@ export function openChat(root, me, signedOut) {
     };
   }
 
+  // The custom emotes' names as read once (none while the server cannot be reached).
   async function customEmotes() {
-    if (!emoteNames) {
-      const answer = await get('/api/emotes?page_size=100').catch(() => null);
-      emoteNames = answer ? answer.emotes.map((e) => e.name) : [];
-    }
+    if (!emoteNames) emoteNames = (await readEmoteNames()) ?? [];
     return emoteNames;
+  }
+
+  // The custom emotes' names read afresh; null when the server cannot be reached.
+  async function readEmoteNames() {
+    const answer = await get('/api/emotes?page_size=100').catch(() => null);
+    return answer ? answer.emotes.map((e) => e.name) : null;
   }
 
   function confirmDelete(remove) {
