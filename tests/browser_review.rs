@@ -13,7 +13,9 @@ use crate::util::{TestServer, TestUser};
 /// Run in each document before the page's own scripts: switches a test turns on to hold back
 /// (1) the answer to the newest-page request of a conversation, already received, until
 /// `__releaseHistory()`; (2) `message.created` stream events until `__releaseEvents()`;
-/// (3) the stream's retry wait, which then never ends by itself (`__heldRetries` counts them).
+/// (3) the stream's retry wait, which then never ends by itself (`__heldRetries` counts them);
+/// (4) every timer of `__holdDelay` milliseconds, likewise. `__seen` counts stream events by
+/// type.
 const HOLDS: &str = r#"
 (() => {
   const realFetch = window.fetch;
@@ -28,9 +30,11 @@ const HOLDS: &str = r#"
   window.__releaseHistory = () => { window.__holdHistory = false; heldAnswers.splice(0).forEach((go) => go()); };
 
   const heldEvents = [];
+  window.__seen = {};
   const listen = EventSource.prototype.addEventListener;
   EventSource.prototype.addEventListener = function (type, listener, options) {
     const maybeHeld = function (event) {
+      window.__seen[type] = (window.__seen[type] ?? 0) + 1;
       if (window.__holdCreated && type === 'message.created') heldEvents.push(() => listener.call(this, event));
       else listener.call(this, event);
     };
@@ -45,6 +49,7 @@ const HOLDS: &str = r#"
       window.__heldRetries += 1;
       return realSetTimeout.call(this, () => {}, 2147483647);
     }
+    if (rest[0] === window.__holdDelay) return realSetTimeout.call(this, () => {}, 2147483647);
     return realSetTimeout.call(this, callback, ...rest);
   };
 })();
@@ -510,5 +515,37 @@ fn long_unbroken_words_links_and_names_fit_a_phone_and_a_desktop() {
     page.viewport(1280, 800, false);
     page.assert_no_sideways_scroll();
     assert_eq!(too_wide(&page), json!([]), "the desktop");
+    page.assert_clean();
+}
+
+#[test]
+fn opening_a_conversation_shows_who_is_typing_in_it_already() {
+    let Some(page) = holding_page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let cy = server.user("Cy");
+    let with_bob = direct(&server, &ada, &bob);
+    direct(&server, &ada, &cy);
+    page.sign_in(&server, &ada.email);
+    open(&page, "Cy");
+    page.wait_until("the stream to open", || status(&page).is_empty());
+    // Who is typing is shown for 5 s after their last word: here, until the test ends.
+    page.eval("window.__holdDelay = 5000");
+
+    let reply = server
+        .request("POST", &format!("/api/conversations/{with_bob}/typing"))
+        .token(&bob.token)
+        .send();
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    page.wait_for_js("window.__seen.typing > 0");
+    open(&page, "Bob");
+    page.wait_until("\"Bob is typing…\"", || {
+        page.role("region", "Conversation")
+            .call("function() { return this.querySelector('[aria-live]').textContent; }")
+            == "Bob is typing…"
+    });
     page.assert_clean();
 }

@@ -169,6 +169,8 @@ export function openChat(root, me, signedOut) {
       log,
       typing,
       composer(id));
+    // Someone may be typing here already: the line shows it now, not at their next word.
+    renderTyping();
     chat.classList.add('conversation-open');
     // The phone's own back gesture returns to the list too: the open conversation is a step
     // in the history (one step, however many conversations are opened in turn).
