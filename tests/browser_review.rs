@@ -549,3 +549,45 @@ fn opening_a_conversation_shows_who_is_typing_in_it_already() {
     });
     page.assert_clean();
 }
+
+#[test]
+fn the_notifications_button_stays_until_answered_and_then_hands_on_its_focus() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    // The browser's question, answered by whatever permission the test has granted by then
+    // (none: the person closed the question without answering).
+    page.before_each_document(
+        "Notification.requestPermission = async () => {
+           window.__asked = (window.__asked ?? 0) + 1;
+           return Notification.permission;
+         };",
+    );
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    page.sign_in(&server, &ada.email);
+    let button = page.role("button", "Turn on notifications");
+    button.call("function() { this.focus(); }");
+
+    page.press("Enter");
+    page.wait_for_js("window.__asked === 1");
+    let focused = page.focused();
+    assert_eq!(
+        (focused.role.as_str(), focused.name.as_str()),
+        ("button", "Turn on notifications"),
+        "the question was not answered: the button stays"
+    );
+
+    page.grant(&server.base, &["notifications"]);
+    page.press("Enter");
+    page.wait_until("the button to go", || {
+        !page.has("button", Name::Exactly("Turn on notifications"))
+    });
+    let focused = page.focused();
+    assert_eq!(
+        (focused.role.as_str(), focused.name.as_str()),
+        ("button", "New conversation"),
+        "{focused:?}"
+    );
+    page.assert_clean();
+}

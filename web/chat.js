@@ -43,7 +43,12 @@ export function openChat(root, me, signedOut) {
     hidden: !canAsk,
     onclick: async () => {
       await Notification.requestPermission();
+      // A dismissed question may be asked again; once answered the button goes, and its
+      // focus moves to the header's first button rather than to nowhere.
+      if (Notification.permission === 'default') return;
+      const hadFocus = document.activeElement === notifyButton;
       notifyButton.hidden = true;
+      if (hadFocus) newButton.focus();
     },
   }, h('span', { class: 'phone-only', 'aria-hidden': 'true' }, '🔔'), h('span', { class: 'phone-sr' }, 'Turn on notifications'));
   const unsent = outbox(me.id, {
