@@ -23,6 +23,7 @@ mod limits;
 mod messages;
 mod password_reset;
 mod profile;
+mod proxy;
 mod reactions;
 mod realtime;
 mod storage;
