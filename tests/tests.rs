@@ -30,6 +30,7 @@ mod messages;
 mod metrics;
 mod password_reset;
 mod profile;
+mod proxy;
 mod reactions;
 mod realtime;
 mod storage;
