@@ -3,7 +3,8 @@
 //! `start` is what both `main` and anything embedding the server call: it opens the
 //! database, binds the address, and returns a handle to the running server.
 
-// Public: what the `emotechat` command (`config`) and the fuzz targets (`http::parse`) use.
+// Public: what the `emotechat` command (`config`), the fuzz targets (`http::parse`) and the
+// API document's test (`http::api_routes`) use.
 // Everything else is the server's own.
 pub(crate) mod app;
 pub(crate) mod auth;

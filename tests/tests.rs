@@ -21,6 +21,7 @@ mod hostile;
 mod isolation;
 mod limits;
 mod messages;
+mod openapi;
 mod password_reset;
 mod profile;
 mod reactions;
