@@ -78,9 +78,10 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance
 checks+=,response_schema_conformance,response_headers_conformance,negative_data_rejection
 checks+=,ignored_auth,unsupported_method,allow_header_conformance,missing_required_header
 checks+=,use_after_free,ensure_resource_availability
-# The streams are left out: an SSE answer never ends, a WebSocket answer is an upgrade
-# (tests/realtime.rs and tests/websocket.rs cover them). Logging out and revoking sessions
-# would end the token the rest of the run uses, so they run last with their own token.
+# Logging out and revoking sessions would end the token the rest of the run uses, so they
+# run after the rest with their own token. The streams run without a token: signed in, an SSE
+# answer never ends and a WebSocket answer is an upgrade (tests/realtime.rs and
+# tests/websocket.rs cover those), but their refusals are checked here.
 # One worker: hypothesis's lambda descriptions parse source with `ast`, which CPython 3.11
 # can fail on from two threads at once ("AST constructor recursion depth mismatch").
 # It runs in the temp dir, where it keeps its caches.
@@ -88,11 +89,12 @@ run() {
     (cd "$work" && "$VENV/bin/schemathesis" run "$base/api/openapi.json" \
         --checks "$checks" --max-examples "$EXAMPLES" --seed "$SEED" --workers 1 \
         --request-timeout 10 --suppress-health-check too_slow,filter_too_much \
-        --exclude-path /api/events --exclude-path /api/ws \
         --output-truncate true --warnings off "$@")
 }
 echo "schemathesis $SCHEMATHESIS_VERSION against $base (seed $SEED)"
 run --max-time "${SCHEMATHESIS_SECONDS:-90}" -H "Authorization: Bearer $token" \
+    --exclude-path /api/events --exclude-path /api/ws \
     --exclude-operation-id logout --exclude-operation-id revoke_session
 run --max-time 15 -H "Authorization: Bearer $(login alice)" \
     --include-operation-id logout --include-operation-id revoke_session
+run --max-time 10 --include-path /api/events --include-path /api/ws
