@@ -21,7 +21,12 @@ cargo build --quiet --bin emotechat
 
 work="$(mktemp -d)"
 server=""
+# On failure, the server's own account of its errors (a 5xx's cause is logged, never sent).
 cleanup() {
+    local status=$?
+    if [ "$status" -ne 0 ] && [ -f "$work/server.log" ]; then
+        grep -E 'ERROR|panicked' "$work/server.log" | tail -n 20 >&2 || true
+    fi
     if [ -n "$server" ]; then
         kill "$server" 2>/dev/null || true
         wait "$server" 2>/dev/null || true
@@ -72,7 +77,7 @@ api "${bearer[@]}" -d "{\"name\":\"party\",\"image_base64\":\"$png\"}" "$base/ap
 # Every answer as documented, and the server's own refusals right: input the document rules
 # out is refused (negative_data_rejection), a private route without the token is 401
 # (ignored_auth), another method is 405 with `Allow`. Not positive_data_acceptance: some rules
-# cannot be said in JSON Schema (lengths after NFC, "one emoji", the email grammar, common
+# cannot be said in JSON Schema (lengths after trimming and NFC, "one emoji", an image, common
 # passwords, `before` and `after` together), so schema-valid input may rightly be refused.
 checks=not_a_server_error,status_code_conformance,content_type_conformance
 checks+=,response_schema_conformance,response_headers_conformance,negative_data_rejection
