@@ -1,6 +1,7 @@
 //! `GET /api/openapi.json` against the code: the document the real binary serves is the
 //! repository's docs/openapi.json, is OpenAPI 3.1, and describes exactly the routes of the
-//! route table (`emotechat::http::api_routes`), in both directions. tests/docs.rs holds
+//! route table (`emotechat::http::api_routes`), in both directions, and its error codes are
+//! exactly those of src/error.rs. tests/docs.rs holds
 //! docs/API.md to the same table, so the two documents name the same routes. Whether the
 //! answers conform to the document is the CI's schemathesis run (.ci/schemathesis.sh).
 
@@ -199,4 +200,39 @@ fn every_operation_documents_its_errors_with_the_error_body() {
             "{method} {path} takes a token, so it documents 401"
         );
     }
+}
+
+/// The codes `Kind::code` in src/error.rs gives, read from its source: the `=> "code"` arms
+/// of that one function.
+fn server_error_codes() -> BTreeSet<String> {
+    let source = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/error.rs"))
+        .expect("src/error.rs");
+    let start = source
+        .find("fn code(self)")
+        .expect("Kind::code in src/error.rs");
+    let body = &source[start..];
+    let body = &body[..body.find("\n    }\n").expect("the end of Kind::code")];
+    body.split("=> \"")
+        .skip(1)
+        .map(|arm| arm.split('"').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_error_codes_are_exactly_the_servers() {
+    let server = TestServer::start();
+    let document = served_document(&server);
+    let documented: BTreeSet<String> =
+        document["components"]["schemas"]["Error"]["properties"]["error"]["enum"]
+            .as_array()
+            .expect("the Error schema lists its codes")
+            .iter()
+            .map(|code| code.as_str().expect("a code").to_owned())
+            .collect();
+    let server_codes = server_error_codes();
+    assert!(server_codes.len() > 20, "{server_codes:?}");
+    assert_eq!(
+        documented, server_codes,
+        "docs/openapi.json's Error.error enum against Kind::code"
+    );
 }
