@@ -1,9 +1,9 @@
 //! `GET /api/openapi.json` against the code: the document the real binary serves is the
 //! repository's docs/openapi.json, is OpenAPI 3.1, and describes exactly the routes of the
 //! route table (`emotechat::http::api_routes`), in both directions, and its error codes are
-//! exactly those of src/error.rs. tests/docs.rs holds
-//! docs/API.md to the same table, so the two documents name the same routes. Whether the
-//! answers conform to the document is the CI's schemathesis run (.ci/schemathesis.sh).
+//! exactly those of src/error.rs. tests/docs.rs holds docs/API.md to the same table, so the
+//! two documents name the same routes. Whether the answers conform to the document is the
+//! CI's schemathesis run (.ci/schemathesis.sh).
 
 use std::collections::BTreeSet;
 use std::fs;
