@@ -21,6 +21,7 @@ mod emotes;
 mod errors;
 mod events;
 mod fail2ban;
+mod groups;
 mod hardening;
 mod hostile;
 mod isolation;
