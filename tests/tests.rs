@@ -9,6 +9,7 @@ mod backup;
 mod browser;
 mod browser_a11y;
 mod browser_chat;
+mod browser_groups;
 mod browser_invite;
 mod browser_live;
 mod browser_panels;
