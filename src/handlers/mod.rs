@@ -11,6 +11,7 @@ pub mod groups;
 mod guesses;
 pub mod health;
 pub mod messages;
+pub mod openapi;
 pub mod password;
 pub mod profile;
 pub mod reactions;
