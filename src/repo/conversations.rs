@@ -163,6 +163,20 @@ pub fn left_at_event(
     Ok(())
 }
 
+/// Deletes up to `batch` ended memberships whose events are all pruned: nobody can be sent
+/// anything of them any more. How many went.
+pub fn prune_past_members(tx: &Tx, batch: u32) -> RepoResult<usize> {
+    Ok(tx.execute(
+        "DELETE FROM past_members WHERE (conversation_id, user_id, to_event) IN
+             (SELECT conversation_id, user_id, to_event FROM past_members
+              WHERE to_event < coalesce((SELECT min(id) FROM events),
+                                        (SELECT seq FROM sqlite_sequence WHERE name = 'events') + 1,
+                                        0)
+              LIMIT ?1)",
+        [batch],
+    )?)
+}
+
 /// Removes a group whose last member left: its messages, reactions and members go with it
 /// (foreign keys), and so do its stored events and past members, except the last member's
 /// `member.left` (`last_event`) and their span, so that their last event still reaches them.
@@ -578,4 +592,61 @@ pub fn member_ids(conn: &Connection, id: ConversationId) -> RepoResult<Vec<UserI
         .query_map([id], |row| row.get(0))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, Name, Parse};
+    use crate::repo::{self, events, users};
+    use crate::wire;
+
+    #[test]
+    fn an_ended_membership_goes_once_its_events_are_pruned() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = repo::open(&dir.path().join("past.db"), 2).expect("open");
+        let now = Timestamp::now();
+        let record = |tx: &Tx, group, user| {
+            events::record(
+                tx,
+                group,
+                &wire::Event::read_updated(group, user, MessageId(1)),
+            )
+        };
+        let left = repo::write(&pool, |tx| {
+            let mut ids = Vec::new();
+            for name in ["ada", "bob"] {
+                let name = Name::parse(name).expect("name");
+                let email = Email::parse(&format!("{}@example.org", name.folded())).expect("email");
+                ids.push(users::insert(tx, &name, &email, "unused-hash", now)?.id);
+            }
+            let group = create_group(tx, ids[0], None, &[ids[1]], now)?;
+            let joined = remove(tx, group, ids[1])?;
+            let left = record(tx, group, ids[1])?;
+            left_at_event(tx, group, ids[1], joined, left)?;
+            record(tx, group, ids[0])?;
+            Ok::<_, RepoError>(left)
+        })
+        .expect("seed");
+        let count = || {
+            repo::read(&pool, |conn| {
+                conn.query_row("SELECT count(*) FROM past_members", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(RepoError::from)
+            })
+            .expect("count")
+        };
+
+        let prune = || repo::write(&pool, |tx| prune_past_members(tx, 10)).expect("prune");
+        assert_eq!(prune(), 0);
+        assert_eq!(count(), 1, "kept while its last event is");
+        repo::write(&pool, |tx| {
+            tx.execute("DELETE FROM events WHERE id <= ?1", [left])
+                .map_err(RepoError::from)
+        })
+        .expect("prune through the member's last event");
+        assert_eq!(prune(), 1);
+        assert_eq!(count(), 0);
+    }
 }
