@@ -5,6 +5,7 @@ mod util;
 mod accounts;
 mod addresses;
 mod admin;
+mod attachments;
 mod backup;
 mod browser;
 mod browser_a11y;
