@@ -9,6 +9,7 @@ mod attachments;
 mod backup;
 mod browser;
 mod browser_a11y;
+mod browser_attachments;
 mod browser_chat;
 mod browser_invite;
 mod browser_live;
