@@ -533,3 +533,29 @@ fn uploads_never_sent_are_deleted_after_their_time() {
     uploaded(&server, &ada, group, "c.png", PNG);
     assert_eq!(fetch(&server, &ada, &fresh).status, 200, "a sent one stays");
 }
+
+#[test]
+fn a_request_pipelined_after_an_upload_is_answered_on_the_same_connection() {
+    let server = TestServer::start();
+    let (ada, _, _, group) = group_of_two(&server);
+    let mut stream = raw::connect(&server);
+    let upload = format!(
+        "POST /api/conversations/{group}/attachments?name=a.bin HTTP/1.1\r\nHost: t\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: 5\r\n\r\nhello\
+         GET /api/conversations/{group} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n",
+        token = ada.token
+    );
+    stream.write_all(upload.as_bytes()).expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    // A body ends without a line break: each answer starts where the last body ended.
+    let statuses: Vec<&str> = answer
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .map(|answer| &answer[..3])
+        .collect();
+    assert_eq!(statuses, ["201", "200"], "{answer}");
+    assert!(answer.contains("\"size\":5"), "{answer}");
+}

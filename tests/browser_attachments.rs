@@ -133,3 +133,49 @@ fn a_pasted_image_goes_with_the_message_typed_beside_it() {
     assert_eq!(sent["attachments"][0]["width"], 192);
     page.assert_clean();
 }
+
+#[test]
+fn a_picture_far_up_the_history_loads_only_when_scrolled_to() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = TestServer::start();
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&ada.token, &[bob.id]);
+    let upload = server
+        .request(
+            "POST",
+            &format!("/api/conversations/{id}/attachments?name=early.png"),
+        )
+        .token(&ada.token)
+        .body_bytes("image/png", PNG.to_vec())
+        .send();
+    assert_eq!(upload.status, 201, "{}", upload.body);
+    let sent = server.send(
+        &ada.token,
+        id,
+        json!({"attachments": [upload.body["attachment"]["id"]]}),
+    );
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    for n in 0..40 {
+        server.say(&bob.token, id, &format!("later message {n}"));
+    }
+    page.sign_in(&server, &ada.email);
+    page.find(&["button", "link"], Name::StartsWith("Group"))
+        .click();
+    let log = page.role("log", "Messages");
+    page.wait_until("the newest message", || {
+        log.text().contains("later message 39")
+    });
+    let picture = shown_attachments(&page)["pictures"][0].clone();
+    assert_eq!(picture["width"], "192", "its box is reserved: {picture}");
+    assert_eq!(picture["loaded"], false, "not fetched while out of view");
+    assert_eq!(
+        page.eval("document.querySelector('article img').getAttribute('src')"),
+        Value::Null
+    );
+    log.call("function() { this.scrollTop = 0; }");
+    wait_for_picture_loaded(&page, "early.png");
+    page.assert_clean();
+}
