@@ -13,8 +13,10 @@ import { h, fill } from './dom.js';
 export function attachPicker(conversationId, pasteZone, { changed, failed }) {
   const chosen = [];
   const tray = h('ul', { class: 'attachments-tray', 'aria-label': 'Attachments to send' });
-  const input = h('input', { type: 'file', multiple: true, 'aria-label': 'Attach file', class: 'sr-only' });
-  const button = h('label', { class: 'attach' }, h('span', { 'aria-hidden': 'true' }, 'Attach'), input);
+  // The visible "Attach" button opens the file input's chooser; the input itself stays out of
+  // sight and out of the Tab order, so the focus only ever lands on what shows a ring.
+  const input = h('input', { type: 'file', multiple: true, 'aria-label': 'Attach file', class: 'sr-only', tabindex: '-1' });
+  const button = h('button', { type: 'button', class: 'attach', onclick: () => input.click() }, 'Attach');
   input.addEventListener('change', () => {
     for (const file of input.files) add(file);
     input.value = '';
@@ -45,6 +47,7 @@ export function attachPicker(conversationId, pasteZone, { changed, failed }) {
 
   return {
     button,
+    input,
     tray,
     pending: () => chosen.length > 0,
     dropped(event) {

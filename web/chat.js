@@ -249,6 +249,7 @@ export function openChat(root, me, signedOut) {
     const form = h('form', { class: 'composer' },
       picker.tray,
       picker.button,
+      picker.input,
       h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
       h('button', { type: 'submit', class: 'primary' }, 'Send'));
     form.addEventListener('dragover', (event) => event.preventDefault());
