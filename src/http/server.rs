@@ -546,7 +546,8 @@ impl<'a> Connection<'a> {
         let response = catch_unwind(AssertUnwindSafe(|| handler(&request))).unwrap_or_else(|_| {
             with_security_headers(ApiError::internal("handler panicked").into_response())
         });
-        rouille_bridge::take_body();
+        // Whatever the handler did not take is dropped with the request, never lent to the next.
+        drop(rouille_bridge::take_body());
         // A body the handler left unread cannot be skipped reliably: answer, then close.
         let body_left = unread.is_some_and(|unread| unread.get() > 0);
         let keep_alive =
