@@ -92,6 +92,12 @@ pub struct Quotas {
     pub groups_per_user_per_day: u32,
     /// Live sessions a user may have; a new login past it ends the oldest.
     pub sessions_per_user: u32,
+    /// The largest attachment upload, in bytes.
+    pub attachment_max_bytes: u64,
+    /// Total bytes of a user's attachments, uploads in flight included.
+    pub attachment_bytes_per_user: u64,
+    /// Seconds an upload may wait to be sent with a message before it is deleted.
+    pub unattached_attachment_secs: u32,
 }
 
 /// The mail command may carry credentials (an SMTP password on a command line), so `Debug`
@@ -232,6 +238,24 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_EMOTE_BYTES_PER_USER",
         default: "10MiB",
         help: "total image size of a user's emotes: bytes, or with KiB, MiB or GiB",
+    },
+    Setting {
+        flag: "--attachment-max-bytes",
+        env: "EMOTECHAT_ATTACHMENT_MAX_BYTES",
+        default: "10MiB",
+        help: "largest picture or file a user may attach: bytes, or with KiB, MiB or GiB",
+    },
+    Setting {
+        flag: "--attachment-bytes-per-user",
+        env: "EMOTECHAT_ATTACHMENT_BYTES_PER_USER",
+        default: "1GiB",
+        help: "total size of a user's attachments: bytes, or with KiB, MiB or GiB",
+    },
+    Setting {
+        flag: "--unattached-attachment-secs",
+        env: "EMOTECHAT_UNATTACHED_ATTACHMENT_SECS",
+        default: "3600",
+        help: "seconds an upload may wait to be sent with a message before it is deleted (0-604800)",
     },
     Setting {
         flag: "--groups-per-user-per-day",
@@ -544,6 +568,20 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
                 1,
                 1_000_000,
             )?,
+            attachment_max_bytes: parse_size(
+                "--attachment-max-bytes",
+                &text("--attachment-max-bytes"),
+            )?,
+            attachment_bytes_per_user: parse_size(
+                "--attachment-bytes-per-user",
+                &text("--attachment-bytes-per-user"),
+            )?,
+            unattached_attachment_secs: number_in(
+                "--unattached-attachment-secs",
+                &text("--unattached-attachment-secs"),
+                0,
+                604_800,
+            )?,
             sessions_per_user: number_in(
                 "--sessions-per-user",
                 &text("--sessions-per-user"),
@@ -848,6 +886,9 @@ mod tests {
                 emote_bytes_per_user: 10 << 20,
                 groups_per_user_per_day: 20,
                 sessions_per_user: 20,
+                attachment_max_bytes: 10 << 20,
+                attachment_bytes_per_user: 1 << 30,
+                unattached_attachment_secs: 3600,
             }
         );
         assert_eq!(config.ws_frames_per_minute, 600);

@@ -101,6 +101,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/groups.js"),
     ),
     (
+        "attachments.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/attachments.js"),
+    ),
+    (
         "chat.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),

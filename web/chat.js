@@ -6,6 +6,7 @@ import { fill, h } from './dom.js';
 import { conversationControls, forgetBlocks } from './groups.js';
 import { merged, messageView, shortcodes, withReaction } from './message.js';
 import { outbox } from './outbox.js';
+import { attachPicker } from './attachments.js';
 import { openAccount, openEmotes } from './panels.js';
 
 const TYPING_SHOWN_MS = 5000;
@@ -268,9 +269,19 @@ export function openChat(root, me, signedOut) {
 
   function composer(id) {
     const text = h('textarea', { name: 'body', rows: '1', required: true, placeholder: 'Message' });
+    const picker = attachPicker(id, text, {
+      // A message of pictures or files alone needs no text.
+      changed: (pending) => { text.required = !pending; },
+      failed: (err) => { status.textContent = `Not attached: ${err.message}`; },
+    });
     const form = h('form', { class: 'composer' },
+      picker.tray,
+      picker.button,
+      picker.input,
       h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
       h('button', { type: 'submit', class: 'primary' }, 'Send'));
+    form.addEventListener('dragover', (event) => event.preventDefault());
+    form.addEventListener('drop', (event) => picker.dropped(event));
     text.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -298,10 +309,12 @@ export function openChat(root, me, signedOut) {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const body = text.value;
-      if (!body.trim()) return;
+      if (!body.trim() && !picker.pending()) return;
       text.value = '';
       fit();
-      showPending(unsent.add(id, body));
+      const attachments = await picker.ids();
+      if (!body.trim() && attachments.length === 0) return;
+      showPending(unsent.add(id, body, attachments));
     });
     return form;
   }

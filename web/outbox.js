@@ -24,8 +24,9 @@ export function outbox(userId, { delivered, refused }) {
       while (entries.length) {
         const entry = entries[0];
         try {
+          const attachments = entry.attachments?.length ? { attachments: entry.attachments } : {};
           const { message } = await post(`/api/conversations/${entry.conversation_id}/messages`,
-            { body: entry.body, client_id: entry.client_id });
+            { body: entry.body, client_id: entry.client_id, ...attachments });
           delivered(message);
         } catch (err) {
           if (err.status === 0 || err.status === 429 || err.status >= 500) {
@@ -48,8 +49,9 @@ export function outbox(userId, { delivered, refused }) {
   return {
     flush,
     waiting: (conversationId) => entries.filter((e) => e.conversation_id === conversationId),
-    add(conversationId, body) {
-      const entry = { client_id: crypto.randomUUID(), conversation_id: conversationId, body };
+    // `attachments`: ids of uploads already stored, sent with the message.
+    add(conversationId, body, attachments = []) {
+      const entry = { client_id: crypto.randomUUID(), conversation_id: conversationId, body, attachments };
       entries.push(entry);
       save();
       flush();

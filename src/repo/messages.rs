@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::conversations::Hidden;
-use super::{RepoError, RepoResult, Tx, events, id_array, reactions};
+use super::{RepoError, RepoResult, Tx, attachments, events, id_array, reactions};
 use crate::domain::{
     ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, UserId, UserRef,
 };
@@ -36,6 +36,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         edited_at: row.get::<_, Option<i64>>(7)?.map(Timestamp),
         deleted: row.get(8)?,
         reactions: Vec::new(),
+        attachments: Vec::new(),
     })
 }
 
@@ -99,7 +100,8 @@ pub fn get(
     }
 }
 
-/// Messages by id, in id order, with their reactions: two queries whatever the count.
+/// Messages by id, in id order, with their reactions and attachments: three queries whatever
+/// the count.
 pub fn load(
     conn: &Connection,
     ids: &[MessageId],
@@ -113,7 +115,7 @@ pub fn load(
     let messages = stmt
         .query_map([id_array(ids.iter().copied())], message_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    with_reactions(conn, messages, viewer)
+    with_reactions_and_attachments(conn, messages, viewer)
 }
 
 /// A page of history in ascending id order, without what is `hidden` from the viewer, and
@@ -155,18 +157,23 @@ pub fn page(
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
     messages.sort_by_key(|m| m.id);
-    Ok((with_reactions(conn, messages, Some(viewer))?, has_more))
+    Ok((
+        with_reactions_and_attachments(conn, messages, Some(viewer))?,
+        has_more,
+    ))
 }
 
-fn with_reactions(
+fn with_reactions_and_attachments(
     conn: &Connection,
     mut messages: Vec<Message>,
     viewer: Option<UserId>,
 ) -> RepoResult<Vec<Message>> {
     let mut counts: HashMap<MessageId, _> =
         reactions::counts(conn, messages.iter().map(|m| m.id), viewer)?;
+    let mut attached = attachments::of_messages(conn, messages.iter().map(|m| m.id))?;
     for message in &mut messages {
         message.reactions = counts.remove(&message.id).unwrap_or_default();
+        message.attachments = attached.remove(&message.id).unwrap_or_default();
     }
     Ok(messages)
 }
@@ -181,14 +188,15 @@ pub fn edit(tx: &Tx, id: MessageId, body: &MessageBody, now: Timestamp) -> RepoR
     events::rewrite_edited(tx, id, body.as_str(), now)
 }
 
-/// Turns a message into a tombstone: its text and reactions are gone, here and in the stored
-/// events that carry it; its id and times stay.
+/// Turns a message into a tombstone: its text, reactions and attachments (bytes and all) are
+/// gone, here and in the stored events that carry it; its id and times stay.
 pub fn delete(tx: &Tx, id: MessageId, now: Timestamp) -> RepoResult<()> {
     tx.execute(
         "UPDATE messages SET body = '', deleted_at = ?2 WHERE id = ?1",
         params![id, now.0],
     )?;
     reactions::delete_all(tx, id)?;
+    attachments::delete_of_message(tx, id)?;
     events::rewrite_deleted(tx, id)
 }
 
