@@ -159,6 +159,11 @@ impl WebClient {
         }
     }
 
+    /// The digest that names this build's assets (`/assets/<version>/…`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     pub fn page(&self) -> &Served {
         &self.page
     }

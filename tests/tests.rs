@@ -23,6 +23,7 @@ mod errors;
 mod events;
 mod fail2ban;
 mod hardening;
+mod heartbeats;
 mod hostile;
 mod isolation;
 mod limits;
