@@ -100,6 +100,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),
     ),
+    (
+        "update.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/update.js"),
+    ),
 ];
 
 /// One file as served: identity bytes, gzipped bytes if that is smaller, and its validator.
