@@ -30,6 +30,7 @@ mod isolation;
 mod limits;
 mod messages;
 mod metrics;
+mod openapi;
 mod password_reset;
 mod profile;
 mod proxy;
