@@ -384,13 +384,17 @@ fn signing_in_on_a_page_whose_build_is_gone_offers_a_reload() {
     let ada = server.user("Ada");
     page.goto(&format!("{}/", server.base));
     page.role("textbox", "Email");
+    // The service worker has kept this build's files.
+    page.eval("navigator.serviceWorker.ready.then(() => true)");
     let build = tempfile::tempdir().expect("temp dir");
     server.start_again_as(&upgraded_binary(build.path()));
-    // Nor does the browser keep the old build any more (it evicted the service worker's
-    // cache, or never had one): the signed-in app's module is nowhere to be had.
+    // Nor does the browser keep the old build any more (it evicted its caches, the worker's
+    // and the HTTP cache): the signed-in app's module is nowhere to be had.
     page.eval(
         "caches.keys().then((names) => Promise.all(names.map((name) => caches.delete(name))))",
     );
+    page.command("Network.enable", serde_json::json!({}));
+    page.command("Network.clearBrowserCache", serde_json::json!({}));
     page.role("textbox", "Email").fill(&ada.email);
     page.field("Password").fill(PASSWORD);
     page.role("button", "Sign in").click();
