@@ -15,7 +15,7 @@ use crate::realtime::client::Typist;
 use crate::realtime::hub::Transport;
 use crate::realtime::resume::ResumePoint;
 use crate::realtime::stream::EventStream;
-use crate::wire::StreamTicket;
+use crate::wire::{Heartbeat, StreamTicket};
 
 /// `POST /api/events/ticket`: a single-use ticket that opens one stream of the caller's
 /// session, so a browser need not put its session token in the stream's URL.
@@ -58,7 +58,11 @@ fn keep_alive(app: &App, request: &Request) -> Result<sse::KeepAlive, ApiError> 
     let heartbeat = match request.get_param("heartbeat").as_deref() {
         None => None,
         Some("1") => Some(
-            serde_json::json!({"interval": every, "client_version": app.web.version()}).to_string(),
+            serde_json::to_string(&Heartbeat {
+                interval: every,
+                client_version: app.web.version(),
+            })
+            .map_err(|_| ApiError::internal("a heartbeat did not serialise"))?,
         ),
         Some(_) => {
             return Err(ApiError::invalid_parameter(
