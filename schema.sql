@@ -84,14 +84,18 @@ CREATE TABLE conversations (
     created_at       INTEGER NOT NULL,
     last_activity_at INTEGER NOT NULL,
     last_message_id  INTEGER
-);
+    , history_visible INTEGER NOT NULL DEFAULT 1);
 
+-- `owner` and the columns after it were added by version 8 (see migrations/008_groups.sql,
+-- which says what each means), where ALTER TABLE put them.
 CREATE TABLE members (
     conversation_id      INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     user_id              INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     joined_at            INTEGER NOT NULL,
     -- the read marker: only moves forward
     last_read_message_id INTEGER NOT NULL DEFAULT 0,
+    owner INTEGER NOT NULL DEFAULT 0, joined_event INTEGER NOT NULL DEFAULT 0,
+    history_from INTEGER NOT NULL DEFAULT 0, muted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX members_by_user ON members(user_id, conversation_id);
@@ -160,4 +164,27 @@ CREATE TABLE epochs (
     first_event INTEGER NOT NULL
 );
 
-PRAGMA user_version = 7;
+-- Groups that change (version 8). Columns added to conversations (`history_visible`) and
+-- members (`owner`, `joined_event`, `history_from`, `muted`): see migrations/008_groups.sql.
+-- Memberships that ended: a member who left or was removed is sent the events from
+-- `from_event` through `to_event` (the `member.left` event that ended it) and nothing after.
+-- No foreign key to conversations: the last member's span outlives a group that is gone, so
+-- that their last event still reaches them.
+CREATE TABLE past_members (
+    conversation_id INTEGER NOT NULL,
+    user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    from_event      INTEGER NOT NULL,
+    to_event        INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, user_id, to_event)
+) WITHOUT ROWID;
+CREATE INDEX past_members_by_user ON past_members(user_id, conversation_id);
+
+-- People a user blocked: what they send in a direct conversation no longer reaches the user.
+CREATE TABLE blocks (
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    blocked_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 8;

@@ -13,7 +13,8 @@ import { ApiError, post } from './api.js';
 
 const WATCHDOG = 2.5;
 
-const TYPES = ['conversation.created', 'message.created', 'message.updated', 'message.deleted',
+const TYPES = ['conversation.created', 'conversation.updated', 'member.joined', 'member.left',
+  'message.created', 'message.updated', 'message.deleted',
   'reaction.added', 'reaction.removed', 'read.updated', 'typing', 'resync'];
 
 // Calls `onEvent(type, data)` for each event, `onOpen(resumed)` when a stream opens (resumed:

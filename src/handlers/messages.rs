@@ -41,7 +41,10 @@ pub fn history(
     let limit = extract::number_param(request, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let (page, has_more) = repo::read(&app.pool, |conn| {
         conversations::require_member(conn, id, caller.user.id)?;
-        messages::page(conn, id, cursor, limit, caller.user.id)
+        let hidden = conversations::hidden_from(conn, &[id], caller.user.id)?
+            .remove(&id)
+            .unwrap_or_default();
+        messages::page(conn, id, cursor, limit, caller.user.id, hidden)
     })?;
     Ok(reply::ok(&MessagePage {
         messages: page.into_iter().map(Into::into).collect(),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::conversations::Hidden;
 use super::{RepoError, RepoResult, Tx, events, id_array, reactions};
 use crate::domain::{
     ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, UserId, UserRef,
@@ -115,14 +116,16 @@ pub fn load(
     with_reactions(conn, messages, viewer)
 }
 
-/// A page of history in ascending id order, and whether more lie beyond it in the direction
-/// of travel (older for `Newest` and `Before`, newer for `After`).
+/// A page of history in ascending id order, without what is `hidden` from the viewer, and
+/// whether more lie beyond it in the direction of travel (older for `Newest` and `Before`,
+/// newer for `After`).
 pub fn page(
     conn: &Connection,
     conversation_id: ConversationId,
     cursor: Cursor,
     limit: u32,
     viewer: UserId,
+    hidden: Hidden,
 ) -> RepoResult<(Vec<Message>, bool)> {
     let (condition, order, from) = match cursor {
         Cursor::Newest => ("m.id < ?2", "DESC", MessageId(i64::MAX)),
@@ -131,13 +134,21 @@ pub fn page(
     };
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
-         WHERE m.conversation_id = ?1 AND {condition} ORDER BY m.id {order} LIMIT ?3"
+         WHERE m.conversation_id = ?1 AND {condition}
+           AND m.id > ?4 AND m.sender_id IS NOT ?5
+         ORDER BY m.id {order} LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     // One row more than asked for says whether there is more.
     let mut messages = stmt
         .query_map(
-            params![conversation_id, from, i64::from(limit) + 1],
+            params![
+                conversation_id,
+                from,
+                i64::from(limit) + 1,
+                hidden.through,
+                hidden.sender
+            ],
             message_from_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;
