@@ -37,6 +37,8 @@ pub struct Config {
     pub stream_session_check_secs: u32,
     /// Seconds a stream ticket (`POST /api/events/ticket`) can be used for.
     pub stream_ticket_secs: u32,
+    /// Quiet seconds after which an SSE stream sends a keep-alive (comment or heartbeat).
+    pub sse_ping_secs: u32,
     /// Proxies whose `X-Forwarded-For` names the real client address.
     pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
@@ -125,6 +127,7 @@ impl fmt::Debug for Config {
             .field("ws_frame_burst", &self.ws_frame_burst)
             .field("stream_session_check_secs", &self.stream_session_check_secs)
             .field("stream_ticket_secs", &self.stream_ticket_secs)
+            .field("sse_ping_secs", &self.sse_ping_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .field("metrics_addr", &self.metrics_addr)
@@ -370,6 +373,12 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_STREAM_TICKET_SECS",
         default: "30",
         help: "seconds a single-use stream ticket can be used for (1-300)",
+    },
+    Setting {
+        flag: "--sse-ping-secs",
+        env: "EMOTECHAT_SSE_PING_SECS",
+        default: "15",
+        help: "quiet seconds after which an event stream sends a keep-alive ping or heartbeat (1-3600)",
     },
     Setting {
         flag: "--backup-dir",
@@ -641,6 +650,7 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             1,
             300,
         )?,
+        sse_ping_secs: number_in("--sse-ping-secs", &text("--sse-ping-secs"), 1, 3600)?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
         metrics_addr,
@@ -1009,6 +1019,15 @@ mod tests {
             assert!(!reason.contains('\n'), "one line: {reason}");
         }
         assert!(serve(&[], &[("EMOTECHAT_RESET_MINUTES", "1441")]).is_err());
+    }
+
+    #[test]
+    fn the_sse_ping_interval_is_1_to_3600_seconds() {
+        assert_eq!(serve(&[], &[]).expect("defaults").sse_ping_secs, 15);
+        for (secs, valid) in [("0", false), ("1", true), ("3600", true), ("3601", false)] {
+            let config = serve(&["--sse-ping-secs", secs], &[]);
+            assert_eq!(config.is_ok(), valid, "{secs}: {config:?}");
+        }
     }
 
     #[test]

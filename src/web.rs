@@ -110,6 +110,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),
     ),
+    (
+        "update.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/update.js"),
+    ),
 ];
 
 /// One file as served: identity bytes, gzipped bytes if that is smaller, and its validator.
@@ -167,6 +172,11 @@ impl WebClient {
                 .collect(),
             version,
         }
+    }
+
+    /// The digest that names this build's assets (`/assets/<version>/…`).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn page(&self) -> &Served {

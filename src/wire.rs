@@ -518,6 +518,14 @@ pub struct Resync {
     pub reason: &'static str,
 }
 
+/// The `data` of an SSE `heartbeat` event: seconds between heartbeats of a quiet stream, and
+/// the version of the web client this server serves.
+#[derive(Serialize)]
+pub struct Heartbeat<'a> {
+    pub interval: u32,
+    pub client_version: &'a str,
+}
+
 /// Answers to a WebSocket client's own frames.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

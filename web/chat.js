@@ -1,6 +1,6 @@
 // The signed-in app: the conversation list, the open conversation's messages and composer,
 // starting a conversation, and signing out. Messages are always inserted as text.
-import { call, get, keptKeys, post } from './api.js';
+import { call, get, getAll, keptKeys, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
 import { conversationControls, forgetBlocks } from './groups.js';
@@ -8,6 +8,7 @@ import { merged, messageView, shortcodes, withReaction } from './message.js';
 import { outbox } from './outbox.js';
 import { attachPicker } from './attachments.js';
 import { openAccount, openEmotes } from './panels.js';
+import { checkVersion } from './update.js';
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SENT_EVERY_MS = 2000;
@@ -99,6 +100,7 @@ export function openChat(root, me, signedOut) {
       unsent.flush();
     },
     onDown: () => { status.textContent = 'Reconnecting…'; },
+    onVersion: checkVersion,
     onUnauthorized: () => signedOut(),
   });
 
@@ -120,9 +122,9 @@ export function openChat(root, me, signedOut) {
   }
 
   async function loadConversations() {
-    const answer = await get('/api/conversations?page_size=100').catch(() => null);
-    if (answer) localStorage.setItem(keptKey, JSON.stringify(answer.conversations));
-    for (const conversation of answer?.conversations ?? []) conversations.set(conversation.id, conversation);
+    const all = await getAll('/api/conversations', 'conversations').catch(() => null);
+    if (all) localStorage.setItem(keptKey, JSON.stringify(all));
+    for (const conversation of all ?? []) conversations.set(conversation.id, conversation);
     renderList();
   }
 
@@ -432,8 +434,8 @@ export function openChat(root, me, signedOut) {
 
   // The custom emotes' names read afresh; null when the server cannot be reached.
   async function readEmoteNames() {
-    const answer = await get('/api/emotes?page_size=100').catch(() => null);
-    return answer ? answer.emotes.map((e) => e.name) : null;
+    const emotes = await getAll('/api/emotes', 'emotes').catch(() => null);
+    return emotes ? emotes.map((e) => e.name) : null;
   }
 
   function confirmDelete(remove) {
