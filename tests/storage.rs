@@ -1,9 +1,8 @@
 //! Data on disk: restarts keep it, and files from older versions are brought forward.
 
 use rusqlite::Connection;
-use scrypt::password_hash::PasswordHasher;
 
-use crate::util::{PASSWORD, TestServer, schema_version};
+use crate::util::{PASSWORD, TestServer, password_hash, schema_version};
 
 #[test]
 fn a_restart_keeps_every_account_and_session() {
@@ -30,10 +29,7 @@ fn a_version_1_file_is_migrated_without_losing_data() {
         let db = Connection::open(&path).expect("open");
         db.execute_batch(include_str!("fixtures/schema_v1.sql"))
             .expect("v1 schema");
-        let hash = scrypt::Scrypt::new_with_params(scrypt::Params::new(15, 8, 3).expect("params"))
-            .hash_password(PASSWORD.as_bytes())
-            .expect("hash")
-            .to_string();
+        let hash = password_hash();
         db.execute(
             "INSERT INTO users (id, name, name_fold, email, email_lower, password_hash, created_at)
              VALUES (7, 'Old Timer', 'old timer', 'Old@Example.org', 'old@example.org', ?1, 1000)",

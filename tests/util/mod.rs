@@ -27,6 +27,15 @@ use tempfile::TempDir;
 pub const BIN: &str = env!("CARGO_BIN_EXE_emotechat");
 pub const PASSWORD: &str = "correct horse battery";
 
+/// `PASSWORD` as the server hashes it (scrypt, PHC string), for files written by hand.
+pub fn password_hash() -> String {
+    use scrypt::password_hash::PasswordHasher;
+    scrypt::Scrypt::new_with_params(scrypt::Params::new(15, 8, 3).expect("params"))
+        .hash_password(PASSWORD.as_bytes())
+        .expect("hash")
+        .to_string()
+}
+
 /// The schema version today's binary writes, as `schema.sql` sets it.
 pub fn schema_version() -> i64 {
     include_str!("../../schema.sql")
