@@ -31,6 +31,8 @@ mod password_reset;
 mod profile;
 mod reactions;
 mod realtime;
+mod replies;
+mod search;
 mod storage;
 mod tickets;
 mod transport;

@@ -6,10 +6,12 @@ mod device;
 mod ids;
 mod input;
 mod records;
+mod search;
 mod time;
 
 pub use device::*;
 pub use ids::*;
 pub use input::*;
 pub use records::*;
+pub use search::*;
 pub use time::*;

@@ -24,28 +24,38 @@ pub fn history(
     caller: &Caller,
 ) -> Result<Response, ApiError> {
     let id: ConversationId = params.id("id")?;
-    let cursor = match (
+    let cursors = [
         extract::cursor_param(request, "before")?,
         extract::cursor_param(request, "after")?,
-    ) {
-        (None, None) => Cursor::Newest,
-        (Some(before), None) => Cursor::Before(before),
-        (None, Some(after)) => Cursor::After(after),
-        (Some(_), Some(_)) => {
+        extract::cursor_param(request, "around")?,
+    ];
+    let cursor = match cursors {
+        [None, None, None] => Cursor::Newest,
+        [Some(before), None, None] => Cursor::Before(before),
+        [None, Some(after), None] => Cursor::After(after),
+        [None, None, Some(around)] => Cursor::Around(around),
+        [_, Some(_), _] => {
             return Err(ApiError::invalid_parameter(
                 "after",
-                "before and after cannot be combined",
+                "before, after and around cannot be combined",
+            ));
+        }
+        _ => {
+            return Err(ApiError::invalid_parameter(
+                "around",
+                "before, after and around cannot be combined",
             ));
         }
     };
     let limit = extract::number_param(request, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
-    let (page, has_more) = repo::read(&app.pool, |conn| {
+    let page = repo::read(&app.pool, |conn| {
         conversations::require_member(conn, id, caller.user.id)?;
         messages::page(conn, id, cursor, limit, caller.user.id)
     })?;
     Ok(reply::ok(&MessagePage {
-        messages: page.into_iter().map(Into::into).collect(),
-        has_more,
+        messages: page.messages.into_iter().map(Into::into).collect(),
+        has_more: page.has_more,
+        has_newer: page.has_newer,
     }))
 }
 
@@ -61,12 +71,13 @@ pub fn send(
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
     let text: MessageBody = body.field("body")?;
     let client_id: Option<ClientId> = body.optional("client_id")?;
+    let reply_to: Option<MessageId> = body.optional_id("reply_to")?;
     app.limits
         .hit(Rule::SendsPerUser, &caller.user.id.to_string())
         .map_err(ApiError::rate_limited)?;
     let (message, created) = write_with_events(app, |tx| {
         conversations::require_member(tx, id, caller.user.id)?;
-        store(tx, id, &caller.user, &text, client_id.as_ref())
+        store(tx, id, &caller.user, &text, client_id.as_ref(), reply_to)
     })?;
     if created {
         app.metrics.message_sent();
@@ -78,14 +89,19 @@ pub fn send(
 }
 
 /// Stores a message with its side effects: the conversation's last activity, the sender's read
-/// marker, and the `message.created` event. A `client_id` retry changes nothing.
+/// marker, what it replies to, and the `message.created` event. A `client_id` retry changes
+/// nothing.
 fn store(
     tx: &Tx,
     id: ConversationId,
     sender: &User,
     text: &MessageBody,
     client_id: Option<&ClientId>,
+    reply_to: Option<MessageId>,
 ) -> Result<(Message, bool), ApiError> {
+    if let Some(original) = reply_to {
+        require_repliable(tx, id, original, sender)?;
+    }
     let now = Timestamp::now();
     let Some(message_id) = messages::insert(tx, id, sender.id, text, client_id, now)? else {
         let client_id =
@@ -93,6 +109,9 @@ fn store(
         let original = messages::id_by_client_id(tx, id, sender.id, client_id)?;
         return Ok((messages::get(tx, id, original, Some(sender.id))?, false));
     };
+    if let Some(original) = reply_to {
+        messages::record_reply(tx, message_id, original)?;
+    }
     conversations::record_message(tx, id, message_id, now)?;
     conversations::mark_read(tx, id, sender.id, message_id)?;
     let message = messages::get(tx, id, message_id, Some(sender.id))?;
@@ -102,6 +121,26 @@ fn store(
         &Event::message(EventKind::MessageCreated, message.clone()),
     )?;
     Ok((message, true))
+}
+
+/// A message may answer an earlier message of its own conversation that is not deleted.
+fn require_repliable(
+    tx: &Tx,
+    id: ConversationId,
+    original: MessageId,
+    sender: &User,
+) -> Result<(), ApiError> {
+    match messages::get(tx, id, original, Some(sender.id)) {
+        Ok(message) if message.deleted => {
+            Err(ApiError::conflict("A deleted message cannot be replied to"))
+        }
+        Ok(_) => Ok(()),
+        Err(repo::RepoError::NotFound) => Err(ApiError::invalid_field(
+            "reply_to",
+            "reply_to must be a message of this conversation",
+        )),
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub fn edit(

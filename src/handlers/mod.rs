@@ -12,6 +12,7 @@ pub mod messages;
 pub mod password;
 pub mod profile;
 pub mod reactions;
+pub mod search;
 pub mod streams;
 pub mod web;
 

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::handlers::auth::{self, Caller};
 use crate::handlers::{
-    conversations, emotes, health, messages, password, profile, reactions, streams, web,
+    conversations, emotes, health, messages, password, profile, reactions, search, streams, web,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -108,6 +108,7 @@ const ROUTES: &[Route] = &[
         conversations::mark_read,
     ),
     private("POST", "/api/conversations/{id}/typing", streams::typing),
+    private("GET", "/api/search/messages", search::messages),
     private("GET", "/api/emotes", emotes::list),
     private("POST", "/api/emotes", emotes::upload),
     private("DELETE", "/api/emotes/{name}", emotes::delete),

@@ -15,6 +15,7 @@ pub mod messages;
 mod query_plans;
 pub mod reactions;
 pub mod resets;
+pub mod search;
 pub mod sessions;
 pub mod users;
 mod writer;
@@ -35,7 +36,7 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/002_chat.sql")),
@@ -45,6 +46,7 @@ const MIGRATIONS: &[Step] = &[
     Step::Rust(users::normalise_stored),
     Step::Sql(include_str!("migrations/006_epoch.sql")),
     Step::Sql(include_str!("migrations/007_admin.sql")),
+    Step::Sql(include_str!("migrations/008_search_replies.sql")),
 ];
 
 /// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each
