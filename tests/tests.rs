@@ -13,6 +13,7 @@ mod browser_invite;
 mod browser_live;
 mod browser_panels;
 mod browser_pwa;
+mod browser_search;
 mod cli;
 mod conversations;
 mod docs;

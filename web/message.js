@@ -2,10 +2,12 @@
 // its reactions as toggle buttons ("👍 2"), and the buttons React, and on one's own message
 // Edit and Delete. Actions go back to the caller; this module holds no state.
 import { fill, h } from './dom.js';
+import { quoteView } from './replies.js';
 
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', '👀'];
 
-// `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names];
+// `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names],
+// reply() (answer this message), jump(id) (show the message a reply quotes);
 // `known`: the custom emote names already loaded, shown inline where the text says :name:.
 export function messageView(message, me, actions, known = new Set()) {
   const mine = message.sender.id === me.id;
@@ -14,6 +16,7 @@ export function messageView(message, me, actions, known = new Set()) {
       h('strong', { class: 'author' }, message.sender.name),
       h('time', { datetime: message.created_at }, timeOf(message.created_at)),
       message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
+    message.reply_to && !message.deleted ? quoteView(message.reply_to, actions.jump) : null,
     message.deleted
       ? h('p', { class: 'body deleted' }, 'Message deleted')
       : h('p', { class: 'body' }, bodyParts(message.body, known)));
@@ -35,6 +38,7 @@ export function messageView(message, me, actions, known = new Set()) {
       'data-key': 'react',
       onclick: (event) => togglePicker(event.currentTarget),
     }, 'React'),
+    h('button', { type: 'button', 'data-key': 'reply', onclick: () => actions.reply() }, 'Reply'),
     mine && h('button', { type: 'button', 'data-key': 'edit', onclick: () => startEdit() }, 'Edit'),
     mine && h('button', { type: 'button', 'data-key': 'delete', onclick: () => actions.remove() }, 'Delete'));
   article.append(reactions, tools, picker);

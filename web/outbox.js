@@ -24,7 +24,7 @@ export function outbox(userId, { delivered, refused }) {
         const entry = entries[0];
         try {
           const { message } = await post(`/api/conversations/${entry.conversation_id}/messages`,
-            { body: entry.body, client_id: entry.client_id });
+            { body: entry.body, client_id: entry.client_id, reply_to: entry.reply_to ?? null });
           delivered(message);
         } catch (err) {
           if (err.status === 0 || err.status === 429 || err.status >= 500) {
@@ -45,8 +45,9 @@ export function outbox(userId, { delivered, refused }) {
   return {
     flush,
     waiting: (conversationId) => entries.filter((e) => e.conversation_id === conversationId),
-    add(conversationId, body) {
-      const entry = { client_id: crypto.randomUUID(), conversation_id: conversationId, body };
+    // `replyTo`: the id of the message this one answers, if any.
+    add(conversationId, body, replyTo = null) {
+      const entry = { client_id: crypto.randomUUID(), conversation_id: conversationId, body, reply_to: replyTo };
       entries.push(entry);
       save();
       flush();
