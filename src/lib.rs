@@ -3,8 +3,9 @@
 //! `start` is what both `main` and anything embedding the server call: it opens the
 //! database, binds the address, and returns a handle to the running server.
 
-// Public: what the `emotechat` command (`config` with its `address`, `admin`) and the fuzz
-// targets (`http::parse`) use. Everything else is the server's own.
+// Public: what the `emotechat` command (`config` with its `address`, `admin`), the fuzz
+// targets (`http::parse`) and the API document's test (`http::api_routes`) use. Everything
+// else is the server's own.
 pub mod address;
 pub mod admin;
 pub(crate) mod app;

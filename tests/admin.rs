@@ -8,7 +8,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::util::sse;
-use crate::util::{BIN, CommandOutput, PASSWORD, TestServer, run_command, unique_email};
+use crate::util::{
+    BIN, CommandOutput, PASSWORD, TestServer, run_command, through_busy, unique_email,
+};
 
 fn register_with(server: &TestServer, invite: Option<&str>) -> crate::util::Reply {
     let mut body =
@@ -74,27 +76,13 @@ fn a_code_makes_as_many_accounts_as_its_uses_and_no_more() {
     assert!(list.stdout.contains("used up"), "{list:?}");
 }
 
-/// Registers with the code, trying again (a bounded number of times) while the server is
-/// too busy hashing passwords to take it (`503 busy`), as a client following `Retry-After`
-/// would: the invite's answer is what counts here.
-fn register_through_busy(server: &TestServer, code: &str) -> u16 {
-    for _ in 0..50 {
-        let status = register_with(server, Some(code)).status;
-        if status != 503 {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the server stayed busy");
-}
-
 #[test]
 fn parallel_registrations_cannot_overshoot_the_uses() {
     let server = TestServer::start_with(&["--registration", "invite"]);
     let (code, _) = create_invite(&server, &["--uses", "3"]);
     let statuses: Vec<u16> = std::thread::scope(|scope| {
         let tries: Vec<_> = (0..8)
-            .map(|_| scope.spawn(|| register_through_busy(&server, &code)))
+            .map(|_| scope.spawn(|| through_busy(|| register_with(&server, Some(&code))).status))
             .collect();
         tries
             .into_iter()

@@ -14,6 +14,11 @@ export class ApiError extends Error {
 // with the session.
 export const keptKeys = (userId) => [`emotechat.conversations.${userId}`, `emotechat.outbox.${userId}`];
 
+// What the app does when a request finds the session gone (ended on another device, or
+// expired); app.js sets it.
+let sessionGone = () => {};
+export const whenSessionGone = (handler) => { sessionGone = handler; };
+
 export const token = {
   get: () => localStorage.getItem(TOKEN_KEY),
   set: (value) => localStorage.setItem(TOKEN_KEY, value),
@@ -38,8 +43,11 @@ export async function call(method, path, body) {
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, data?.error ?? 'unknown',
+    const error = new ApiError(response.status, data?.error ?? 'unknown',
       data?.message ?? `The server answered ${response.status}.`, data?.field);
+    // A wrong password is another code: only a request that carried the session finds it gone.
+    if (bearer && error.code === 'unauthorized') sessionGone();
+    throw error;
   }
   return data;
 }

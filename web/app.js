@@ -1,6 +1,6 @@
 // Boot and routing: which view the address shows, signed in or out. The token lives in
 // localStorage, so a reload keeps one signed in.
-import { ApiError, get, keptKeys, token } from './api.js';
+import { ApiError, get, keptKeys, token, whenSessionGone } from './api.js';
 import { fill } from './dom.js';
 import { forgotView, registerView, resetView, signInView } from './signed_out.js';
 
@@ -55,6 +55,8 @@ function forget() {
 
 async function boot() {
   window.addEventListener('popstate', () => { if (!leaveChat) render(); });
+  // Any request of the signed-in app that finds the session gone leads to the sign-in form.
+  whenSessionGone(() => { if (leaveChat) signedOut(); });
   if (!token.get() || location.pathname === '/reset-password') return render();
   try {
     const { user } = await get('/api/auth/validate');

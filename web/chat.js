@@ -40,7 +40,7 @@ export function openChat(root, me, signedOut) {
   const dialog = newConversationDialog();
   const finder = searchDialog({
     nameOf: (c) => (conversations.has(c.id) ? nameOf(conversations.get(c.id)) : c.name ?? 'Group'),
-    openAt,
+    openAt: openConversation,
   });
   // Desktop notifications are asked for only from this button, never on load.
   const canAsk = 'Notification' in window && Notification.permission === 'default';
@@ -49,14 +49,22 @@ export function openChat(root, me, signedOut) {
     hidden: !canAsk,
     onclick: async () => {
       await Notification.requestPermission();
+      // A dismissed question may be asked again; once answered the button goes, and its
+      // focus moves to the header's first button rather than to nowhere.
+      if (Notification.permission === 'default') return;
+      const hadFocus = document.activeElement === notifyButton;
       notifyButton.hidden = true;
+      if (hadFocus) newButton.focus();
     },
   }, h('span', { class: 'phone-only', 'aria-hidden': 'true' }, '🔔'), h('span', { class: 'phone-sr' }, 'Turn on notifications'));
   const unsent = outbox(me.id, {
     delivered: showMessage,
     refused: (entry, err) => {
       open?.pending.get(entry.client_id)?.remove();
+      open?.pending.delete(entry.client_id);
       status.textContent = `Not sent: ${err.message}`;
+      // The words are not lost: they go back into an empty composer, to be changed and sent.
+      if (open?.id === entry.conversation_id) open.restoreDraft(entry.body);
     },
   });
 
@@ -111,12 +119,11 @@ export function openChat(root, me, signedOut) {
     }
   }
 
+  // Works without the server too: this browser forgets the session even if the server did
+  // not hear of it.
   async function signOut() {
-    try {
-      await post('/api/auth/logout');
-    } finally {
-      signedOut();
-    }
+    await post('/api/auth/logout').catch(() => {});
+    signedOut();
   }
 
   async function loadConversations() {
@@ -159,6 +166,8 @@ export function openChat(root, me, signedOut) {
 
   // `at`: a message to show (found by search, or quoted by a reply) instead of the newest.
   async function openConversation(id, at = null) {
+    // Choosing the open conversation again keeps it as it is, half-typed message included.
+    if (open?.id === id) return at ? jumpTo(at) : pane.querySelector('textarea').focus();
     const conversation = conversations.get(id);
     const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
@@ -175,6 +184,8 @@ export function openChat(root, me, signedOut) {
       log,
       typing,
       composer(id));
+    // Someone may be typing here already: the line shows it now, not at their next word.
+    renderTyping();
     chat.classList.add('conversation-open');
     // The phone's own back gesture returns to the list too: the open conversation is a step
     // in the history (one step, however many conversations are opened in turn).
@@ -195,12 +206,6 @@ export function openChat(root, me, signedOut) {
     placeDivider();
     log.scrollTop = log.scrollHeight;
     if (at) await jumpTo(at);
-  }
-
-  // Opens a conversation at a message (a search result).
-  async function openAt(conversationId, messageId) {
-    if (open?.id === conversationId) await jumpTo(messageId);
-    else await openConversation(conversationId, messageId);
   }
 
   // Shows a message of the open conversation: scrolled to and focused when it is loaded, else
@@ -304,6 +309,19 @@ export function openChat(root, me, signedOut) {
         form.requestSubmit();
       }
     });
+    // The box grows with what is typed (up to its CSS max-height, then it scrolls), and
+    // shrinks again once the message is sent.
+    const fit = () => {
+      text.style.removeProperty('height');
+      const borders = text.offsetHeight - text.clientHeight;
+      text.style.setProperty('height', `${text.scrollHeight + borders}px`);
+    };
+    text.addEventListener('input', fit);
+    open.restoreDraft = (body) => {
+      if (text.value) return;
+      text.value = body;
+      fit();
+    };
     text.addEventListener('input', () => {
       if (Date.now() - typingSentAt < TYPING_SENT_EVERY_MS || !text.value) return;
       typingSentAt = Date.now();
@@ -314,6 +332,7 @@ export function openChat(root, me, signedOut) {
       const body = text.value;
       if (!body.trim()) return;
       text.value = '';
+      fit();
       const replyTo = open?.replyTo?.id ?? null;
       stopReplying();
       // A jump into the history left the newest messages unloaded: the new one goes below them.
@@ -348,9 +367,11 @@ export function openChat(root, me, signedOut) {
     open.messages.set(message.id, message);
     open.pending.get(message.client_id)?.remove();
     open.pending.delete(message.client_id);
-    const article = messageView(message, me, messageActions(message), new Set(emoteNames ?? []));
-    if (open.found === message.id) markFound(article);
     const existing = open.articles.get(message.id);
+    // An edit in progress outlives a new copy of its message (someone reacting meanwhile).
+    const draft = existing?.querySelector('textarea:not([data-saving])')?.value ?? null;
+    const article = messageView(message, me, messageActions(message), new Set(emoteNames ?? []), draft);
+    if (open.found === message.id) markFound(article);
     const atBottom = follow && open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
     if (existing) {
       const focused = existing.contains(document.activeElement)
@@ -383,9 +404,9 @@ export function openChat(root, me, signedOut) {
   }
 
   async function emotesChanged() {
-    const answer = await get('/api/emotes?page_size=100').catch(() => null);
-    if (!answer) return;
-    emoteNames = answer.emotes.map((e) => e.name);
+    const names = await readEmoteNames();
+    if (!names) return;
+    emoteNames = names;
     for (const name of emoteNames) unknownNames.delete(name);
     if (open) for (const message of open.messages.values()) showMessage(message, false);
   }
@@ -463,12 +484,16 @@ export function openChat(root, me, signedOut) {
     if (open.replyTo?.id === original.id && original.deleted) stopReplying();
   }
 
+  // The custom emotes' names as read once (none while the server cannot be reached).
   async function customEmotes() {
-    if (!emoteNames) {
-      const answer = await get('/api/emotes?page_size=100').catch(() => null);
-      emoteNames = answer ? answer.emotes.map((e) => e.name) : [];
-    }
+    if (!emoteNames) emoteNames = (await readEmoteNames()) ?? [];
     return emoteNames;
+  }
+
+  // The custom emotes' names read afresh; null when the server cannot be reached.
+  async function readEmoteNames() {
+    const answer = await get('/api/emotes?page_size=100').catch(() => null);
+    return answer ? answer.emotes.map((e) => e.name) : null;
   }
 
   function confirmDelete(remove) {
@@ -517,13 +542,15 @@ export function openChat(root, me, signedOut) {
       const message = data.message;
       const conversation = conversations.get(message.conversation_id);
       if (!conversation) return refreshConversation(message.conversation_id);
-      const isNew = type === 'message.created' && !open?.messages.has(message.id);
-      if (isNew) {
+      // One's own message may be shown already (from the reply to sending it), but it still
+      // moves its conversation to the top of the list.
+      if (type === 'message.created' && message.created_at > conversation.last_activity_at) {
         conversation.last_activity_at = message.created_at;
-        if (message.sender.id !== me.id) {
-          conversation.unread_count += 1;
-          notify(conversation, message);
-        }
+      }
+      const isNew = type === 'message.created' && !open?.messages.has(message.id);
+      if (isNew && message.sender.id !== me.id) {
+        conversation.unread_count += 1;
+        notify(conversation, message);
       }
       showMessage(message);
       if (type !== 'message.created') updateQuotes(message);

@@ -8,13 +8,15 @@ export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', 
 
 // `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names],
 // reply() (answer this message), jump(id) (show the message a reply quotes);
-// `known`: the custom emote names already loaded, shown inline where the text says :name:.
-export function messageView(message, me, actions, known = new Set()) {
+// `known`: the custom emote names already loaded, shown inline where the text says :name:;
+// `draft`: the text of an edit in progress on the copy this one replaces, kept open.
+export function messageView(message, me, actions, known = new Set(), draft = null) {
   const mine = message.sender.id === me.id;
   const article = h('article', { class: mine ? 'mine' : '', 'data-id': message.id },
     h('header', {},
       h('strong', { class: 'author' }, message.sender.name),
-      h('time', { datetime: message.created_at }, timeOf(message.created_at)),
+      h('time', { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() },
+        timeOf(message.created_at)),
       message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
     message.reply_to && !message.deleted ? quoteView(message.reply_to, actions.jump) : null,
     message.deleted
@@ -42,6 +44,7 @@ export function messageView(message, me, actions, known = new Set()) {
     mine && h('button', { type: 'button', 'data-key': 'edit', onclick: () => startEdit() }, 'Edit'),
     mine && h('button', { type: 'button', 'data-key': 'delete', onclick: () => actions.remove() }, 'Delete'));
   article.append(reactions, tools, picker);
+  if (mine && draft !== null) startEdit(draft);
   return article;
 
   // Arrows move between the emoji; Escape closes the picker and goes back to "React".
@@ -81,10 +84,10 @@ export function messageView(message, me, actions, known = new Set()) {
     picker.querySelector('button')?.focus();
   }
 
-  function startEdit() {
+  function startEdit(draftText = message.body) {
     const body = article.querySelector('.body');
     const text = h('textarea', { 'aria-label': 'Edit message', rows: '2', 'data-key': 'edit' });
-    text.value = message.body;
+    text.value = draftText;
     const cancel = () => { text.replaceWith(body); article.querySelector('[data-key=edit]')?.focus(); };
     text.addEventListener('keydown', async (event) => {
       if (event.key === 'Escape') {
@@ -92,8 +95,11 @@ export function messageView(message, me, actions, known = new Set()) {
         cancel();
       } else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        if (text.value.trim() && text.value !== message.body) await actions.edit(text.value);
-        else cancel();
+        if (!text.value.trim() || text.value === message.body) return cancel();
+        // Being saved, it is no draft for a copy that arrives meanwhile to keep open.
+        text.setAttribute('data-saving', '');
+        await actions.edit(text.value);
+        text.removeAttribute('data-saving');
       }
     });
     body.replaceWith(text);
@@ -126,18 +132,39 @@ export function bodyParts(body, known) {
   for (const match of body.matchAll(pattern)) {
     const [whole, url, name] = match;
     if (name && !known.has(name)) continue;
+    const link = url && withoutTrailingPunctuation(url);
     parts.push(body.slice(from, match.index));
-    parts.push(url
-      ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, url)
+    parts.push(link
+      ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, link)
       : h('img', { class: 'emote', src: `/api/emotes/${name}`, alt: whole, title: whole }));
-    from = match.index + whole.length;
+    from = match.index + (link || whole).length;
   }
   parts.push(body.slice(from));
   return parts;
 }
 
-function timeOf(stamp) {
-  return new Date(stamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+// A link ends before the punctuation that ends its sentence ("see https://x.org."), and
+// before a closing bracket it did not open ("(https://x.org)"); the rest stays text.
+function withoutTrailingPunctuation(url) {
+  let link = url;
+  for (;;) {
+    const last = link.at(-1);
+    const unopened = last === ')' && link.split('(').length < link.split(')').length;
+    if (!'.,;:!?\'"'.includes(last) && !unopened) return link;
+    link = link.slice(0, -1);
+  }
+}
+
+// Today's messages show their time; older ones the day too, and the year when it is not this
+// one (a conversation read days later must not look as if it happened today).
+function timeOf(stamp, now = new Date()) {
+  const at = new Date(stamp);
+  const time = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (at.toDateString() === now.toDateString()) return time;
+  const day = at.getFullYear() === now.getFullYear()
+    ? { day: 'numeric', month: 'short' }
+    : { day: 'numeric', month: 'short', year: 'numeric' };
+  return `${at.toLocaleDateString([], day)}, ${time}`;
 }
 
 // A message with a reaction event applied: the count moves, and `me` when it was mine.
@@ -152,9 +179,19 @@ export function withReaction(message, emote, added, byMe) {
 }
 
 // A newer copy of a message keeps what only this client knows: which reactions are its own
-// (events carry `me: false` for everyone).
+// (events carry `me: false` for everyone). A copy older than the shown one (a page read before
+// an edit or a delete that the stream has already shown) changes nothing.
 export function merged(older, newer) {
   if (!older) return newer;
+  if (staler(newer, older)) return older;
   const mine = new Set(older.reactions.filter((r) => r.me).map((r) => r.emote));
   return { ...newer, reactions: newer.reactions.map((r) => ({ ...r, me: r.me || mine.has(r.emote) })) };
+}
+
+// Whether `copy` was read before `shown` changed: `shown` is deleted and `copy` not, or
+// `shown` was edited later.
+function staler(copy, shown) {
+  if (shown.deleted) return !copy.deleted;
+  const editedAt = (message) => (message.edited_at ? Date.parse(message.edited_at) : 0);
+  return editedAt(shown) > editedAt(copy);
 }

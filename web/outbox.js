@@ -2,8 +2,9 @@
 // connection nor a reload loses them. Each keeps the client_id it was first sent with: the
 // server stores a retried message once. Sent one at a time, in order; a network error, a
 // server error or a rate limit leaves the queue for the next flush (when the stream is back,
-// the browser is online again, or after RETRY_MS); any other refusal drops the message and
-// says why.
+// the browser is online again, or after RETRY_MS); a session found gone stops it (signing out
+// forgets the queue); any other refusal drops the message and hands it to `refused`, which
+// says why and gives the words back.
 import { keptKeys, post } from './api.js';
 
 const RETRY_MS = 5000;
@@ -31,6 +32,8 @@ export function outbox(userId, { delivered, refused }) {
             retry = setTimeout(flush, RETRY_MS);
             return;
           }
+          // The session is gone: signing out forgets the queue, and nothing is kept again.
+          if (err.code === 'unauthorized') return;
           refused(entry, err);
         }
         entries = entries.filter((e) => e.client_id !== entry.client_id);

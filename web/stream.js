@@ -43,7 +43,7 @@ export function connect({ onEvent, onOpen, onDown, onUnauthorized }) {
   }
 
   // Waits a random part of the delay (so many clients do not return at once), doubling it
-  // up to 30 s; coming back online retries at once.
+  // up to 30 s; coming back online, or to the tab, retries at once.
   function retry() {
     if (stopped || timer) return;
     onDown();
@@ -51,16 +51,20 @@ export function connect({ onEvent, onOpen, onDown, onUnauthorized }) {
     retryDelay = Math.min(retryDelay * 2, 30000);
   }
 
-  function online() {
-    if (!source && timer) { clearTimeout(timer); open(); }
+  // A person who comes back to the tab (or whose browser is online again) should not wait
+  // out the backoff, which a hidden tab's throttled timers may have stretched further.
+  function retryNow() {
+    if (!source && timer && !document.hidden) { clearTimeout(timer); open(); }
   }
 
-  window.addEventListener('online', online);
+  window.addEventListener('online', retryNow);
+  document.addEventListener('visibilitychange', retryNow);
   open();
   return () => {
     stopped = true;
     clearTimeout(timer);
     source?.close();
-    window.removeEventListener('online', online);
+    window.removeEventListener('online', retryNow);
+    document.removeEventListener('visibilitychange', retryNow);
   };
 }

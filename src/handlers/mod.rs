@@ -9,6 +9,7 @@ pub mod emotes;
 mod guesses;
 pub mod health;
 pub mod messages;
+pub mod openapi;
 pub mod password;
 pub mod profile;
 pub mod reactions;

@@ -17,8 +17,8 @@ pub(crate) mod sse;
 pub(crate) mod ws;
 
 pub use params::Params;
-pub use router::body_limit;
 pub(crate) use router::route_labels;
+pub use router::{api_routes, body_limit};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;

@@ -13,7 +13,8 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::handlers::auth::{self, Caller};
 use crate::handlers::{
-    conversations, emotes, health, messages, password, profile, reactions, search, streams, web,
+    conversations, emotes, health, messages, openapi, password, profile, reactions, search,
+    streams, web,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -28,6 +29,9 @@ struct Route {
     method: &'static str,
     pattern: &'static str,
     handler: Handler,
+    /// Part of the API that docs/openapi.json describes; the web client's pages and files
+    /// are not.
+    api: bool,
 }
 
 const fn public(method: &'static str, pattern: &'static str, handler: Public) -> Route {
@@ -35,6 +39,7 @@ const fn public(method: &'static str, pattern: &'static str, handler: Public) ->
         method,
         pattern,
         handler: Handler::Public(handler),
+        api: true,
     }
 }
 
@@ -43,18 +48,30 @@ const fn private(method: &'static str, pattern: &'static str, handler: Private) 
         method,
         pattern,
         handler: Handler::Private(handler),
+        api: true,
+    }
+}
+
+/// A page or file of the web client: public, and not part of the API document.
+const fn web_client(method: &'static str, pattern: &'static str, handler: Public) -> Route {
+    Route {
+        method,
+        pattern,
+        handler: Handler::Public(handler),
+        api: false,
     }
 }
 
 const ROUTES: &[Route] = &[
     // The web client: its page at each client route, and its files.
-    public("GET", "/", web::page),
-    public("GET", "/register", web::page),
-    public("GET", "/forgot-password", web::page),
-    public("GET", "/reset-password", web::page),
-    public("GET", "/sw.js", web::worker),
-    public("GET", "/assets/{version}/{name}", web::asset),
+    web_client("GET", "/", web::page),
+    web_client("GET", "/register", web::page),
+    web_client("GET", "/forgot-password", web::page),
+    web_client("GET", "/reset-password", web::page),
+    web_client("GET", "/sw.js", web::worker),
+    web_client("GET", "/assets/{version}/{name}", web::asset),
     public("GET", "/healthz", health::check),
+    public("GET", "/api/openapi.json", openapi::document),
     public("POST", "/api/auth/register", auth::register),
     public("POST", "/api/auth/login", auth::login),
     public(
@@ -113,6 +130,16 @@ const ROUTES: &[Route] = &[
     private("POST", "/api/emotes", emotes::upload),
     private("DELETE", "/api/emotes/{name}", emotes::delete),
 ];
+
+/// The API's routes as `(method, pattern)`, patterns with `{name}` parameters: what
+/// docs/openapi.json must describe, exactly (tests/openapi.rs compares the two).
+pub fn api_routes() -> Vec<(&'static str, &'static str)> {
+    ROUTES
+        .iter()
+        .filter(|route| route.api)
+        .map(|route| (route.method, route.pattern))
+        .collect()
+}
 
 /// The most bytes of body a route reads: emote uploads carry an image, the rest small JSON.
 /// The connection layer refuses a larger body before reading it.

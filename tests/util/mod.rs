@@ -610,6 +610,20 @@ pub fn every_kind_of_change(server: &TestServer, author: &TestUser, other: &Test
     server.request("DELETE", &base).token(&author.token).send();
 }
 
+/// Sends a request again while the server answers `503 busy` (it hashes two passwords at a
+/// time and turns away what would wait longer, as on a loaded machine), a bounded number of
+/// times, as a client following `Retry-After` would: for tests where the other answer counts.
+pub fn through_busy(send: impl Fn() -> Reply) -> Reply {
+    for _ in 0..50 {
+        let reply = send();
+        if reply.status != 503 {
+            return reply;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server stayed busy");
+}
+
 /// Runs `n` calls of `work` on as many threads, released together, and returns their results
 /// in order: for races such as simultaneous creations and retries.
 pub fn at_once<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {

@@ -39,7 +39,12 @@ pub fn connect(server: &TestServer) -> TcpStream {
 
 /// Connects from another loopback address (all of 127.0.0.0/8 is the loopback interface).
 pub fn connect_from(server: &TestServer, local: &str) -> TcpStream {
-    let target: SocketAddr = server.addr().parse().expect("server address");
+    connect_between(local, server.addr())
+}
+
+/// Connects from the loopback address `local` to `HOST:PORT` (a proxy in front, say).
+pub fn connect_between(local: &str, target: &str) -> TcpStream {
+    let target: SocketAddr = target.parse().expect("target address");
     let local: SocketAddr = format!("{local}:0").parse().expect("local address");
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");

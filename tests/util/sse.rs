@@ -33,7 +33,11 @@ pub fn bearer(token: &str) -> String {
 
 /// Opens `GET target` with extra request lines (auth, Last-Event-ID) and reads its head.
 pub fn open(server: &TestServer, target: &str, extra: &str) -> Stream {
-    let stream = raw::connect(server);
+    open_on(raw::connect(server), target, extra)
+}
+
+/// Opens `GET target` on a connection made by the caller (to a proxy in front, say).
+pub fn open_on(stream: TcpStream, target: &str, extra: &str) -> Stream {
     std::io::Write::write_all(
         &mut &stream,
         format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").as_bytes(),
