@@ -34,7 +34,9 @@ export function openChat(root, me, signedOut) {
 
   const status = h('p', { role: 'status', class: 'status' });
   const list = h('ul', { class: 'conversations' });
-  const nav = h('nav', { 'aria-label': 'Conversations' }, h('h2', { class: 'sr-only' }, 'Conversations'), list);
+  // Search sits above the list rather than in the header, which keeps to one row on a phone.
+  const searchButton = h('button', { type: 'button', class: 'search-open' }, 'Search');
+  const nav = h('nav', { 'aria-label': 'Conversations' }, h('h2', { class: 'sr-only' }, 'Conversations'), searchButton, list);
   const pane = h('section', { class: 'pane', 'aria-label': 'Conversation' },
     choosePrompt());
   const dialog = newConversationDialog();
@@ -42,6 +44,7 @@ export function openChat(root, me, signedOut) {
     nameOf: (c) => (conversations.has(c.id) ? nameOf(conversations.get(c.id)) : c.name ?? 'Group'),
     openAt: openConversation,
   });
+  searchButton.addEventListener('click', () => finder.open());
   // Desktop notifications are asked for only from this button, never on load.
   const canAsk = 'Notification' in window && Notification.permission === 'default';
   const notifyButton = h('button', {
@@ -76,8 +79,6 @@ export function openChat(root, me, signedOut) {
       h('h1', {}, 'EmoteChat'),
       status,
       newButton,
-      h('button', { type: 'button', onclick: () => finder.open() },
-        h('span', { class: 'phone-only', 'aria-hidden': 'true' }, '🔍'), h('span', { class: 'phone-sr' }, 'Search')),
       notifyButton,
       h('button', { type: 'button', onclick: () => openEmotes(me, emotesChanged) }, 'Emotes'),
       h('button', {
