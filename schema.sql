@@ -84,14 +84,18 @@ CREATE TABLE conversations (
     created_at       INTEGER NOT NULL,
     last_activity_at INTEGER NOT NULL,
     last_message_id  INTEGER
-);
+    , history_visible INTEGER NOT NULL DEFAULT 1);
 
+-- `owner` and the columns after it were added by version 8 (see migrations/008_groups.sql,
+-- which says what each means), where ALTER TABLE put them.
 CREATE TABLE members (
     conversation_id      INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     user_id              INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     joined_at            INTEGER NOT NULL,
     -- the read marker: only moves forward
     last_read_message_id INTEGER NOT NULL DEFAULT 0,
+    owner INTEGER NOT NULL DEFAULT 0, joined_event INTEGER NOT NULL DEFAULT 0,
+    history_from INTEGER NOT NULL DEFAULT 0, muted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX members_by_user ON members(user_id, conversation_id);
@@ -113,7 +117,7 @@ CREATE INDEX messages_by_conversation ON messages(conversation_id, id, sender_id
 CREATE UNIQUE INDEX messages_by_client_id ON messages(conversation_id, sender_id, client_id)
     WHERE client_id IS NOT NULL;
 
--- Full-text search (version 8). An external-content FTS5 table: the index points into
+-- Full-text search (version 9). An external-content FTS5 table: the index points into
 -- `messages` by id and keeps no second copy of the text (a contentless table would be as
 -- small, but could not give the text back; an FTS5 table with its own content would store
 -- every body twice). `columnsize=0` drops the per-row token counts, which only ranking by
@@ -137,7 +141,7 @@ END;
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
 END;
--- Replies (version 8): the earlier message of the same conversation a message answers. A
+-- Replies (version 9): the earlier message of the same conversation a message answers. A
 -- table of its own rather than a column, so that the few messages that are replies carry
 -- it and the preview of the original is read with it (never copied, so it follows edits and
 -- deletes).
@@ -195,4 +199,27 @@ CREATE TABLE epochs (
     first_event INTEGER NOT NULL
 );
 
-PRAGMA user_version = 8;
+-- Groups that change (version 8). Columns added to conversations (`history_visible`) and
+-- members (`owner`, `joined_event`, `history_from`, `muted`): see migrations/008_groups.sql.
+-- Memberships that ended: a member who left or was removed is sent the events from
+-- `from_event` through `to_event` (the `member.left` event that ended it) and nothing after.
+-- No foreign key to conversations: the last member's span outlives a group that is gone, so
+-- that their last event still reaches them.
+CREATE TABLE past_members (
+    conversation_id INTEGER NOT NULL,
+    user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    from_event      INTEGER NOT NULL,
+    to_event        INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, user_id, to_event)
+) WITHOUT ROWID;
+CREATE INDEX past_members_by_user ON past_members(user_id, conversation_id);
+
+-- People a user blocked: what they send in a direct conversation no longer reaches the user.
+CREATE TABLE blocks (
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    blocked_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 9;

@@ -1,13 +1,14 @@
 //! Background pruning, so the database does not grow without bound from data nobody can use:
-//! events older than the retention period (clients that far behind get a `resync`), expired
-//! sessions, and used or expired reset tokens. Works in small batches so requests never wait
+//! events older than the retention period (clients that far behind get a `resync`), the
+//! ended memberships whose events are all gone, expired sessions, and used or expired reset
+//! tokens. Works in small batches so requests never wait
 //! long for the write lock.
 
 use std::thread;
 use std::time::Duration;
 
 use crate::domain::Timestamp;
-use crate::repo::{self, Pool, events, resets, sessions};
+use crate::repo::{self, Pool, conversations, events, resets, sessions};
 
 /// How often the pruning runs.
 const INTERVAL: Duration = Duration::from_secs(600);
@@ -23,6 +24,8 @@ pub fn start(pool: Pool, event_retention_days: u32) -> std::io::Result<()> {
                 let cutoff = Timestamp(now.0 - i64::from(event_retention_days) * 86_400_000);
                 let events = in_batches(&pool, |tx| events::prune(tx, cutoff, BATCH));
                 report("events", events);
+                let past = in_batches(&pool, |tx| conversations::prune_past_members(tx, BATCH));
+                report("ended memberships", past);
                 let expired = in_batches(&pool, |tx| sessions::delete_expired(tx, now, BATCH));
                 report("expired sessions", expired);
                 let spent = in_batches(&pool, |tx| resets::delete_spent(tx, now, BATCH));

@@ -106,6 +106,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/replies.js"),
     ),
     (
+        "groups.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/groups.js"),
+    ),
+    (
         "chat.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),

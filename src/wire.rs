@@ -242,6 +242,9 @@ pub struct Conversation {
     pub kind: &'static str,
     pub title: Option<String>,
     pub members: Vec<UserRef>,
+    pub owner_ids: Vec<UserId>,
+    pub history_visible: bool,
+    pub muted: bool,
     pub last_message: Option<Message>,
     pub unread_count: i64,
     pub created_at: Timestamp,
@@ -255,12 +258,46 @@ impl From<domain::Conversation> for Conversation {
             kind: conversation.kind.as_str(),
             title: conversation.title,
             members: conversation.members.into_iter().map(Into::into).collect(),
+            owner_ids: conversation.owners,
+            history_visible: conversation.history_visible,
+            muted: conversation.muted,
             last_message: conversation.last_message.map(Into::into),
             unread_count: conversation.unread_count,
             created_at: conversation.created_at,
             last_activity_at: conversation.last_activity_at,
         }
     }
+}
+
+/// A conversation as every member sees it alike, in `conversation.updated` and
+/// `member.*` events: what a change of the group can change, without the parts that are each
+/// member's own (unread count, mute) or that a newcomer may not see (the last message).
+#[derive(Serialize)]
+pub struct SharedConversation {
+    pub id: ConversationId,
+    pub kind: &'static str,
+    pub title: Option<String>,
+    pub members: Vec<UserRef>,
+    pub owner_ids: Vec<UserId>,
+    pub history_visible: bool,
+}
+
+impl From<domain::Conversation> for SharedConversation {
+    fn from(conversation: domain::Conversation) -> SharedConversation {
+        SharedConversation {
+            id: conversation.id,
+            kind: conversation.kind.as_str(),
+            title: conversation.title,
+            members: conversation.members.into_iter().map(Into::into).collect(),
+            owner_ids: conversation.owners,
+            history_visible: conversation.history_visible,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct BlockList {
+    pub users: Vec<UserRef>,
 }
 
 #[derive(Serialize)]
@@ -394,6 +431,15 @@ pub enum EventData {
     Conversation {
         conversation: Conversation,
     },
+    Shared {
+        conversation: SharedConversation,
+    },
+    Member {
+        conversation: SharedConversation,
+        user: UserRef,
+        /// Who made the change (the member themselves when they joined or left on their own).
+        by: UserRef,
+    },
     Message {
         message: Message,
     },
@@ -416,6 +462,35 @@ impl Event {
             kind: EventKind::ConversationCreated,
             data: EventData::Conversation {
                 conversation: conversation.into(),
+            },
+        }
+    }
+
+    pub fn conversation_updated(conversation: domain::Conversation) -> Event {
+        Event {
+            kind: EventKind::ConversationUpdated,
+            data: EventData::Shared {
+                conversation: conversation.into(),
+            },
+        }
+    }
+
+    /// `kind` is `MemberJoined` or `MemberLeft`; `conversation` as it is after the change.
+    pub fn member(
+        kind: EventKind,
+        conversation: domain::Conversation,
+        user: domain::UserRef,
+        by: &User,
+    ) -> Event {
+        Event {
+            kind,
+            data: EventData::Member {
+                conversation: conversation.into(),
+                user: user.into(),
+                by: UserRef {
+                    id: by.id,
+                    name: by.name.clone(),
+                },
             },
         }
     }

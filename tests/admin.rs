@@ -43,6 +43,12 @@ fn open_registration_ignores_invites_and_needs_none() {
     let server = TestServer::start();
     assert_eq!(register_with(&server, None).status, 200);
     assert_eq!(register_with(&server, Some("anything")).status, 200);
+    let body = json!({
+        "name": "Curious", "email": unique_email("curious"), "password": PASSWORD, "invite": {}
+    });
+    server
+        .post("/api/auth/register", body)
+        .assert_field_error(400, "validation_failed", "invite");
 }
 
 #[test]

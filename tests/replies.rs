@@ -210,3 +210,28 @@ fn history_around_a_message_loads_both_sides() {
         .get(&bad, &ada.token)
         .assert_field_error(400, "invalid_parameter", "around");
 }
+
+/// A message hidden from the sender (from before they joined a group that hides its history)
+/// cannot be replied to, with the same answer as one that does not exist.
+#[test]
+fn a_message_hidden_from_the_sender_cannot_be_replied_to() {
+    let server = TestServer::start();
+    let (ada, bob, id) = pair(&server);
+    let before = server.say(&ada.token, id, "from before Bob joined");
+    server
+        .open_db()
+        .execute(
+            "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+            [before, id, bob.id],
+        )
+        .expect("hide the history from Bob");
+    reply(&server, &bob.token, id, json!(before), "x").assert_field_error(
+        400,
+        "validation_failed",
+        "reply_to",
+    );
+    assert_eq!(
+        reply(&server, &ada.token, id, json!(before), "x").status,
+        201
+    );
+}

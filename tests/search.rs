@@ -311,3 +311,22 @@ fn an_upgraded_database_has_its_messages_indexed() {
         "new messages are indexed too"
     );
 }
+
+/// A member who joined a group that hides its history from newcomers does not find what was
+/// said before they joined (`history_from`, set here as joining such a group sets it).
+#[test]
+fn history_hidden_from_a_newcomer_is_not_found() {
+    let server = TestServer::start();
+    let (ada, bob, id) = trio(&server);
+    let before = server.say(&ada.token, id, "secret plans from before");
+    server
+        .open_db()
+        .execute(
+            "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+            [before, id, bob.id],
+        )
+        .expect("hide the history from Bob");
+    let after = server.say(&ada.token, id, "plans from now on");
+    assert_eq!(found(&server, &bob.token, "plans"), [after]);
+    assert_eq!(found(&server, &ada.token, "plans"), [after, before]);
+}

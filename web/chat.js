@@ -3,6 +3,7 @@
 import { call, get, keptKeys, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
+import { conversationControls, forgetBlocks } from './groups.js';
 import { merged, messageView, shortcodes, withReaction } from './message.js';
 import { outbox } from './outbox.js';
 import { openAccount, openEmotes } from './panels.js';
@@ -177,11 +178,10 @@ export function openChat(root, me, signedOut) {
       // How many messages from others were unread on opening; the divider goes above the first.
       unread: conversation?.unread_count ?? 0, divider: null,
     };
+    open.head = h('div', { class: 'pane-head' });
+    renderHead();
     fill(pane,
-      h('div', { class: 'pane-head' },
-        h('button', { type: 'button', class: 'back', onclick: goBack },
-          h('span', { 'aria-hidden': 'true' }, '←'), h('span', { class: 'sr-only' }, 'Back to conversations')),
-        h('h2', {}, nameOf(conversation))),
+      open.head,
       log,
       typing,
       composer(id));
@@ -251,6 +251,34 @@ export function openChat(root, me, signedOut) {
     if (!answer || open.messages !== shown) return;
     open.hasNewer = answer.has_more;
     for (const message of answer.messages) showMessage(message, false);
+  }
+
+  // The open conversation's name and controls, redrawn when the conversation changes.
+  function renderHead() {
+    const conversation = conversations.get(open.id);
+    fill(open.head,
+      h('button', { type: 'button', class: 'back', onclick: goBack },
+        h('span', { 'aria-hidden': 'true' }, '←'), h('span', { class: 'sr-only' }, 'Back to conversations')),
+      h('h2', {}, conversation ? nameOf(conversation) : ''),
+      conversation ? conversationControls(conversation, me, { changed: conversationChanged, left: conversationGone }) : null);
+  }
+
+  // A new state of a conversation, from an answer or an event: shared events carry no last
+  // message, unread count or mute, so those are kept from what was known.
+  function conversationChanged(changed) {
+    const known = conversations.get(changed.id);
+    if (!known) return refreshConversation(changed.id);
+    conversations.set(changed.id, { ...known, ...changed });
+    renderList();
+    if (open?.id === changed.id) renderHead();
+  }
+
+  // The user left the conversation or was removed from it: it goes from the page.
+  function conversationGone(id) {
+    conversations.delete(id);
+    localStorage.setItem(keptKey, JSON.stringify([...conversations.values()]));
+    if (open?.id === id) backToList();
+    else renderList();
   }
 
   // On a phone the list and the conversation take turns on the screen: going back closes the
@@ -526,6 +554,7 @@ export function openChat(root, me, signedOut) {
     if (answer) {
       conversations.set(id, answer.conversation);
       renderList();
+      if (open?.id === id) renderHead();
     }
   }
 
@@ -539,6 +568,14 @@ export function openChat(root, me, signedOut) {
     } else if (type === 'conversation.created') {
       conversations.set(data.conversation.id, data.conversation);
       renderList();
+    } else if (type === 'conversation.updated') {
+      conversationChanged(data.conversation);
+    } else if (type === 'member.joined' && data.user.id === me.id) {
+      refreshConversation(data.conversation.id);
+    } else if (type === 'member.left' && data.user.id === me.id) {
+      conversationGone(data.conversation.id);
+    } else if (type === 'member.joined' || type === 'member.left') {
+      conversationChanged(data.conversation);
     } else if (type.startsWith('message.')) {
       const message = data.message;
       const conversation = conversations.get(message.conversation_id);
@@ -573,7 +610,7 @@ export function openChat(root, me, signedOut) {
 
   // A desktop notification for a message that arrives while the tab is hidden.
   function notify(conversation, message) {
-    if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
+    if (conversation.muted || !document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
     const title = conversation.kind === 'group' ? `${message.sender.name} in ${nameOf(conversation)}` : message.sender.name;
     const options = { body: message.body, tag: `conversation-${conversation.id}` };
     try {
@@ -688,6 +725,7 @@ export function openChat(root, me, signedOut) {
   window.addEventListener('popstate', onHistory);
   return () => {
     stop();
+    forgetBlocks();
     unsent.clear();
     for (const open of document.querySelectorAll('dialog[open]')) open.close();
     document.removeEventListener('visibilitychange', markRead);

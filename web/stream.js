@@ -5,7 +5,8 @@
 // missed and nothing comes twice.
 import { ApiError, post } from './api.js';
 
-const TYPES = ['conversation.created', 'message.created', 'message.updated', 'message.deleted',
+const TYPES = ['conversation.created', 'conversation.updated', 'member.joined', 'member.left',
+  'message.created', 'message.updated', 'message.deleted',
   'reaction.added', 'reaction.removed', 'read.updated', 'typing', 'resync'];
 
 // Calls `onEvent(type, data)` for each event, `onOpen(resumed)` when a stream opens (resumed:

@@ -1,7 +1,7 @@
 //! Records: what the repository reads out of the database and the handlers turn into wire
 //! types (users, sessions, conversations, messages, emotes). Plain data, no behaviour.
 
-use super::ids::{ConversationId, InviteId, MessageId, SessionId, UserId};
+use super::ids::{ConversationId, EventId, InviteId, MessageId, SessionId, UserId};
 use super::time::Timestamp;
 
 /// A user as the database knows them (without the password hash).
@@ -123,6 +123,12 @@ pub struct Conversation {
     pub kind: ConversationKind,
     pub title: Option<String>,
     pub members: Vec<UserRef>,
+    /// The members who may change a group (none in a direct conversation).
+    pub owners: Vec<UserId>,
+    /// Whether members who join later see the messages from before they joined.
+    pub history_visible: bool,
+    /// Whether the viewer muted it.
+    pub muted: bool,
     pub last_message: Option<Message>,
     pub unread_count: i64,
     pub created_at: Timestamp,
@@ -144,6 +150,40 @@ pub struct ConversationRef {
 pub struct SearchHit {
     pub message: Message,
     pub conversation: ConversationRef,
+}
+
+/// A member as the group rules see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub owner: bool,
+    /// The messages up to this one were sent before they joined a group that hides its
+    /// history from newcomers (`MessageId(0)`: they see everything).
+    pub history_from: MessageId,
+}
+
+/// Who may be sent a conversation's events, read with the events themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Audience {
+    pub current: Vec<CurrentMember>,
+    pub past: Vec<PastMember>,
+    /// `(blocker, blocked)` pairs of a direct conversation's two members.
+    pub blocks: Vec<(UserId, UserId)>,
+}
+
+/// A member now: sent the events from `joined_event` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentMember {
+    pub user: UserId,
+    pub joined_event: EventId,
+    pub history_from: MessageId,
+}
+
+/// A membership that ended: sent the events from `from_event` through `to_event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastMember {
+    pub user: UserId,
+    pub from_event: EventId,
+    pub to_event: EventId,
 }
 
 /// A stored custom emote, without its image bytes.

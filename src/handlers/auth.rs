@@ -90,7 +90,12 @@ pub fn register(app: &App, request: &Request, _: &Params) -> Result<Response, Ap
     refuse_common(&password, "password")?;
     let invite = match app.config.registration {
         Registration::Invite => Some(invite_digest(&body)?),
-        Registration::Open | Registration::Closed => None,
+        // Ignored, but still a string or null as documented: anything else is a client's bug
+        // it should hear about.
+        Registration::Open | Registration::Closed => {
+            body.optional_string("invite")?;
+            None
+        }
     };
     let client = client_address(app, request).to_string();
     app.limits

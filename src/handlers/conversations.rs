@@ -14,7 +14,7 @@ use crate::repo::{self, conversations, events, messages, users};
 use crate::wire::{ConversationPage, Event, OneConversation, Pagination, ReadState};
 
 /// A group holds at most this many members, its creator included.
-const MAX_GROUP_MEMBERS: usize = 256;
+pub const MAX_GROUP_MEMBERS: usize = 256;
 /// The window of the groups-per-day quota.
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 

@@ -50,7 +50,10 @@ pub fn history(
     let limit = extract::number_param(request, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let page = repo::read(&app.pool, |conn| {
         conversations::require_member(conn, id, caller.user.id)?;
-        messages::page(conn, id, cursor, limit, caller.user.id)
+        let hidden = conversations::hidden_from(conn, &[id], caller.user.id)?
+            .remove(&id)
+            .unwrap_or_default();
+        messages::page(conn, id, cursor, limit, caller.user.id, hidden)
     })?;
     Ok(reply::ok(&MessagePage {
         messages: page.messages.into_iter().map(Into::into).collect(),
@@ -123,24 +126,37 @@ fn store(
     Ok((message, true))
 }
 
-/// A message may answer an earlier message of its own conversation that is not deleted.
+/// A message may answer an earlier message of its own conversation that the sender can see
+/// (not hidden by when they joined or by a block) and that is not deleted.
 fn require_repliable(
     tx: &Tx,
     id: ConversationId,
     original: MessageId,
     sender: &User,
 ) -> Result<(), ApiError> {
+    let hidden = conversations::hidden_from(tx, &[id], sender.id)?
+        .remove(&id)
+        .unwrap_or_default();
     match messages::get(tx, id, original, Some(sender.id)) {
+        Ok(message) if !hidden.shows(message.id) || Some(message.sender.id) == hidden.sender => {
+            Err(not_repliable())
+        }
         Ok(message) if message.deleted => {
             Err(ApiError::conflict("A deleted message cannot be replied to"))
         }
         Ok(_) => Ok(()),
-        Err(repo::RepoError::NotFound) => Err(ApiError::invalid_field(
-            "reply_to",
-            "reply_to must be a message of this conversation",
-        )),
+        Err(repo::RepoError::NotFound) => Err(not_repliable()),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The one answer for an original that is not there for the sender: in another conversation,
+/// nowhere, or hidden from them (so the answer does not say which).
+fn not_repliable() -> ApiError {
+    ApiError::invalid_field(
+        "reply_to",
+        "reply_to must be a message of this conversation",
+    )
 }
 
 pub fn edit(

@@ -4,8 +4,10 @@
 //! `Caller` is in `auth`; this file keeps only the helpers several handlers share.
 
 pub mod auth;
+pub mod blocks;
 pub mod conversations;
 pub mod emotes;
+pub mod groups;
 mod guesses;
 pub mod health;
 pub mod messages;

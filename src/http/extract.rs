@@ -137,6 +137,26 @@ impl JsonObject {
             .collect()
     }
 
+    /// An optional string field taken as it is (absent or null is `None`).
+    pub fn optional_string(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.string(name).map(Some),
+        }
+    }
+
+    /// An optional boolean field (absent or null is `None`).
+    pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(value)) => Ok(Some(*value)),
+            Some(_) => Err(ApiError::invalid_field(
+                name,
+                format!("{name} must be true or false"),
+            )),
+        }
+    }
+
     /// A required field that must be a string.
     pub fn string(&self, name: &str) -> Result<&str, ApiError> {
         match self.0.get(name) {

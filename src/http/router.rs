@@ -13,8 +13,8 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::handlers::auth::{self, Caller};
 use crate::handlers::{
-    conversations, emotes, health, messages, openapi, password, profile, reactions, search,
-    streams, web,
+    blocks, conversations, emotes, groups, health, messages, openapi, password, profile, reactions,
+    search, streams, web,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -97,6 +97,27 @@ const ROUTES: &[Route] = &[
     private("GET", "/api/conversations", conversations::list),
     private("POST", "/api/conversations", conversations::create),
     private("GET", "/api/conversations/{id}", conversations::get),
+    private("PATCH", "/api/conversations/{id}", groups::update),
+    private(
+        "POST",
+        "/api/conversations/{id}/members",
+        groups::add_members,
+    ),
+    private(
+        "DELETE",
+        "/api/conversations/{id}/members/{user_id}",
+        groups::remove_member,
+    ),
+    private(
+        "PUT",
+        "/api/conversations/{id}/owners/{user_id}",
+        groups::make_owner,
+    ),
+    private("PUT", "/api/conversations/{id}/mute", groups::mute),
+    private("DELETE", "/api/conversations/{id}/mute", groups::unmute),
+    private("GET", "/api/blocks", blocks::list),
+    private("PUT", "/api/blocks/{user_id}", blocks::block),
+    private("DELETE", "/api/blocks/{user_id}", blocks::unblock),
     private("GET", "/api/conversations/{id}/messages", messages::history),
     private("POST", "/api/conversations/{id}/messages", messages::send),
     private(

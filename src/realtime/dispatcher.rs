@@ -4,14 +4,16 @@
 //! Because writers are serialised, event ids grow in commit order, and reading "after the
 //! last id seen" never skips one.
 //!
-//! Who gets an event is read with it: each batch looks up the members of the conversations
-//! it touches right after reading the events, and nothing about members is kept from one
-//! batch to the next. So a change of membership is seen by the first batch read after it
-//! commits, with no invalidation for a writer to remember. It costs one indexed lookup per
-//! conversation per batch, and a batch holds everything committed since the last poke.
+//! Who gets an event is read with it: each batch looks up the audience of the conversations
+//! it touches right after reading the events (`realtime::audience`: members with the event
+//! they joined at, memberships that ended with the event that ended them), and nothing about
+//! members is kept from one batch to the next. Membership is judged at each event's id, so an
+//! event is sent to exactly those who were members when it was written, however the batches
+//! fall and whatever committed between reading the events and reading the members. It costs
+//! three indexed lookups per batch, and a batch holds everything committed since the last
+//! poke.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread;
@@ -21,7 +23,7 @@ use rusqlite::Connection;
 
 use super::event::Event;
 use super::hub::{Frame, Hub};
-use crate::domain::{ConversationId, EventId, UserId};
+use crate::domain::{Audience, ConversationId, EventId};
 use crate::repo::{self, Pool, RepoError, RepoResult, conversations, events};
 
 /// Events read per query.
@@ -65,8 +67,8 @@ struct Dispatcher {
     last: EventId,
 }
 
-/// The members of each conversation in a batch, as they were when the batch was read.
-type Members = HashMap<ConversationId, Vec<UserId>>;
+/// Who may be sent the events of each conversation in a batch.
+type Audiences = HashMap<ConversationId, Audience>;
 
 impl Dispatcher {
     fn new(pool: Pool, hub: Arc<Hub>, last: EventId) -> Dispatcher {
@@ -87,18 +89,19 @@ impl Dispatcher {
 
     fn dispatch_new(&mut self) -> Result<(), RepoError> {
         loop {
-            let (batch, members) = repo::read(&self.pool, |conn| {
+            let (batch, audiences) = repo::read(&self.pool, |conn| {
                 let batch = events::after(conn, self.last, BATCH)?;
-                let members = members_of(conn, &batch)?;
-                Ok::<_, RepoError>((batch, members))
+                let audiences = audiences_of(conn, &batch)?;
+                Ok::<_, RepoError>((batch, audiences))
             })?;
             let full = batch.len() == BATCH as usize;
             for event in batch {
                 self.last = event.id;
-                let to = members
+                let to = audiences
                     .get(&event.conversation_id)
-                    .map_or(&[][..], Vec::as_slice);
-                self.hub.publish(&Frame::Stored(Arc::new(event)), to, None);
+                    .map(|audience| audience.recipients(&event))
+                    .unwrap_or_default();
+                self.hub.publish(&Frame::Stored(Arc::new(event)), &to, None);
             }
             if !full {
                 return Ok(());
@@ -107,21 +110,21 @@ impl Dispatcher {
     }
 }
 
-/// The members of the conversations the events belong to, each looked up once.
-fn members_of(conn: &Connection, batch: &[Event]) -> RepoResult<Members> {
-    let mut members = Members::new();
-    for event in batch {
-        if let Entry::Vacant(slot) = members.entry(event.conversation_id) {
-            slot.insert(conversations::member_ids(conn, event.conversation_id)?);
-        }
-    }
-    Ok(members)
+/// The audience of each conversation the events belong to, from the batch's first event on.
+fn audiences_of(conn: &Connection, batch: &[Event]) -> RepoResult<Audiences> {
+    let Some(first) = batch.first() else {
+        return Ok(Audiences::new());
+    };
+    let mut ids: Vec<ConversationId> = batch.iter().map(|e| e.conversation_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    conversations::audiences(conn, &ids, first.id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Email, MessageId, Name, Parse, SessionId, Timestamp};
+    use crate::domain::{Email, MessageId, Name, Parse, SessionId, Timestamp, UserId};
     use crate::realtime::hub::{HubLimits, Subscription};
     use crate::repo::users;
     use crate::wire;
@@ -187,5 +190,52 @@ mod tests {
         assert_eq!(received(&cy_stream), vec![after], "the new member gets it");
         assert_eq!(received(&bob_stream), vec![after]);
         assert_eq!(received(&ada_stream), vec![before, after]);
+    }
+
+    /// Everything happens before the dispatcher looks, so one batch holds the events from
+    /// before and after both changes, and the members it reads are those after them.
+    #[test]
+    fn one_batch_across_a_removal_and_a_join_splits_exactly_at_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = repo::open(&dir.path().join("dispatch.db"), 2).expect("open");
+        let (ada, bob, cy, group) = repo::write(&pool, |tx| {
+            let (ada, bob, cy) = (user(tx, "ada")?, user(tx, "bob")?, user(tx, "cy")?);
+            let group = conversations::create_group(tx, ada, None, &[bob], Timestamp::now())?;
+            Ok::<_, RepoError>((ada, bob, cy, group))
+        })
+        .expect("seed");
+        let hub = Arc::new(Hub::new(HubLimits {
+            streams_per_user: 1,
+            streams_total: 3,
+            queue: 16,
+        }));
+        let bob_stream = hub.subscribe(bob, SessionId(2)).expect("bob");
+        let cy_stream = hub.subscribe(cy, SessionId(3)).expect("cy");
+        let mut dispatcher = Dispatcher::new(pool.clone(), Arc::clone(&hub), EventId(0));
+
+        let before = append(&pool, group, ada);
+        let left = repo::write(&pool, |tx| {
+            let joined = conversations::remove(tx, group, bob)?;
+            let read = wire::Event::read_updated(group, ada, MessageId(1));
+            let left = events::record(tx, group, &read)?;
+            conversations::left_at_event(tx, group, bob, joined, left)?;
+            Ok::<_, RepoError>(left)
+        })
+        .expect("bob leaves");
+        let between = append(&pool, group, ada);
+        let joined = repo::write(&pool, |tx| {
+            conversations::join(tx, group, cy)?;
+            let read = wire::Event::read_updated(group, ada, MessageId(1));
+            let joined = events::record(tx, group, &read)?;
+            conversations::joined_at_event(tx, group, cy, joined)?;
+            Ok::<_, RepoError>(joined)
+        })
+        .expect("cy joins");
+        let after = append(&pool, group, ada);
+        dispatcher.dispatch_new().expect("dispatch");
+
+        assert_eq!(received(&bob_stream), vec![before, left]);
+        assert_eq!(received(&cy_stream), vec![joined, after]);
+        assert!(between < joined);
     }
 }

@@ -17,6 +17,9 @@ use crate::domain::{ConversationId, EventId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     ConversationCreated,
+    ConversationUpdated,
+    MemberJoined,
+    MemberLeft,
     MessageCreated,
     MessageUpdated,
     MessageDeleted,
@@ -28,8 +31,11 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::ConversationCreated,
+        EventKind::ConversationUpdated,
+        EventKind::MemberJoined,
+        EventKind::MemberLeft,
         EventKind::MessageCreated,
         EventKind::MessageUpdated,
         EventKind::MessageDeleted,
@@ -44,6 +50,9 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::ConversationCreated => "conversation.created",
+            EventKind::ConversationUpdated => "conversation.updated",
+            EventKind::MemberJoined => "member.joined",
+            EventKind::MemberLeft => "member.left",
             EventKind::MessageCreated => "message.created",
             EventKind::MessageUpdated => "message.updated",
             EventKind::MessageDeleted => "message.deleted",

@@ -4,6 +4,7 @@
 //! watch that closes the streams of accounts disabled from the command line.
 //! Knows no HTTP.
 
+pub mod audience;
 pub mod client;
 pub mod dispatcher;
 pub mod event;

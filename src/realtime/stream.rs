@@ -21,7 +21,7 @@ use super::event::{EventKind, WireEvent};
 use super::hub::{EndReason, Frame, Full, Subscription, Transport, TransportCount};
 use super::resume::{self, Epoch, ResumePoint};
 use crate::domain::{EventId, Session, SessionId, Timestamp, UserId};
-use crate::repo::{self, Pool, RepoError, events, sessions};
+use crate::repo::{self, Pool, RepoError, conversations, events, sessions};
 use crate::wire::Resync;
 
 /// Stored events read per backfill query.
@@ -162,13 +162,26 @@ impl EventStream {
         }
         let mut last = resume.id;
         loop {
-            let batch = repo::read(&self.pool, |conn| {
-                events::after_for_member(conn, self.user, last, BACKFILL_BATCH)
+            let (batch, audiences) = repo::read(&self.pool, |conn| {
+                let batch = events::after_for_member(conn, self.user, last, BACKFILL_BATCH)?;
+                let mut ids: Vec<_> = batch.iter().map(|e| e.conversation_id).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let from = batch.first().map_or(last, |e| e.id);
+                let audiences = conversations::audiences(conn, &ids, from)?;
+                Ok::<_, RepoError>((batch, audiences))
             })?;
             for event in &batch {
+                last = event.id;
+                // The finer rules: a member's span was already the query's.
+                let withheld = audiences
+                    .get(&event.conversation_id)
+                    .is_some_and(|audience| !audience.reaches(event, self.user));
+                if withheld {
+                    continue;
+                }
                 let token = resume::token(&self.epoch, event.id);
                 sink.send(&WireEvent::stored(event, &token))?;
-                last = event.id;
             }
             if batch.len() < BACKFILL_BATCH as usize {
                 return Ok(last);

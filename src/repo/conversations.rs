@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{RepoError, RepoResult, Tx, id_array, messages};
 use crate::domain::{
-    Conversation, ConversationId, ConversationKind, MessageId, PageRequest, Timestamp, Title,
-    UserId, UserRef,
+    Audience, Conversation, ConversationId, ConversationKind, CurrentMember, EventId, Membership,
+    MessageId, PageRequest, PastMember, Timestamp, Title, UserId, UserRef,
 };
 
 /// Creates the direct conversation of two users, or finds the one they already have. The
@@ -64,6 +64,7 @@ pub fn create_group(
     let mut everyone = vec![creator];
     everyone.extend(members.iter().filter(|m| **m != creator));
     add_members(tx, id, &everyone, now)?;
+    make_owner(tx, id, creator)?;
     Ok(id)
 }
 
@@ -87,6 +88,7 @@ pub fn groups_created_since(
     Ok(times)
 }
 
+/// The members a conversation is created with: sent all of its events.
 pub fn add_members(
     tx: &Tx,
     id: ConversationId,
@@ -100,6 +102,234 @@ pub fn add_members(
         stmt.execute(params![id, member, now.0])?;
     }
     Ok(())
+}
+
+/// A member who joins a group after it was created: their read marker at the newest message
+/// so that only what comes after counts as unread, and the history before it hidden unless
+/// the group shows it. They are sent no event until `joined_at_event` names the
+/// `member.joined` event written after this (which carries the group with them in it).
+pub fn join(tx: &Tx, id: ConversationId, user: UserId) -> RepoResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO members (conversation_id, user_id, joined_at, joined_event,
+                              last_read_message_id, history_from)
+         SELECT id, ?2, ?3, ?4, coalesce(last_message_id, 0),
+                CASE WHEN history_visible THEN 0 ELSE coalesce(last_message_id, 0) END
+         FROM conversations WHERE id = ?1",
+    )?;
+    stmt.execute(params![id, user, Timestamp::now().0, i64::MAX])?;
+    Ok(())
+}
+
+/// The new member is sent the events from `joined_event` on.
+pub fn joined_at_event(
+    tx: &Tx,
+    id: ConversationId,
+    user: UserId,
+    joined_event: EventId,
+) -> RepoResult<()> {
+    tx.prepare_cached(
+        "UPDATE members SET joined_event = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![id, user, joined_event])?;
+    Ok(())
+}
+
+/// Ends a membership; the event it began at (`NotFound` if they were no member). The span is
+/// kept by `left_at_event` once the `member.left` event is written.
+pub fn remove(tx: &Tx, id: ConversationId, user: UserId) -> RepoResult<EventId> {
+    tx.prepare_cached(
+        "DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2 RETURNING joined_event",
+    )?
+    .query_row(params![id, user], |row| row.get(0))
+    .optional()?
+    .ok_or(RepoError::NotFound)
+}
+
+/// Keeps an ended membership's span, from `joined_event` through `left_event` (the
+/// `member.left` event, the last one they are sent), for the dispatcher and for streams
+/// resuming from before it.
+pub fn left_at_event(
+    tx: &Tx,
+    id: ConversationId,
+    user: UserId,
+    joined_event: EventId,
+    left_event: EventId,
+) -> RepoResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO past_members (conversation_id, user_id, from_event, to_event)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, user, joined_event, left_event])?;
+    Ok(())
+}
+
+/// Deletes up to `batch` ended memberships whose events are all pruned: nobody can be sent
+/// anything of them any more. How many went.
+pub fn prune_past_members(tx: &Tx, batch: u32) -> RepoResult<usize> {
+    Ok(tx.execute(
+        "DELETE FROM past_members WHERE (conversation_id, user_id, to_event) IN
+             (SELECT conversation_id, user_id, to_event FROM past_members
+              WHERE to_event < coalesce((SELECT min(id) FROM events),
+                                        (SELECT seq FROM sqlite_sequence WHERE name = 'events') + 1,
+                                        0)
+              LIMIT ?1)",
+        [batch],
+    )?)
+}
+
+/// Removes a group whose last member left: its messages, reactions and members go with it
+/// (foreign keys), and so do its stored events and past members, except the last member's
+/// `member.left` (`last_event`) and their span, so that their last event still reaches them.
+pub fn delete_group(tx: &Tx, id: ConversationId, last_event: EventId) -> RepoResult<()> {
+    tx.prepare_cached("DELETE FROM conversations WHERE id = ?1")?
+        .execute([id])?;
+    tx.prepare_cached("DELETE FROM events WHERE conversation_id = ?1 AND id <> ?2")?
+        .execute(params![id, last_event])?;
+    tx.prepare_cached("DELETE FROM past_members WHERE conversation_id = ?1 AND to_event <> ?2")?
+        .execute(params![id, last_event])?;
+    Ok(())
+}
+
+pub fn make_owner(tx: &Tx, id: ConversationId, user: UserId) -> RepoResult<()> {
+    tx.prepare_cached("UPDATE members SET owner = 1 WHERE conversation_id = ?1 AND user_id = ?2")?
+        .execute(params![id, user])?;
+    Ok(())
+}
+
+pub fn rename(tx: &Tx, id: ConversationId, title: &Title) -> RepoResult<()> {
+    tx.prepare_cached("UPDATE conversations SET title = ?2 WHERE id = ?1")?
+        .execute(params![id, title.as_str()])?;
+    Ok(())
+}
+
+pub fn set_history_visible(tx: &Tx, id: ConversationId, visible: bool) -> RepoResult<()> {
+    tx.prepare_cached("UPDATE conversations SET history_visible = ?2 WHERE id = ?1")?
+        .execute(params![id, visible])?;
+    Ok(())
+}
+
+pub fn set_muted(tx: &Tx, id: ConversationId, user: UserId, muted: bool) -> RepoResult<()> {
+    tx.prepare_cached("UPDATE members SET muted = ?3 WHERE conversation_id = ?1 AND user_id = ?2")?
+        .execute(params![id, user, muted])?;
+    Ok(())
+}
+
+/// The conversation's kind; `NotFound` if there is none.
+pub fn kind(conn: &Connection, id: ConversationId) -> RepoResult<ConversationKind> {
+    let kind: String = conn
+        .prepare_cached("SELECT kind FROM conversations WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?
+        .ok_or(RepoError::NotFound)?;
+    Ok(kind_from(&kind))
+}
+
+fn kind_from(name: &str) -> ConversationKind {
+    if name == "direct" {
+        ConversationKind::Direct
+    } else {
+        ConversationKind::Group
+    }
+}
+
+/// The user's membership; `NotFound` unless they are a member.
+pub fn membership(conn: &Connection, id: ConversationId, user: UserId) -> RepoResult<Membership> {
+    conn.prepare_cached(
+        "SELECT owner, history_from FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+    )?
+    .query_row(params![id, user], |row| {
+        Ok(Membership {
+            owner: row.get(0)?,
+            history_from: row.get(1)?,
+        })
+    })
+    .optional()?
+    .ok_or(RepoError::NotFound)
+}
+
+/// How many members and how many owners the conversation has.
+pub fn head_count(conn: &Connection, id: ConversationId) -> RepoResult<(usize, usize)> {
+    let (members, owners): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(owner), 0) FROM members WHERE conversation_id = ?1",
+        )?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok((
+        usize::try_from(members).unwrap_or(0),
+        usize::try_from(owners).unwrap_or(0),
+    ))
+}
+
+/// The member who has been one the longest (the first to join; ties by lower id).
+pub fn longest_standing(conn: &Connection, id: ConversationId) -> RepoResult<Option<UserId>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_id FROM members WHERE conversation_id = ?1
+             ORDER BY joined_event, joined_at, user_id LIMIT 1",
+        )?
+        .query_row([id], |row| row.get(0))
+        .optional()?)
+}
+
+/// Who may be sent the events of each conversation from `from` on: the members now (with
+/// the event they joined at), the memberships that ended at or after `from`, and in a direct
+/// conversation who blocks whom.
+pub fn audiences(
+    conn: &Connection,
+    ids: &[ConversationId],
+    from: EventId,
+) -> RepoResult<HashMap<ConversationId, Audience>> {
+    let list = id_array(ids.iter().copied());
+    let mut audiences: HashMap<ConversationId, Audience> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT conversation_id, user_id, joined_event, history_from FROM members
+         WHERE conversation_id IN rarray(?1)",
+    )?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(row) = rows.next()? {
+        audiences
+            .entry(row.get(0)?)
+            .or_default()
+            .current
+            .push(CurrentMember {
+                user: row.get(1)?,
+                joined_event: row.get(2)?,
+                history_from: row.get(3)?,
+            });
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT conversation_id, user_id, from_event, to_event FROM past_members
+         WHERE conversation_id IN rarray(?1) AND to_event >= ?2",
+    )?;
+    let mut rows = stmt.query(params![&list, from])?;
+    while let Some(row) = rows.next()? {
+        audiences
+            .entry(row.get(0)?)
+            .or_default()
+            .past
+            .push(PastMember {
+                user: row.get(1)?,
+                from_event: row.get(2)?,
+                to_event: row.get(3)?,
+            });
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, b.user_id, b.blocked_id
+         FROM conversations c
+         JOIN members me ON me.conversation_id = c.id
+         JOIN blocks b ON b.user_id = me.user_id
+         JOIN members other ON other.conversation_id = c.id AND other.user_id = b.blocked_id
+         WHERE c.id IN rarray(?1) AND c.kind = 'direct'",
+    )?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(row) = rows.next()? {
+        audiences
+            .entry(row.get(0)?)
+            .or_default()
+            .blocks
+            .push((row.get(1)?, row.get(2)?));
+    }
+    Ok(audiences)
 }
 
 /// `NotFound` unless the user is a member: a non-member must not learn that it exists.
@@ -146,7 +376,8 @@ pub fn mark_read(
     Ok((marker, moved))
 }
 
-/// Messages after the member's read marker that others sent and did not delete.
+/// Messages after the member's read marker that others sent and did not delete (in a direct
+/// conversation, not counting those of a person the member blocks).
 pub fn unread_count(conn: &Connection, id: ConversationId, user_id: UserId) -> RepoResult<i64> {
     Ok(unread_counts(conn, &[id], user_id)?
         .get(&id)
@@ -164,7 +395,11 @@ fn unread_counts(
                 (SELECT count(*) FROM messages m
                  WHERE m.conversation_id = mb.conversation_id
                    AND m.id > mb.last_read_message_id
-                   AND m.sender_id <> mb.user_id AND m.deleted_at IS NULL)
+                   AND m.sender_id <> mb.user_id AND m.deleted_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM blocks b
+                                   JOIN conversations c ON c.id = mb.conversation_id
+                                   WHERE b.user_id = mb.user_id AND b.blocked_id = m.sender_id
+                                     AND c.kind = 'direct'))
          FROM members mb WHERE mb.user_id = ?2 AND mb.conversation_id IN rarray(?1)",
     )?;
     let counts = stmt
@@ -213,21 +448,23 @@ fn load(
     viewer: UserId,
 ) -> RepoResult<Vec<Conversation>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, kind, title, created_at, last_activity_at, last_message_id
-         FROM conversations WHERE id IN rarray(?1)",
+        "SELECT c.id, c.kind, c.title, c.created_at, c.last_activity_at, c.last_message_id,
+                c.history_visible, coalesce(mb.muted, 0)
+         FROM conversations c
+         LEFT JOIN members mb ON mb.conversation_id = c.id AND mb.user_id = ?2
+         WHERE c.id IN rarray(?1)",
     )?;
     let mut rows: HashMap<ConversationId, (Conversation, Option<MessageId>)> = stmt
-        .query_map([id_array(ids.iter().copied())], |row| {
+        .query_map(params![id_array(ids.iter().copied()), viewer], |row| {
             let kind: String = row.get(1)?;
             let conversation = Conversation {
                 id: row.get(0)?,
-                kind: if kind == "direct" {
-                    ConversationKind::Direct
-                } else {
-                    ConversationKind::Group
-                },
+                kind: kind_from(&kind),
                 title: row.get(2)?,
                 members: Vec::new(),
+                owners: Vec::new(),
+                history_visible: row.get(6)?,
+                muted: row.get(7)?,
                 last_message: None,
                 unread_count: 0,
                 created_at: Timestamp(row.get(3)?),
@@ -237,9 +474,13 @@ fn load(
         })?
         .collect::<Result<_, _>>()?;
 
-    let mut members = members_of(conn, ids)?;
+    let (mut members, mut owners) = members_of(conn, ids)?;
     let mut unread = unread_counts(conn, ids, viewer)?;
-    let last_ids: Vec<MessageId> = rows.values().filter_map(|(_, last)| *last).collect();
+    let hidden = hidden_from(conn, ids, viewer)?;
+    let last_ids: Vec<MessageId> = rows
+        .iter()
+        .filter_map(|(id, (_, last))| last.filter(|m| hidden.get(id).is_none_or(|h| h.shows(*m))))
+        .collect();
     let mut last_messages: HashMap<MessageId, _> = messages::load(conn, &last_ids, Some(viewer))?
         .into_iter()
         .map(|m| (m.id, m))
@@ -250,31 +491,98 @@ fn load(
         .filter_map(|id| rows.remove(id))
         .map(|(mut conversation, last_id)| {
             conversation.members = members.remove(&conversation.id).unwrap_or_default();
+            conversation.owners = owners.remove(&conversation.id).unwrap_or_default();
             conversation.unread_count = unread.remove(&conversation.id).unwrap_or(0);
-            conversation.last_message = last_id.and_then(|m| last_messages.remove(&m));
+            let blocked = hidden.get(&conversation.id).and_then(|h| h.sender);
+            conversation.last_message = last_id
+                .and_then(|m| last_messages.remove(&m))
+                .filter(|m| Some(m.sender.id) != blocked);
             conversation
         })
         .collect())
 }
 
-fn members_of(
-    conn: &Connection,
-    ids: &[ConversationId],
-) -> RepoResult<HashMap<ConversationId, Vec<UserRef>>> {
+type MembersAndOwners = (
+    HashMap<ConversationId, Vec<UserRef>>,
+    HashMap<ConversationId, Vec<UserId>>,
+);
+
+fn members_of(conn: &Connection, ids: &[ConversationId]) -> RepoResult<MembersAndOwners> {
     let mut stmt = conn.prepare_cached(
-        "SELECT mb.conversation_id, u.id, u.name
+        "SELECT mb.conversation_id, u.id, u.name, mb.owner
          FROM members mb JOIN users u ON u.id = mb.user_id
          WHERE mb.conversation_id IN rarray(?1) ORDER BY mb.conversation_id, u.id",
     )?;
     let mut rows = stmt.query([id_array(ids.iter().copied())])?;
-    let mut members: HashMap<ConversationId, Vec<UserRef>> = HashMap::new();
+    let (mut members, mut owners): MembersAndOwners = Default::default();
     while let Some(row) = rows.next()? {
-        members.entry(row.get(0)?).or_default().push(UserRef {
+        let conversation: ConversationId = row.get(0)?;
+        let user = UserRef {
             id: row.get(1)?,
             name: row.get(2)?,
-        });
+        };
+        if row.get(3)? {
+            owners.entry(conversation).or_default().push(user.id);
+        }
+        members.entry(conversation).or_default().push(user);
     }
-    Ok(members)
+    Ok((members, owners))
+}
+
+/// What of each conversation's history the viewer does not see: the messages before they
+/// joined a group that hides them, and in a direct conversation those of a person they block.
+pub fn hidden_from(
+    conn: &Connection,
+    ids: &[ConversationId],
+    viewer: UserId,
+) -> RepoResult<HashMap<ConversationId, Hidden>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mb.conversation_id, mb.history_from,
+                (SELECT b.blocked_id FROM blocks b
+                 JOIN members other ON other.conversation_id = mb.conversation_id
+                                   AND other.user_id = b.blocked_id
+                 WHERE b.user_id = mb.user_id AND c.kind = 'direct')
+         FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+         WHERE mb.user_id = ?2 AND mb.conversation_id IN rarray(?1)",
+    )?;
+    let hidden = stmt
+        .query_map(params![id_array(ids.iter().copied()), viewer], |row| {
+            Ok((
+                row.get(0)?,
+                Hidden {
+                    through: row.get(1)?,
+                    sender: row.get(2)?,
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(hidden)
+}
+
+/// One conversation's hidden history, as `hidden_from` reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Hidden {
+    /// The messages up to this one (`MessageId(0)`: none).
+    pub through: MessageId,
+    /// Everything this person sends (a direct conversation's other member, blocked).
+    pub sender: Option<UserId>,
+}
+
+/// Nothing hidden: what a member who hides nothing sees.
+impl Default for Hidden {
+    fn default() -> Hidden {
+        Hidden {
+            through: MessageId(0),
+            sender: None,
+        }
+    }
+}
+
+impl Hidden {
+    /// Whether a message with this id shows; the sender is checked by the queries.
+    pub fn shows(&self, message: MessageId) -> bool {
+        message > self.through
+    }
 }
 
 /// The ids of a conversation's members.
@@ -284,4 +592,61 @@ pub fn member_ids(conn: &Connection, id: ConversationId) -> RepoResult<Vec<UserI
         .query_map([id], |row| row.get(0))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, Name, Parse};
+    use crate::repo::{self, events, users};
+    use crate::wire;
+
+    #[test]
+    fn an_ended_membership_goes_once_its_events_are_pruned() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = repo::open(&dir.path().join("past.db"), 2).expect("open");
+        let now = Timestamp::now();
+        let record = |tx: &Tx, group, user| {
+            events::record(
+                tx,
+                group,
+                &wire::Event::read_updated(group, user, MessageId(1)),
+            )
+        };
+        let left = repo::write(&pool, |tx| {
+            let mut ids = Vec::new();
+            for name in ["ada", "bob"] {
+                let name = Name::parse(name).expect("name");
+                let email = Email::parse(&format!("{}@example.org", name.folded())).expect("email");
+                ids.push(users::insert(tx, &name, &email, "unused-hash", now)?.id);
+            }
+            let group = create_group(tx, ids[0], None, &[ids[1]], now)?;
+            let joined = remove(tx, group, ids[1])?;
+            let left = record(tx, group, ids[1])?;
+            left_at_event(tx, group, ids[1], joined, left)?;
+            record(tx, group, ids[0])?;
+            Ok::<_, RepoError>(left)
+        })
+        .expect("seed");
+        let count = || {
+            repo::read(&pool, |conn| {
+                conn.query_row("SELECT count(*) FROM past_members", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(RepoError::from)
+            })
+            .expect("count")
+        };
+
+        let prune = || repo::write(&pool, |tx| prune_past_members(tx, 10)).expect("prune");
+        assert_eq!(prune(), 0);
+        assert_eq!(count(), 1, "kept while its last event is");
+        repo::write(&pool, |tx| {
+            tx.execute("DELETE FROM events WHERE id <= ?1", [left])
+                .map_err(RepoError::from)
+        })
+        .expect("prune through the member's last event");
+        assert_eq!(prune(), 1);
+        assert_eq!(count(), 0);
+    }
 }

@@ -45,12 +45,15 @@ impl FromSql for EventKind {
     }
 }
 
-/// Writes an event to the outbox inside the transaction of the change it reports.
-pub fn record(tx: &Tx, conversation_id: ConversationId, event: &wire::Event) -> RepoResult<()> {
+/// Writes an event to the outbox inside the transaction of the change it reports; its id.
+pub fn record(
+    tx: &Tx,
+    conversation_id: ConversationId,
+    event: &wire::Event,
+) -> RepoResult<EventId> {
     let data = serde_json::to_string(&event.data)
         .map_err(|e| RepoError::Other(format!("event payload: {e}")))?;
-    append(tx, conversation_id, event.kind, &data, Timestamp::now())?;
-    Ok(())
+    append(tx, conversation_id, event.kind, &data, Timestamp::now())
 }
 
 /// Appends an event; `data` is its JSON payload, already serialised.
@@ -128,8 +131,10 @@ pub fn after(conn: &Connection, after: EventId, limit: u32) -> RepoResult<Vec<Ev
     Ok(events)
 }
 
-/// Up to `limit` events after `after` in the conversations `user` is a member of, in id
-/// order: what a resuming stream missed.
+/// Up to `limit` events after `after` of the conversations `user` was a member of when each
+/// event was written (from the event that made them a member through the one that ended it),
+/// in id order: what a resuming stream missed. The finer rules (history hidden from
+/// newcomers, blocked people) are `Audience`'s, applied to what this returns.
 pub fn after_for_member(
     conn: &Connection,
     user: UserId,
@@ -138,8 +143,13 @@ pub fn after_for_member(
 ) -> RepoResult<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.id, e.conversation_id, e.type, e.data
-         FROM events e JOIN members m ON m.conversation_id = e.conversation_id AND m.user_id = ?1
-         WHERE e.id > ?2 ORDER BY e.id LIMIT ?3",
+         FROM members m JOIN events e ON e.conversation_id = m.conversation_id
+         WHERE m.user_id = ?1 AND e.id > ?2 AND e.id >= m.joined_event
+         UNION ALL
+         SELECT e.id, e.conversation_id, e.type, e.data
+         FROM past_members p JOIN events e ON e.conversation_id = p.conversation_id
+         WHERE p.user_id = ?1 AND e.id > ?2 AND e.id BETWEEN p.from_event AND p.to_event
+         ORDER BY 1 LIMIT ?3",
     )?;
     let events = stmt
         .query_map(params![user, after, limit], stored_from_row)?

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::conversations::Hidden;
 use super::{RepoError, RepoResult, Tx, events, id_array, reactions};
 use crate::domain::{
     ClientId, ConversationId, Message, MessageBody, MessageId, ReplyPreview, Timestamp, UserId,
@@ -152,13 +153,15 @@ pub fn load(
     with_reactions(conn, messages, viewer)
 }
 
-/// A page of history from `cursor`, at most `limit` messages.
+/// A page of history from `cursor`, at most `limit` messages, without what is `hidden` from
+/// the viewer.
 pub fn page(
     conn: &Connection,
     conversation_id: ConversationId,
     cursor: Cursor,
     limit: u32,
     viewer: UserId,
+    hidden: Hidden,
 ) -> RepoResult<Page> {
     let (messages, has_more, has_newer) = match cursor {
         Cursor::Newest => {
@@ -167,15 +170,16 @@ pub fn page(
                 conversation_id,
                 Walk::Older(MessageId(i64::MAX)),
                 limit,
+                hidden,
             )?;
             (older, more, None)
         }
         Cursor::Before(id) => {
-            let (older, more) = walk(conn, conversation_id, Walk::Older(id), limit)?;
+            let (older, more) = walk(conn, conversation_id, Walk::Older(id), limit, hidden)?;
             (older, more, None)
         }
         Cursor::After(id) => {
-            let (newer, more) = walk(conn, conversation_id, Walk::Newer(id), limit)?;
+            let (newer, more) = walk(conn, conversation_id, Walk::Newer(id), limit, hidden)?;
             (newer, more, None)
         }
         Cursor::Around(id) => {
@@ -185,8 +189,15 @@ pub fn page(
                 conversation_id,
                 Walk::Older(MessageId(id.0.saturating_add(1))),
                 before,
+                hidden,
             )?;
-            let (newer, more_newer) = walk(conn, conversation_id, Walk::Newer(id), limit - before)?;
+            let (newer, more_newer) = walk(
+                conn,
+                conversation_id,
+                Walk::Newer(id),
+                limit - before,
+                hidden,
+            )?;
             older.extend(newer);
             (older, more_older, Some(more_newer))
         }
@@ -211,6 +222,7 @@ fn walk(
     conversation_id: ConversationId,
     walk: Walk,
     limit: u32,
+    hidden: Hidden,
 ) -> RepoResult<(Vec<Message>, bool)> {
     let (condition, order, from) = match walk {
         Walk::Older(id) => ("m.id < ?2", "DESC", id),
@@ -218,13 +230,21 @@ fn walk(
     };
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM}
-         WHERE m.conversation_id = ?1 AND {condition} ORDER BY m.id {order} LIMIT ?3"
+         WHERE m.conversation_id = ?1 AND {condition}
+           AND m.id > ?4 AND m.sender_id IS NOT ?5
+         ORDER BY m.id {order} LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     // One row more than asked for says whether there is more.
     let mut messages = stmt
         .query_map(
-            params![conversation_id, from, i64::from(limit) + 1],
+            params![
+                conversation_id,
+                from,
+                i64::from(limit) + 1,
+                hidden.through,
+                hidden.sender
+            ],
             message_from_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;

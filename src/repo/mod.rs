@@ -4,6 +4,7 @@
 //! checks that the hot paths' statements stay few and use their indexes.
 
 pub mod backup;
+pub mod blocks;
 pub mod conversations;
 pub mod emotes;
 pub mod events;
@@ -36,7 +37,7 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/002_chat.sql")),
@@ -46,7 +47,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Rust(users::normalise_stored),
     Step::Sql(include_str!("migrations/006_epoch.sql")),
     Step::Sql(include_str!("migrations/007_admin.sql")),
-    Step::Sql(include_str!("migrations/008_search_replies.sql")),
+    Step::Sql(include_str!("migrations/008_groups.sql")),
+    Step::Sql(include_str!("migrations/009_search_replies.sql")),
 ];
 
 /// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each

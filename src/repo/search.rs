@@ -19,7 +19,9 @@ pub struct Scope {
 }
 
 /// Up to `limit` messages matching `query` older than `before` (newest first), in the
-/// conversations the viewer is a member of now, never deleted ones; and whether more match.
+/// conversations the viewer is a member of now, never deleted ones, nor what their history
+/// hides from them (as `conversations::hidden_from` says: messages from before they joined a
+/// group that hides them, a blocked person's in a direct conversation); and whether more match.
 pub fn page(
     conn: &Connection,
     query: &SearchQuery,
@@ -35,6 +37,10 @@ pub fn page(
          CROSS JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?2
          WHERE messages_fts MATCH ?1 AND messages_fts.rowid < ?3 AND m.deleted_at IS NULL
            AND (?4 IS NULL OR m.conversation_id = ?4)
+           AND m.id > mb.history_from
+           AND NOT EXISTS (SELECT 1 FROM blocks b JOIN conversations c ON c.id = m.conversation_id
+                           WHERE b.user_id = ?2 AND b.blocked_id = m.sender_id
+                             AND c.kind = 'direct')
          ORDER BY messages_fts.rowid DESC LIMIT ?5",
     )?;
     let mut ids: Vec<MessageId> = stmt

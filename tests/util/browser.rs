@@ -559,26 +559,10 @@ impl Page {
         self.wait_until(expression, || self.eval(&truthy) == true);
     }
 
-    /// Every node of the page's accessibility tree that is not ignored and stands for a DOM
-    /// node, with Chromium's own role and accessible name.
+    /// Every control of the page's accessibility tree (see `controls_of`).
     fn controls(&self) -> Vec<Control> {
         let tree = self.command("Accessibility.getFullAXTree", json!({}));
-        tree["nodes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|node| node["ignored"] != true)
-            .filter_map(|node| {
-                Some(Control {
-                    role: node["role"]["value"].as_str()?.to_owned(),
-                    name: node["name"]["value"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    dom: node["backendDOMNodeId"].as_i64()?,
-                })
-            })
-            .collect()
+        controls_of(&tree)
     }
 
     /// The controls with one of `roles` and a matching name.
@@ -1050,21 +1034,8 @@ impl Element<'_> {
         let tree = self
             .page
             .command("Accessibility.queryAXTree", json!({"objectId": object}));
-        tree["nodes"]
-            .as_array()
+        controls_of(&tree)
             .into_iter()
-            .flatten()
-            .filter(|node| node["ignored"] != true)
-            .filter_map(|node| {
-                Some(Control {
-                    role: node["role"]["value"].as_str()?.to_owned(),
-                    name: node["name"]["value"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    dom: node["backendDOMNodeId"].as_i64()?,
-                })
-            })
             .filter(|c| {
                 roles.iter().any(|r| r.eq_ignore_ascii_case(&c.role)) && name.matches(&c.name)
             })
@@ -1120,4 +1091,25 @@ impl Inside<'_> {
             dom: Cell::new(self.node()),
         }
     }
+}
+
+/// The nodes of an accessibility tree answer that are not ignored and stand for a DOM node,
+/// with Chromium's own role and accessible name.
+fn controls_of(tree: &Value) -> Vec<Control> {
+    tree["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|node| node["ignored"] != true)
+        .filter_map(|node| {
+            Some(Control {
+                role: node["role"]["value"].as_str()?.to_owned(),
+                name: node["name"]["value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                dom: node["backendDOMNodeId"].as_i64()?,
+            })
+        })
+        .collect()
 }
