@@ -117,7 +117,7 @@ CREATE INDEX messages_by_conversation ON messages(conversation_id, id, sender_id
 CREATE UNIQUE INDEX messages_by_client_id ON messages(conversation_id, sender_id, client_id)
     WHERE client_id IS NOT NULL;
 
--- Full-text search (version 9). An external-content FTS5 table: the index points into
+-- Full-text search (version 10). An external-content FTS5 table: the index points into
 -- `messages` by id and keeps no second copy of the text (a contentless table would be as
 -- small, but could not give the text back; an FTS5 table with its own content would store
 -- every body twice). `columnsize=0` drops the per-row token counts, which only ranking by
@@ -141,7 +141,7 @@ END;
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
 END;
--- Replies (version 9): the earlier message of the same conversation a message answers. A
+-- Replies (version 10): the earlier message of the same conversation a message answers. A
 -- table of its own rather than a column, so that the few messages that are replies carry
 -- it and the preview of the original is read with it (never copied, so it follows edits and
 -- deletes).
@@ -222,4 +222,41 @@ CREATE TABLE blocks (
     PRIMARY KEY (user_id, blocked_id)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 9;
+-- Attachments (version 9) ------------------------------------------------------------------
+
+-- Pictures and files sent with messages, kept in the database so that the one file is the
+-- whole backup. An upload is a row in `attachments` and its bytes in pieces in
+-- `attachment_chunks`: each piece is written in a short transaction of its own as it
+-- arrives, so a slow upload never holds the write lock, and none is ever in memory whole.
+-- AUTOINCREMENT: an id is never handed out again, so a URL always means the same bytes (they
+-- are cached as immutable) and a stale id can never name someone's newer upload.
+CREATE TABLE attachments (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    uploader_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- the message it was sent with; NULL until then (unattached uploads are pruned)
+    message_id      INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+    name            TEXT    NOT NULL,
+    -- told from the bytes: one of the four image types, or application/octet-stream
+    content_type    TEXT    NOT NULL,
+    width           INTEGER,
+    height          INTEGER,
+    -- the declared length while uploading (so quotas count uploads in flight), then the
+    -- stored length
+    size            INTEGER NOT NULL,
+    -- SHA-256 of the stored bytes, the ETag; NULL until the upload is complete
+    digest          TEXT,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX attachments_by_message ON attachments(message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX attachments_by_uploader ON attachments(uploader_id, message_id);
+CREATE INDEX attachments_unattached ON attachments(created_at) WHERE message_id IS NULL;
+
+CREATE TABLE attachment_chunks (
+    attachment_id INTEGER NOT NULL REFERENCES attachments(id) ON DELETE CASCADE,
+    seq           INTEGER NOT NULL,
+    data          BLOB    NOT NULL,
+    PRIMARY KEY (attachment_id, seq)
+);
+
+PRAGMA user_version = 10;

@@ -19,7 +19,7 @@ the common word "meeting" is put in 5 % of messages, the rare word "zanzibar" in
 
 Sizes: the file after `VACUUM` with the index, and a copy with the index and its triggers
 dropped, also vacuumed: the difference is what search costs on disk. On that copy the search
-part of the version-9 migration (table, triggers, 'rebuild') is then run and timed: what an
+part of the version-10 migration (table, triggers, 'rebuild') is then run and timed: what an
 upgrade of a database of that size spends building the index (with Python's SQLite).
 
 Load: `wrk -t2` with BENCH_SEARCH_CONNECTIONS keep-alive connections to 127.0.0.1 and
@@ -142,7 +142,7 @@ def vacuumed_bytes(db, into):
 
 def without_index_bytes(db, into):
     """The size of a vacuumed copy without the index and its triggers, and how long the
-    version-9 migration's search part (create, triggers, 'rebuild') then takes on it."""
+    version-10 migration's search part (create, triggers, 'rebuild') then takes on it."""
     vacuumed_bytes(db, into)
     conn = sqlite3.connect(into, isolation_level=None)
     for trigger in ("insert", "update", "delete"):
@@ -150,7 +150,7 @@ def without_index_bytes(db, into):
     conn.execute("DROP TABLE messages_fts")
     conn.execute("VACUUM")
     size = os.path.getsize(into)
-    migration = os.path.join(HERE, "..", "src", "repo", "migrations", "009_search_replies.sql")
+    migration = os.path.join(HERE, "..", "src", "repo", "migrations", "010_search_replies.sql")
     with open(migration) as f:
         search_part = f.read().split("\n-- Replies")[0]
     started = time.perf_counter()
@@ -300,7 +300,7 @@ per word and run, first page (20 hits, newest first); medians of {len(report['ru
 | what the index costs | {report['index_mib']} ({report['index_share']}) |
 
 Filling the messages through the triggers took {report['fill_seconds']} s; building the index
-for all of them at once, as the version-9 migration does for an existing database, took
+for all of them at once, as the version-10 migration does for an existing database, took
 {report['migration_index_seconds']} s.
 
 Raw: `{json.dumps(report)}`

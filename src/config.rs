@@ -37,6 +37,8 @@ pub struct Config {
     pub stream_session_check_secs: u32,
     /// Seconds a stream ticket (`POST /api/events/ticket`) can be used for.
     pub stream_ticket_secs: u32,
+    /// Quiet seconds after which an SSE stream sends a keep-alive (comment or heartbeat).
+    pub sse_ping_secs: u32,
     /// Proxies whose `X-Forwarded-For` names the real client address.
     pub trusted_proxies: TrustedProxies,
     /// Web origins allowed to call the API from a browser (CORS); none by default.
@@ -92,6 +94,12 @@ pub struct Quotas {
     pub groups_per_user_per_day: u32,
     /// Live sessions a user may have; a new login past it ends the oldest.
     pub sessions_per_user: u32,
+    /// The largest attachment upload, in bytes.
+    pub attachment_max_bytes: u64,
+    /// Total bytes of a user's attachments, uploads in flight included.
+    pub attachment_bytes_per_user: u64,
+    /// Seconds an upload may wait to be sent with a message before it is deleted.
+    pub unattached_attachment_secs: u32,
 }
 
 /// The mail command may carry credentials (an SMTP password on a command line), so `Debug`
@@ -119,6 +127,7 @@ impl fmt::Debug for Config {
             .field("ws_frame_burst", &self.ws_frame_burst)
             .field("stream_session_check_secs", &self.stream_session_check_secs)
             .field("stream_ticket_secs", &self.stream_ticket_secs)
+            .field("sse_ping_secs", &self.sse_ping_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .field("metrics_addr", &self.metrics_addr)
@@ -234,6 +243,24 @@ const SETTINGS: &[Setting] = &[
         help: "total image size of a user's emotes: bytes, or with KiB, MiB or GiB",
     },
     Setting {
+        flag: "--attachment-max-bytes",
+        env: "EMOTECHAT_ATTACHMENT_MAX_BYTES",
+        default: "10MiB",
+        help: "largest picture or file a user may attach: bytes, or with KiB, MiB or GiB",
+    },
+    Setting {
+        flag: "--attachment-bytes-per-user",
+        env: "EMOTECHAT_ATTACHMENT_BYTES_PER_USER",
+        default: "1GiB",
+        help: "total size of a user's attachments: bytes, or with KiB, MiB or GiB",
+    },
+    Setting {
+        flag: "--unattached-attachment-secs",
+        env: "EMOTECHAT_UNATTACHED_ATTACHMENT_SECS",
+        default: "3600",
+        help: "seconds an upload may wait to be sent with a message before it is deleted (0-604800)",
+    },
+    Setting {
         flag: "--groups-per-user-per-day",
         env: "EMOTECHAT_GROUPS_PER_USER_PER_DAY",
         default: "20",
@@ -346,6 +373,12 @@ const SETTINGS: &[Setting] = &[
         env: "EMOTECHAT_STREAM_TICKET_SECS",
         default: "30",
         help: "seconds a single-use stream ticket can be used for (1-300)",
+    },
+    Setting {
+        flag: "--sse-ping-secs",
+        env: "EMOTECHAT_SSE_PING_SECS",
+        default: "15",
+        help: "quiet seconds after which an event stream sends a keep-alive ping or heartbeat (1-3600)",
     },
     Setting {
         flag: "--backup-dir",
@@ -544,6 +577,20 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
                 1,
                 1_000_000,
             )?,
+            attachment_max_bytes: parse_size(
+                "--attachment-max-bytes",
+                &text("--attachment-max-bytes"),
+            )?,
+            attachment_bytes_per_user: parse_size(
+                "--attachment-bytes-per-user",
+                &text("--attachment-bytes-per-user"),
+            )?,
+            unattached_attachment_secs: number_in(
+                "--unattached-attachment-secs",
+                &text("--unattached-attachment-secs"),
+                0,
+                604_800,
+            )?,
             sessions_per_user: number_in(
                 "--sessions-per-user",
                 &text("--sessions-per-user"),
@@ -603,6 +650,7 @@ fn build(value_of: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
             1,
             300,
         )?,
+        sse_ping_secs: number_in("--sse-ping-secs", &text("--sse-ping-secs"), 1, 3600)?,
         trusted_proxies: parse_proxies(&text("--trust-proxy"))?,
         cors_origins: parse_origins(&text("--cors-origins"))?,
         metrics_addr,
@@ -848,6 +896,9 @@ mod tests {
                 emote_bytes_per_user: 10 << 20,
                 groups_per_user_per_day: 20,
                 sessions_per_user: 20,
+                attachment_max_bytes: 10 << 20,
+                attachment_bytes_per_user: 1 << 30,
+                unattached_attachment_secs: 3600,
             }
         );
         assert_eq!(config.ws_frames_per_minute, 600);
@@ -968,6 +1019,15 @@ mod tests {
             assert!(!reason.contains('\n'), "one line: {reason}");
         }
         assert!(serve(&[], &[("EMOTECHAT_RESET_MINUTES", "1441")]).is_err());
+    }
+
+    #[test]
+    fn the_sse_ping_interval_is_1_to_3600_seconds() {
+        assert_eq!(serve(&[], &[]).expect("defaults").sse_ping_secs, 15);
+        for (secs, valid) in [("0", false), ("1", true), ("3600", true), ("3601", false)] {
+            let config = serve(&["--sse-ping-secs", secs], &[]);
+            assert_eq!(config.is_ok(), valid, "{secs}: {config:?}");
+        }
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum Kind {
     EmailTaken,
     Conflict,
     PayloadTooLarge,
+    /// An upload sent chunked: its length must be known before it is stored.
+    LengthRequired,
     UnsupportedMediaType,
     RateLimited,
     /// Something the user owns is at its quota (emotes, their bytes): remove some first.
@@ -66,6 +68,7 @@ impl Kind {
             Kind::MethodNotAllowed => 405,
             Kind::EmailTaken | Kind::Conflict | Kind::QuotaExceeded => 409,
             Kind::PayloadTooLarge => 413,
+            Kind::LengthRequired => 411,
             Kind::UnsupportedMediaType => 415,
             Kind::RateLimited | Kind::DailyQuotaExceeded => 429,
             Kind::Busy => 503,
@@ -98,6 +101,7 @@ impl Kind {
             Kind::MethodNotAllowed => "method_not_allowed",
             Kind::EmailTaken => "email_taken",
             Kind::Conflict => "conflict",
+            Kind::LengthRequired => "length_required",
             Kind::PayloadTooLarge => "payload_too_large",
             Kind::UnsupportedMediaType => "unsupported_media_type",
             Kind::RateLimited => "rate_limited",

@@ -23,6 +23,7 @@ pub(crate) mod realtime;
 pub(crate) mod repo;
 pub(crate) mod resets;
 pub(crate) mod scheduled_backups;
+pub(crate) mod uploads;
 pub(crate) mod web;
 pub(crate) mod wire;
 
@@ -135,8 +136,12 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .map_err(|e| StartError(format!("cannot start the lockout watch: {e}")))?;
     let epoch = repo::write(&pool, repo::events::begin_epoch)
         .map_err(|e| StartError(format!("cannot begin a stream epoch: {e}")))?;
-    housekeeping::start(pool.clone(), config.event_retention_days)
-        .map_err(|e| StartError(format!("cannot start housekeeping: {e}")))?;
+    housekeeping::start(
+        pool.clone(),
+        config.event_retention_days,
+        config.quotas.unattached_attachment_secs,
+    )
+    .map_err(|e| StartError(format!("cannot start housekeeping: {e}")))?;
     let app = Arc::new(App {
         config: config.clone(),
         pool: pool.clone(),

@@ -111,9 +111,19 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/groups.js"),
     ),
     (
+        "attachments.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/attachments.js"),
+    ),
+    (
         "chat.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/chat.js"),
+    ),
+    (
+        "update.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/update.js"),
     ),
 ];
 
@@ -172,6 +182,11 @@ impl WebClient {
                 .collect(),
             version,
         }
+    }
+
+    /// The digest that names this build's assets (`/assets/<version>/…`).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn page(&self) -> &Served {

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::domain::{
-    self, ConversationId, MessageId, PageRequest, Session, SessionId, Timestamp, User, UserId,
-    describe_device,
+    self, AttachmentId, ConversationId, MessageId, PageRequest, Session, SessionId, Timestamp,
+    User, UserId, describe_device,
 };
 use crate::realtime::event::EventKind;
 
@@ -187,6 +187,7 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     pub deleted: bool,
     pub reactions: Vec<Reaction>,
+    pub attachments: Vec<Attachment>,
     pub client_id: Option<String>,
     pub reply_to: Option<ReplyPreview>,
 }
@@ -211,6 +212,42 @@ impl From<domain::ReplyPreview> for ReplyPreview {
     }
 }
 
+/// A picture or file of a message; `width` and `height` only for pictures.
+#[derive(Serialize)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    pub url: String,
+}
+
+impl From<domain::Attachment> for Attachment {
+    fn from(attachment: domain::Attachment) -> Attachment {
+        Attachment {
+            url: format!(
+                "/api/conversations/{}/attachments/{}",
+                attachment.conversation_id, attachment.id
+            ),
+            id: attachment.id,
+            name: attachment.name,
+            content_type: attachment.content_type,
+            size: attachment.size,
+            width: attachment.width,
+            height: attachment.height,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OneAttachment {
+    pub attachment: Attachment,
+}
+
 impl From<domain::Message> for Message {
     fn from(message: domain::Message) -> Message {
         Message {
@@ -230,6 +267,7 @@ impl From<domain::Message> for Message {
                     me: r.me,
                 })
                 .collect(),
+            attachments: message.attachments.into_iter().map(Into::into).collect(),
             client_id: message.client_id,
             reply_to: message.reply_to.map(Into::into),
         }
@@ -556,6 +594,14 @@ pub struct Typing {
 #[derive(Serialize)]
 pub struct Resync {
     pub reason: &'static str,
+}
+
+/// The `data` of an SSE `heartbeat` event: seconds between heartbeats of a quiet stream, and
+/// the version of the web client this server serves.
+#[derive(Serialize)]
+pub struct Heartbeat<'a> {
+    pub interval: u32,
+    pub client_version: &'a str,
 }
 
 /// Answers to a WebSocket client's own frames.

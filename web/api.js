@@ -2,12 +2,20 @@
 const TOKEN_KEY = 'emotechat.token';
 
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, retryAfter) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field;
+    // Seconds the server asked the client to wait (429 and 503 carry Retry-After).
+    this.retryAfter = retryAfter;
   }
+}
+
+// A Retry-After in seconds; an HTTP date or nothing gives undefined.
+function retryAfterOf(response) {
+  const seconds = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
 // What else the browser keeps for a signed-in user (see chat.js and outbox.js), forgotten
@@ -44,7 +52,7 @@ export async function call(method, path, body) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = new ApiError(response.status, data?.error ?? 'unknown',
-      data?.message ?? `The server answered ${response.status}.`, data?.field);
+      data?.message ?? `The server answered ${response.status}.`, data?.field, retryAfterOf(response));
     // A wrong password is another code: only a request that carried the session finds it gone.
     if (bearer && error.code === 'unauthorized') sessionGone();
     throw error;
@@ -53,4 +61,16 @@ export async function call(method, path, body) {
 }
 
 export const get = (path) => call('GET', path);
+
+// Every item of a paged list (`path` answers `{[key]: [...], pagination}`), page by page at
+// the largest page size: a family easily has more than one page of emotes or conversations.
+export async function getAll(path, key) {
+  const items = [];
+  const joiner = path.includes('?') ? '&' : '?';
+  for (let page = 1; ; page += 1) {
+    const answer = await get(`${path}${joiner}page=${page}&page_size=100`);
+    items.push(...answer[key]);
+    if (page >= answer.pagination.total_pages) return items;
+  }
+}
 export const post = (path, body) => call('POST', path, body);

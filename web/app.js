@@ -3,6 +3,7 @@
 import { ApiError, get, keptKeys, token, whenSessionGone } from './api.js';
 import { fill } from './dom.js';
 import { forgotView, registerView, resetView, signInView } from './signed_out.js';
+import { offerReload } from './update.js';
 
 const root = document.getElementById('app');
 // Who is signed in, kept so that the app opens while the server cannot be reached.
@@ -33,7 +34,13 @@ function render(notice = '') {
 async function signedIn(user) {
   localStorage.setItem(USER_KEY, JSON.stringify(user));
   history.replaceState(null, '', '/');
-  const { openChat } = await import('./chat.js');
+  let openChat;
+  try {
+    ({ openChat } = await import('./chat.js'));
+  } catch {
+    // This page's build is no longer served (the server was upgraded since it loaded).
+    return offerReload();
+  }
   leaveChat = openChat(root, user, signedOut);
 }
 

@@ -1,14 +1,16 @@
 // The signed-in app: the conversation list, the open conversation's messages and composer,
 // starting a conversation, and signing out. Messages are always inserted as text.
-import { call, get, keptKeys, post } from './api.js';
+import { call, get, getAll, keptKeys, post } from './api.js';
 import { connect } from './stream.js';
 import { fill, h } from './dom.js';
 import { conversationControls, forgetBlocks } from './groups.js';
 import { merged, messageView, shortcodes, withReaction } from './message.js';
 import { outbox } from './outbox.js';
+import { attachPicker } from './attachments.js';
 import { openAccount, openEmotes } from './panels.js';
 import { previewOf, replyingLine } from './replies.js';
 import { searchDialog } from './search.js';
+import { checkVersion } from './update.js';
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SENT_EVERY_MS = 2000;
@@ -108,6 +110,7 @@ export function openChat(root, me, signedOut) {
       unsent.flush();
     },
     onDown: () => { status.textContent = 'Reconnecting…'; },
+    onVersion: checkVersion,
     onUnauthorized: () => signedOut(),
   });
 
@@ -129,9 +132,9 @@ export function openChat(root, me, signedOut) {
   }
 
   async function loadConversations() {
-    const answer = await get('/api/conversations?page_size=100').catch(() => null);
-    if (answer) localStorage.setItem(keptKey, JSON.stringify(answer.conversations));
-    for (const conversation of answer?.conversations ?? []) conversations.set(conversation.id, conversation);
+    const all = await getAll('/api/conversations', 'conversations').catch(() => null);
+    if (all) localStorage.setItem(keptKey, JSON.stringify(all));
+    for (const conversation of all ?? []) conversations.set(conversation.id, conversation);
     renderList();
   }
 
@@ -327,11 +330,21 @@ export function openChat(root, me, signedOut) {
 
   function composer(id) {
     const text = h('textarea', { name: 'body', rows: '1', required: true, placeholder: 'Message' });
+    const picker = attachPicker(id, text, {
+      // A message of pictures or files alone needs no text.
+      changed: (pending) => { text.required = !pending; },
+      failed: (err) => { status.textContent = `Not attached: ${err.message}`; },
+    });
     const replying = h('div', { class: 'reply-slot' });
     const form = h('form', { class: 'composer' },
+      picker.tray,
+      picker.button,
+      picker.input,
       replying,
       h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
       h('button', { type: 'submit', class: 'primary' }, 'Send'));
+    form.addEventListener('dragover', (event) => event.preventDefault());
+    form.addEventListener('drop', (event) => picker.dropped(event));
     text.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -359,14 +372,16 @@ export function openChat(root, me, signedOut) {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const body = text.value;
-      if (!body.trim()) return;
+      if (!body.trim() && !picker.pending()) return;
       text.value = '';
       fit();
+      const attachments = await picker.ids();
+      if (!body.trim() && attachments.length === 0) return;
       const replyTo = open?.replyTo?.id ?? null;
       stopReplying();
       // A jump into the history left the newest messages unloaded: the new one goes below them.
       if (open?.hasNewer) await reloadMessages(id);
-      showPending(unsent.add(id, body, replyTo));
+      showPending(unsent.add(id, body, attachments, replyTo));
     });
     return form;
   }
@@ -521,8 +536,8 @@ export function openChat(root, me, signedOut) {
 
   // The custom emotes' names read afresh; null when the server cannot be reached.
   async function readEmoteNames() {
-    const answer = await get('/api/emotes?page_size=100').catch(() => null);
-    return answer ? answer.emotes.map((e) => e.name) : null;
+    const emotes = await getAll('/api/emotes', 'emotes').catch(() => null);
+    return emotes ? emotes.map((e) => e.name) : null;
   }
 
   function confirmDelete(remove) {

@@ -2,6 +2,7 @@
 // its reactions as toggle buttons ("👍 2"), and the buttons React, and on one's own message
 // Edit and Delete. Actions go back to the caller; this module holds no state.
 import { fill, h } from './dom.js';
+import { attachmentsView } from './attachments.js';
 import { quoteView } from './replies.js';
 
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', '👀'];
@@ -23,6 +24,8 @@ export function messageView(message, me, actions, known = new Set(), draft = nul
       ? h('p', { class: 'body deleted' }, 'Message deleted')
       : h('p', { class: 'body' }, bodyParts(message.body, known)));
   if (message.deleted) return article;
+  const attached = attachmentsView(message.attachments);
+  if (attached) article.append(attached);
   const reactions = h('div', { class: 'reactions' }, message.reactions.map((r) =>
     h('button', {
       type: 'button',

@@ -1,7 +1,7 @@
 // The two panels the header opens as dialogs: Account (name, password, sessions, signing
 // out) and Emotes (upload, list, delete one's own). Each form shows the server's errors in
 // its own role="alert" element.
-import { call, get, post } from './api.js';
+import { call, get, getAll, post } from './api.js';
 import { field, fill, h } from './dom.js';
 
 // A modal dialog titled `title`, removed from the page when closed.
@@ -149,7 +149,7 @@ export function openEmotes(me, changed) {
 
   async function show() {
     try {
-      const { emotes } = await get('/api/emotes?page_size=100');
+      const emotes = await getAll('/api/emotes', 'emotes');
       fill(list, emotes.map((e) => h('li', {},
         h('img', { src: e.url, alt: '', width: 28, height: 28 }),
         h('span', {}, `:${e.name}:`),

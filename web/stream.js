@@ -3,21 +3,44 @@
 // cannot reuse it: on any drop this module closes the source, shows "Reconnecting…", and
 // opens a new one with a new ticket and `since=` the last event id it saw, so nothing is
 // missed and nothing comes twice.
+//
+// A connection can also die without closing (a phone that changed networks leaves it
+// half-open), and then EventSource waits forever. So the stream asks for heartbeats: the
+// server sends one at the start, saying its interval, and after every quiet interval. When
+// neither a heartbeat nor an event arrives within WATCHDOG intervals, the stream is taken for
+// dead and reopened like a dropped one.
 import { ApiError, post } from './api.js';
+
+const WATCHDOG = 2.5;
 
 const TYPES = ['conversation.created', 'conversation.updated', 'member.joined', 'member.left',
   'message.created', 'message.updated', 'message.deleted',
   'reaction.added', 'reaction.removed', 'read.updated', 'typing', 'resync'];
 
 // Calls `onEvent(type, data)` for each event, `onOpen(resumed)` when a stream opens (resumed:
-// it continues from the last event seen), `onDown()` when it drops, and `onUnauthorized()`
-// when the session is gone. Returns a function that stops it.
-export function connect({ onEvent, onOpen, onDown, onUnauthorized }) {
+// it continues from the last event seen), `onDown()` when it drops, `onVersion(version)` with
+// the version of the web client the server serves (from each heartbeat), and
+// `onUnauthorized()` when the session is gone. Returns a function that stops it.
+export function connect({ onEvent, onOpen, onDown, onVersion, onUnauthorized }) {
   let source = null;
   let lastId = null;
   let retryDelay = 1000;
   let timer = null;
   let stopped = false;
+  let watchdog = null;
+  let silenceMs = null; // WATCHDOG heartbeat intervals, once the server has said its interval
+
+  // Anything heard from the server shows the connection is alive.
+  function heard() {
+    clearTimeout(watchdog);
+    if (silenceMs !== null) watchdog = setTimeout(silent, silenceMs);
+  }
+
+  function silent() {
+    source?.close();
+    source = null;
+    retry();
+  }
 
   async function open() {
     timer = null;
@@ -32,11 +55,19 @@ export function connect({ onEvent, onOpen, onDown, onUnauthorized }) {
     const query = new URLSearchParams({ ticket });
     const resumed = lastId !== null;
     if (resumed) query.set('since', lastId);
+    query.set('heartbeat', '1');
     source = new EventSource(`/api/events?${query}`);
-    source.onopen = () => { retryDelay = 1000; onOpen(resumed); };
-    source.onerror = () => { source.close(); source = null; retry(); };
+    source.onopen = () => { retryDelay = 1000; heard(); onOpen(resumed); };
+    source.onerror = () => { clearTimeout(watchdog); source.close(); source = null; retry(); };
+    source.addEventListener('heartbeat', (event) => {
+      const { interval, client_version: version } = JSON.parse(event.data);
+      silenceMs = interval * 1000 * WATCHDOG;
+      heard();
+      onVersion(version);
+    });
     for (const type of TYPES) {
       source.addEventListener(type, (event) => {
+        heard();
         if (event.lastEventId) lastId = event.lastEventId;
         onEvent(type, JSON.parse(event.data));
       });
@@ -64,6 +95,7 @@ export function connect({ onEvent, onOpen, onDown, onUnauthorized }) {
   return () => {
     stopped = true;
     clearTimeout(timer);
+    clearTimeout(watchdog);
     source?.close();
     window.removeEventListener('online', retryNow);
     document.removeEventListener('visibilitychange', retryNow);

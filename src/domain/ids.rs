@@ -63,3 +63,7 @@ id_type!(
     /// An invite code, as `emotechat invite list` shows it.
     InviteId
 );
+id_type!(
+    /// A picture or file uploaded to a conversation.
+    AttachmentId
+);

@@ -200,6 +200,11 @@ pub struct MessageBody(String);
 impl MessageBody {
     pub const MAX_CHARS: usize = 4000;
 
+    /// No text: only for a message that carries attachments.
+    pub fn empty() -> MessageBody {
+        MessageBody(String::new())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -5,6 +5,7 @@
 mod device;
 mod ids;
 mod input;
+pub mod media;
 mod records;
 mod search;
 mod time;

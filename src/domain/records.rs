@@ -1,7 +1,7 @@
 //! Records: what the repository reads out of the database and the handlers turn into wire
 //! types (users, sessions, conversations, messages, emotes). Plain data, no behaviour.
 
-use super::ids::{ConversationId, EventId, InviteId, MessageId, SessionId, UserId};
+use super::ids::{AttachmentId, ConversationId, EventId, InviteId, MessageId, SessionId, UserId};
 use super::time::Timestamp;
 
 /// A user as the database knows them (without the password hash).
@@ -71,6 +71,7 @@ pub struct Message {
     pub deleted: bool,
     pub reactions: Vec<ReactionCount>,
     pub reply_to: Option<ReplyPreview>,
+    pub attachments: Vec<Attachment>,
 }
 
 /// What a reply shows of the message it answers, as that message is now.
@@ -100,6 +101,19 @@ pub fn excerpt(body: &str) -> String {
     let mut cut: String = line.chars().take(PREVIEW_CHARS - 1).collect();
     cut.push('…');
     cut
+}
+
+/// A picture or file sent with a message, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub conversation_id: ConversationId,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    /// Pictures only: the size they are shown at, so a client can reserve the space.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

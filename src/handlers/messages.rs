@@ -5,17 +5,21 @@ use rouille::{Request, Response};
 use super::auth::Caller;
 use super::write_with_events;
 use crate::app::App;
-use crate::domain::{ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, User};
+use crate::domain::{
+    AttachmentId, ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, User,
+};
 use crate::error::ApiError;
 use crate::http::{Params, extract, reply};
 use crate::ratelimit::Rule;
 use crate::realtime::event::EventKind;
 use crate::repo::messages::Cursor;
-use crate::repo::{self, Tx, conversations, events, messages};
+use crate::repo::{self, Tx, attachments, conversations, events, messages};
 use crate::wire::{Event, MessagePage, OneMessage};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 100;
+/// Pictures and files one message may carry.
+const MAX_ATTACHMENTS: usize = 10;
 
 pub fn history(
     app: &App,
@@ -72,7 +76,13 @@ pub fn send(
 ) -> Result<Response, ApiError> {
     let id: ConversationId = params.id("id")?;
     let body = extract::json_object(request, extract::BODY_LIMIT)?;
-    let text: MessageBody = body.field("body")?;
+    let attachments = attachment_ids(&body)?;
+    // A message that carries attachments needs no text.
+    let text = if !attachments.is_empty() && body.is_blank("body") {
+        MessageBody::empty()
+    } else {
+        body.field("body")?
+    };
     let client_id: Option<ClientId> = body.optional("client_id")?;
     let reply_to: Option<MessageId> = body.optional_id("reply_to")?;
     app.limits
@@ -80,7 +90,15 @@ pub fn send(
         .map_err(ApiError::rate_limited)?;
     let (message, created) = write_with_events(app, |tx| {
         conversations::require_member(tx, id, caller.user.id)?;
-        store(tx, id, &caller.user, &text, client_id.as_ref(), reply_to)
+        store(
+            tx,
+            id,
+            &caller.user,
+            &text,
+            client_id.as_ref(),
+            reply_to,
+            &attachments,
+        )
     })?;
     if created {
         app.metrics.message_sent();
@@ -91,8 +109,24 @@ pub fn send(
     Ok(reply::created_or_ok(created, &reply_body))
 }
 
-/// Stores a message with its side effects: the conversation's last activity, the sender's read
-/// marker, what it replies to, and the `message.created` event. A `client_id` retry changes
+/// The uploads a message is sent with (`attachments`, optional): distinct ids, at most
+/// `MAX_ATTACHMENTS`.
+fn attachment_ids(body: &extract::JsonObject) -> Result<Vec<AttachmentId>, ApiError> {
+    let mut ids: Vec<AttachmentId> = body.optional_ids("attachments")?;
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::invalid_field(
+            "attachments",
+            format!("a message may carry at most {MAX_ATTACHMENTS} attachments"),
+        ));
+    }
+    Ok(ids)
+}
+
+/// Stores a message with its side effects: its attachments, what it replies to, the
+/// conversation's last activity, the sender's read marker, and the `message.created` event.
+/// A `client_id` retry changes
 /// nothing.
 fn store(
     tx: &Tx,
@@ -101,6 +135,7 @@ fn store(
     text: &MessageBody,
     client_id: Option<&ClientId>,
     reply_to: Option<MessageId>,
+    attachments: &[AttachmentId],
 ) -> Result<(Message, bool), ApiError> {
     if let Some(original) = reply_to {
         require_repliable(tx, id, original, sender)?;
@@ -112,6 +147,12 @@ fn store(
         let original = messages::id_by_client_id(tx, id, sender.id, client_id)?;
         return Ok((messages::get(tx, id, original, Some(sender.id))?, false));
     };
+    if attachments::attach(tx, attachments, message_id, id, sender.id)? != attachments.len() {
+        return Err(ApiError::invalid_field(
+            "attachments",
+            "each attachment must be your own finished upload to this conversation, not yet sent",
+        ));
+    }
     if let Some(original) = reply_to {
         messages::record_reply(tx, message_id, original)?;
     }

@@ -3,6 +3,7 @@
 //! no SQL and no hand-built JSON here. The auth gate that turns a bearer token into the
 //! `Caller` is in `auth`; this file keeps only the helpers several handlers share.
 
+pub mod attachments;
 pub mod auth;
 pub mod blocks;
 pub mod conversations;

@@ -15,7 +15,7 @@ use crate::realtime::client::Typist;
 use crate::realtime::hub::Transport;
 use crate::realtime::resume::ResumePoint;
 use crate::realtime::stream::EventStream;
-use crate::wire::StreamTicket;
+use crate::wire::{Heartbeat, StreamTicket};
 
 /// `POST /api/events/ticket`: a single-use ticket that opens one stream of the caller's
 /// session, so a browser need not put its session token in the stream's URL.
@@ -35,14 +35,46 @@ pub fn ticket(app: &App, _: &Request, _: &Params, caller: &Caller) -> Result<Res
 
 /// `GET /api/events`: Server-Sent Events. Authenticated by a `ticket`, the bearer header or
 /// `access_token` (browsers' `EventSource` cannot set headers); resumes from
-/// `Last-Event-ID` or `since`.
+/// `Last-Event-ID` or `since`; `heartbeat=1` asks for heartbeat events.
 pub fn sse(app: &App, request: &Request, _: &Params) -> Result<Response, ApiError> {
     let caller = stream_caller(app, request)?;
     let resume = match request.header("Last-Event-ID") {
         Some(id) => Some(resume_point("Last-Event-ID", id.trim())?),
         None => since(request)?,
     };
-    Ok(sse::response(open(app, &caller, resume, Transport::Sse)?))
+    let keep_alive = keep_alive(app, request)?;
+    Ok(sse::response(
+        open(app, &caller, resume, Transport::Sse)?,
+        keep_alive,
+    ))
+}
+
+/// Comments every `--sse-ping-secs`, or heartbeat events when the client asks for them with
+/// `heartbeat=1`: their data says the interval (so the client knows when to give up on a
+/// silent connection) and the version of the web client this server serves (so an open page
+/// knows it is out of date).
+fn keep_alive(app: &App, request: &Request) -> Result<sse::KeepAlive, ApiError> {
+    let every = app.config.sse_ping_secs;
+    let heartbeat = match request.get_param("heartbeat").as_deref() {
+        None => None,
+        Some("1") => Some(
+            serde_json::to_string(&Heartbeat {
+                interval: every,
+                client_version: app.web.version(),
+            })
+            .map_err(|_| ApiError::internal("a heartbeat did not serialise"))?,
+        ),
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "heartbeat",
+                "heartbeat must be 1",
+            ));
+        }
+    };
+    Ok(sse::KeepAlive {
+        every: Duration::from_secs(u64::from(every)),
+        heartbeat,
+    })
 }
 
 /// `GET /api/ws`: the same events over WebSocket, resuming from `since`; client frames are

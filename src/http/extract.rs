@@ -157,6 +157,23 @@ impl JsonObject {
         }
     }
 
+    /// An optional array of positive integer ids; absent or null is none.
+    pub fn optional_ids<T: Id>(&self, name: &str) -> Result<Vec<T>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(_) => self.ids(name),
+        }
+    }
+
+    /// Whether a field is absent, null, or a string of nothing but whitespace.
+    pub fn is_blank(&self, name: &str) -> bool {
+        match self.0.get(name) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => text.trim().is_empty(),
+            Some(_) => false,
+        }
+    }
+
     /// A required field that must be a string.
     pub fn string(&self, name: &str) -> Result<&str, ApiError> {
         match self.0.get(name) {

@@ -22,6 +22,8 @@ pub enum Reject {
     HeadersTooLarge,
     /// Body over the route's limit: 413.
     TooLarge,
+    /// A chunked body where the route streams its body and needs its length first: 411.
+    LengthRequired,
     /// A transfer coding other than chunked: 501.
     NotImplemented,
 }
@@ -33,6 +35,7 @@ impl Reject {
             Reject::UriTooLong => 414,
             Reject::HeadersTooLarge => 431,
             Reject::TooLarge => 413,
+            Reject::LengthRequired => 411,
             Reject::NotImplemented => 501,
         }
     }

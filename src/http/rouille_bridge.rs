@@ -1,7 +1,9 @@
 //! The seam between our connection layer (`server`, on `httparse`) and rouille, whose
-//! `Request` and `Response` are the handlers' whole view of HTTP. Two things cross it:
+//! `Request` and `Response` are the handlers' whole view of HTTP. Three things cross it:
 //!
 //! - a parsed request head and its body become a `rouille::Request` (`request`);
+//! - the body of an upload route, which the layer does not read, is lent to its handler
+//!   (`take_body`);
 //! - a response that takes the connection over (`Response::upgrade`) gets the connection
 //!   (`hand_over`), as a typed `HandOff` delivered to the handler's `TakeOver`.
 //!
@@ -20,6 +22,7 @@ use std::net::{SocketAddr, TcpStream};
 use rouille::{Request, Upgrade};
 
 use super::parse::Head;
+use super::server::StreamedBody;
 
 /// A connection taken over by a handler, for a stream that outlives the request.
 pub struct HandOff {
@@ -53,6 +56,20 @@ impl<T: TakeOver> Upgrade for Upgrading<T> {
 thread_local! {
     /// The connection being handed over; filled only while `hand_over` runs.
     static HANDED_OFF: RefCell<Option<HandOff>> = const { RefCell::new(None) };
+    /// The body of a streamed route's request; lent only while its handler runs.
+    static STREAMED_BODY: RefCell<Option<StreamedBody>> = const { RefCell::new(None) };
+}
+
+/// Lends the handler about to run on this thread the body it reads as it goes.
+pub(crate) fn lend_body(body: StreamedBody) {
+    STREAMED_BODY.with(|slot| slot.replace(Some(body)));
+}
+
+/// The streamed body of the request being handled (`BodyPolicy::Stream`); `None` for a route
+/// whose body the layer read, or when taken already. rouille's `Request` can only carry a
+/// body that was read whole, so a streamed one travels beside it, like a handed-off connection.
+pub fn take_body() -> Option<StreamedBody> {
+    STREAMED_BODY.with(RefCell::take)
 }
 
 /// Gives `connection` to the response's `upgrade`, after the layer has written the response

@@ -8,13 +8,14 @@
 use percent_encoding::percent_decode;
 use rouille::{Request, Response};
 
+use super::server::BodyPolicy;
 use super::{Params, extract, path_of};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::handlers::auth::{self, Caller};
 use crate::handlers::{
-    blocks, conversations, emotes, groups, health, messages, openapi, password, profile, reactions,
-    search, streams, web,
+    attachments, blocks, conversations, emotes, groups, health, messages, openapi, password,
+    profile, reactions, search, streams, web,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -146,6 +147,16 @@ const ROUTES: &[Route] = &[
         conversations::mark_read,
     ),
     private("POST", "/api/conversations/{id}/typing", streams::typing),
+    private(
+        "POST",
+        "/api/conversations/{id}/attachments",
+        attachments::upload,
+    ),
+    private(
+        "GET",
+        "/api/conversations/{id}/attachments/{attachment_id}",
+        attachments::download,
+    ),
     private("GET", "/api/search/messages", search::messages),
     private("GET", "/api/emotes", emotes::list),
     private("POST", "/api/emotes", emotes::upload),
@@ -162,14 +173,25 @@ pub fn api_routes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The most bytes of body a route reads: emote uploads carry an image, the rest small JSON.
-/// The connection layer refuses a larger body before reading it.
-pub fn body_limit(method: &str, path: &str) -> usize {
+/// How a route takes its body. Most read it whole, and the connection layer refuses a larger
+/// one before reading it: emote uploads carry an image, the rest small JSON. Attachment
+/// uploads stream theirs to the database; their handler judges the length (a setting).
+pub fn body_limit(method: &str, path: &str) -> BodyPolicy {
     if method == "POST" && path == "/api/emotes" {
-        extract::EMOTE_BODY_LIMIT
+        BodyPolicy::Read(extract::EMOTE_BODY_LIMIT)
+    } else if is_attachment_upload(method, path) {
+        BodyPolicy::Stream
     } else {
-        extract::BODY_LIMIT
+        BodyPolicy::Read(extract::BODY_LIMIT)
     }
+}
+
+/// `POST /api/conversations/{id}/attachments`, whatever the id.
+fn is_attachment_upload(method: &str, path: &str) -> bool {
+    let id = path
+        .strip_prefix("/api/conversations/")
+        .and_then(|rest| rest.strip_suffix("/attachments"));
+    id.is_some_and(|id| !id.is_empty() && !id.contains('/')) && method == "POST"
 }
 
 /// The `(method, pattern)` of every route, in the table's order: the routes' labels in the
@@ -311,6 +333,27 @@ mod tests {
         assert!(matches("/x/{id}", &segments("/%FF/1")).is_none());
         let fine = matches("/x/{id}", &segments("/x/abc")).expect("matches");
         assert!(fine.check_decoded().is_ok());
+    }
+
+    #[test]
+    fn only_attachment_uploads_stream_their_body() {
+        let policy = |method, path| body_limit(method, path);
+        assert_eq!(
+            policy("POST", "/api/conversations/7/attachments"),
+            BodyPolicy::Stream
+        );
+        for (method, path) in [
+            ("GET", "/api/conversations/7/attachments"),
+            ("POST", "/api/conversations//attachments"),
+            ("POST", "/api/conversations/7/x/attachments"),
+            ("POST", "/api/conversations/7/messages"),
+        ] {
+            assert_eq!(
+                policy(method, path),
+                BodyPolicy::Read(extract::BODY_LIMIT),
+                "{method} {path}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - a deadline for the whole request head, a deadline for the body, a write timeout, and a
 //!   keep-alive idle timeout, so no client holds a thread for long by being slow;
 //! - limits on header lines and count (431), the request target (414), and the body per route
-//!   (413, judged from `Content-Length` or chunk sizes before the body is read);
+//!   (413, judged from `Content-Length` or chunk sizes before the body is read), except on
+//!   upload routes, whose handlers read the body from the connection as it arrives;
 //! - accept errors (such as running out of file descriptors) and failed thread spawns are
 //!   logged and survived; a panicking handler costs only its own connection;
 //! - responses go out with `TCP_NODELAY`, head and body in one write where they fit, streamed
@@ -19,10 +20,12 @@
 //!   the `TcpStream` and any bytes already read past the head (see `rouille_bridge`, which
 //!   also turns each parsed request into the handlers' `rouille::Request`).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -77,8 +80,19 @@ impl Default for Limits {
 
 /// The application: a rouille handler.
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
-/// The body limit of a route, from its method and path.
-pub type BodyLimit = fn(&str, &str) -> usize;
+/// How a route takes its body, from its method and path.
+pub type BodyLimit = fn(&str, &str) -> BodyPolicy;
+
+/// How the connection layer takes a request's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyPolicy {
+    /// Read whole before the handler runs; refused (413) past this many bytes.
+    Read(usize),
+    /// Left on the connection for the handler to read as it goes (`rouille_bridge::take_body`),
+    /// so that a large upload never sits in memory whole. Needs a `Content-Length` (411
+    /// otherwise); the handler judges the length itself.
+    Stream,
+}
 
 /// Stack size of a connection thread: handlers keep little on the stack, and a small stack
 /// keeps a thousand threads cheap.
@@ -509,8 +523,14 @@ impl<'a> Connection<'a> {
             return self.refuse_with(ApiError::too_many_connections());
         };
         let path = head.target.split('?').next().unwrap_or("/").to_owned();
-        let limit = (self.shared.body_limit)(&head.method, &path);
-        let body = match self.read_body(&head, limit) {
+        let (body, streamed) = match (self.shared.body_limit)(&head.method, &path) {
+            BodyPolicy::Read(limit) => (self.read_body(&head, limit), None),
+            BodyPolicy::Stream => match self.stream_body(&head) {
+                Ok(streamed) => (Ok(Vec::new()), Some(streamed)),
+                Err(failure) => (Err(failure), None),
+            },
+        };
+        let body = match body {
             Ok(body) => body,
             Err(Failure::Reject(reject)) => return self.refuse(reject),
             Err(Failure::Timeout) => return self.refuse_timeout(),
@@ -518,12 +538,48 @@ impl<'a> Connection<'a> {
         };
         let head_only = head.method == "HEAD";
         let request = rouille_bridge::request(self.peer, &head, body);
+        let unread = streamed.as_ref().map(StreamedBody::unread);
+        if let Some(streamed) = streamed {
+            rouille_bridge::lend_body(streamed);
+        }
         let handler = &self.shared.handler;
         let response = catch_unwind(AssertUnwindSafe(|| handler(&request))).unwrap_or_else(|_| {
             with_security_headers(ApiError::internal("handler panicked").into_response())
         });
-        let keep_alive = head.keep_alive && !self.shared.stopping.load(Ordering::SeqCst);
-        self.respond(response, head.minor_version, head_only, keep_alive)
+        // Whatever the handler did not take is dropped with the request, never lent to the next.
+        drop(rouille_bridge::take_body());
+        // A body the handler left unread cannot be skipped reliably: answer, then close.
+        let body_left = unread.is_some_and(|unread| unread.get() > 0);
+        let keep_alive =
+            head.keep_alive && !body_left && !self.shared.stopping.load(Ordering::SeqCst);
+        let next = self.respond(response, head.minor_version, head_only, keep_alive)?;
+        if body_left {
+            self.linger();
+        }
+        Ok(next)
+    }
+
+    /// The body of a streamed route, for its handler to read: the bytes already read past the
+    /// head, then the socket, up to the declared length and within the body deadline.
+    fn stream_body(&mut self, head: &Head) -> Result<StreamedBody, Failure> {
+        let length = match head.framing {
+            Framing::None => 0,
+            Framing::Length(length) => length,
+            Framing::Chunked => return Err(Failure::Reject(Reject::LengthRequired)),
+        };
+        self.continue_if_expected(head)?;
+        let buffered = self
+            .buf
+            .len()
+            .min(usize::try_from(length).unwrap_or(usize::MAX));
+        Ok(StreamedBody {
+            stream: self.stream.try_clone().map_err(Failure::Io)?,
+            buffered: self.buf.drain(..buffered).collect(),
+            at: 0,
+            length,
+            unread: Rc::new(Cell::new(length)),
+            deadline: Instant::now() + self.shared.limits.body_timeout,
+        })
     }
 
     /// Behind a trusted proxy, the socket's address says nothing about the client: the
@@ -640,6 +696,9 @@ impl<'a> Connection<'a> {
             Reject::TooLarge => {
                 ApiError::new(Kind::PayloadTooLarge, "The request body is too large")
             }
+            Reject::LengthRequired => {
+                ApiError::new(Kind::LengthRequired, "This request needs a Content-Length")
+            }
             Reject::NotImplemented => ApiError::new(
                 Kind::NotImplemented,
                 "Only the chunked transfer coding is supported",
@@ -743,6 +802,70 @@ impl<'a> Connection<'a> {
         } else {
             Next::Close
         })
+    }
+}
+
+/// A request body its handler reads from the connection as it goes (`BodyPolicy::Stream`).
+/// Reads end at the declared length, so a pipelined next request is never consumed; a client
+/// that stops sending before it gets `UnexpectedEof`, one too slow `TimedOut`.
+pub struct StreamedBody {
+    stream: TcpStream,
+    /// What the connection had read past the head; handed out first.
+    buffered: Vec<u8>,
+    at: usize,
+    length: u64,
+    /// Bytes not yet handed to the handler, shared with the connection, which closes rather
+    /// than keeps alive a connection whose body was left unread.
+    unread: Rc<Cell<u64>>,
+    deadline: Instant,
+}
+
+impl StreamedBody {
+    /// The length the client declared.
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    fn unread(&self) -> Rc<Cell<u64>> {
+        Rc::clone(&self.unread)
+    }
+
+    fn read_socket(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self
+            .deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| io::Error::from(ErrorKind::TimedOut))?;
+        self.stream.set_read_timeout(Some(left))?;
+        match self.stream.read(buf) {
+            Ok(0) => Err(ErrorKind::UnexpectedEof.into()),
+            Err(err) if is_timeout(&err) => Err(ErrorKind::TimedOut.into()),
+            other => other,
+        }
+    }
+}
+
+impl Read for StreamedBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let unread = self.unread.get();
+        let wanted = buf.len().min(usize::try_from(unread).unwrap_or(usize::MAX));
+        if wanted == 0 {
+            return Ok(0);
+        }
+        let n = if self.at < self.buffered.len() {
+            let n = wanted.min(self.buffered.len() - self.at);
+            buf[..n].copy_from_slice(&self.buffered[self.at..self.at + n]);
+            self.at += n;
+            n
+        } else {
+            self.read_socket(&mut buf[..wanted])?
+        };
+        self.unread.set(unread - n as u64);
+        Ok(n)
     }
 }
 
@@ -859,7 +982,7 @@ mod tests {
         let server = Server::bind(
             SocketAddr::from(([127, 0, 0, 1], 0)),
             Limits::default(),
-            |_, _| 1024,
+            |_, _| BodyPolicy::Read(1024),
             handler,
         )
         .expect("bind");

@@ -88,7 +88,8 @@ pub fn rewrite_edited(tx: &Tx, id: MessageId, body: &str, edited_at: Timestamp) 
 pub fn rewrite_deleted(tx: &Tx, id: MessageId) -> RepoResult<()> {
     let mut stmt = tx.prepare_cached(&format!(
         "UPDATE events SET data = json_set(data, '$.message.body', '',
-             '$.message.deleted', json('true'), '$.message.reactions', json('[]'))
+             '$.message.deleted', json('true'), '$.message.reactions', json('[]'),
+             '$.message.attachments', json('[]'))
          WHERE {}",
         carrying_message()
     ))?;

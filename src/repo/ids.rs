@@ -2,7 +2,9 @@
 
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::domain::{ConversationId, EventId, InviteId, MessageId, SessionId, UserId};
+use crate::domain::{
+    AttachmentId, ConversationId, EventId, InviteId, MessageId, SessionId, UserId,
+};
 
 macro_rules! sql_id {
     ($($name:ident),*) => {$(
@@ -26,5 +28,6 @@ sql_id!(
     ConversationId,
     MessageId,
     EventId,
-    InviteId
+    InviteId,
+    AttachmentId
 );

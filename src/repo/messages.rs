@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::conversations::Hidden;
-use super::{RepoError, RepoResult, Tx, events, id_array, reactions};
+use super::{RepoError, RepoResult, Tx, attachments, events, id_array, reactions};
 use crate::domain::{
     ClientId, ConversationId, Message, MessageBody, MessageId, ReplyPreview, Timestamp, UserId,
     UserRef, excerpt,
@@ -58,6 +58,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         deleted: row.get(8)?,
         reactions: Vec::new(),
         reply_to: preview_from_row(row)?,
+        attachments: Vec::new(),
     })
 }
 
@@ -137,7 +138,8 @@ pub fn get(
     }
 }
 
-/// Messages by id, in id order, with their reactions: two queries whatever the count.
+/// Messages by id, in id order, with their reactions and attachments: three queries whatever
+/// the count.
 pub fn load(
     conn: &Connection,
     ids: &[MessageId],
@@ -150,7 +152,7 @@ pub fn load(
     let messages = stmt
         .query_map([id_array(ids.iter().copied())], message_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    with_reactions(conn, messages, viewer)
+    with_reactions_and_attachments(conn, messages, viewer)
 }
 
 /// A page of history from `cursor`, at most `limit` messages, without what is `hidden` from
@@ -203,7 +205,7 @@ pub fn page(
         }
     };
     Ok(Page {
-        messages: with_reactions(conn, messages, Some(viewer))?,
+        messages: with_reactions_and_attachments(conn, messages, Some(viewer))?,
         has_more,
         has_newer,
     })
@@ -254,15 +256,17 @@ fn walk(
     Ok((messages, has_more))
 }
 
-fn with_reactions(
+fn with_reactions_and_attachments(
     conn: &Connection,
     mut messages: Vec<Message>,
     viewer: Option<UserId>,
 ) -> RepoResult<Vec<Message>> {
     let mut counts: HashMap<MessageId, _> =
         reactions::counts(conn, messages.iter().map(|m| m.id), viewer)?;
+    let mut attached = attachments::of_messages(conn, messages.iter().map(|m| m.id))?;
     for message in &mut messages {
         message.reactions = counts.remove(&message.id).unwrap_or_default();
+        message.attachments = attached.remove(&message.id).unwrap_or_default();
     }
     Ok(messages)
 }
@@ -278,14 +282,15 @@ pub fn edit(tx: &Tx, id: MessageId, body: &MessageBody, now: Timestamp) -> RepoR
     rewrite_reply_previews(tx, id)
 }
 
-/// Turns a message into a tombstone: its text and reactions are gone, here and in the stored
-/// events that carry it; its id and times stay.
+/// Turns a message into a tombstone: its text, reactions and attachments (bytes and all) are
+/// gone, here and in the stored events that carry it; its id and times stay.
 pub fn delete(tx: &Tx, id: MessageId, now: Timestamp) -> RepoResult<()> {
     tx.execute(
         "UPDATE messages SET body = '', deleted_at = ?2 WHERE id = ?1",
         params![id, now.0],
     )?;
     reactions::delete_all(tx, id)?;
+    attachments::delete_of_message(tx, id)?;
     events::rewrite_deleted(tx, id)?;
     rewrite_reply_previews(tx, id)
 }

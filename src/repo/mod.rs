@@ -3,6 +3,7 @@
 //! of the program sees. One file per table beside it, one function per query; `query_plans`
 //! checks that the hot paths' statements stay few and use their indexes.
 
+pub mod attachments;
 pub mod backup;
 pub mod blocks;
 pub mod conversations;
@@ -37,7 +38,7 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/002_chat.sql")),
@@ -48,7 +49,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/006_epoch.sql")),
     Step::Sql(include_str!("migrations/007_admin.sql")),
     Step::Sql(include_str!("migrations/008_groups.sql")),
-    Step::Sql(include_str!("migrations/009_search_replies.sql")),
+    Step::Sql(include_str!("migrations/009_attachments.sql")),
+    Step::Sql(include_str!("migrations/010_search_replies.sql")),
 ];
 
 /// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each
@@ -537,6 +539,7 @@ mod tests {
 
     /// The tables' files, whose functions must write through a `Tx`.
     const TABLE_FILES: &[(&str, &str)] = &[
+        ("attachments", include_str!("attachments.rs")),
         ("conversations", include_str!("conversations.rs")),
         ("emotes", include_str!("emotes.rs")),
         ("events", include_str!("events.rs")),

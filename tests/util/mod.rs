@@ -11,7 +11,7 @@ pub mod sse;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -38,6 +38,8 @@ pub fn schema_version() -> i64 {
 
 pub struct TestServer {
     child: Child,
+    /// The program it runs: `BIN`, or another build given to `start_again_as`.
+    bin: PathBuf,
     pub base: String,
     dir: TempDir,
     args: Vec<String>,
@@ -68,7 +70,8 @@ impl TestServer {
             .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
             .collect();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (child, base) = spawn(&dir, addr, &args, &log);
+        let bin = PathBuf::from(BIN);
+        let (child, base) = spawn(&bin, &dir, addr, &args, &log);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -76,6 +79,7 @@ impl TestServer {
             .into();
         TestServer {
             child,
+            bin,
             base,
             dir,
             args,
@@ -100,7 +104,7 @@ impl TestServer {
     /// Kills the process (like a crash or a reboot) and starts it again on the same file.
     pub fn restart(&mut self) {
         self.stop();
-        let (child, base) = spawn(&self.dir, "127.0.0.1:0", &self.args, &self.log);
+        let (child, base) = spawn(&self.bin, &self.dir, "127.0.0.1:0", &self.args, &self.log);
         self.child = child;
         self.base = base;
     }
@@ -109,9 +113,16 @@ impl TestServer {
     /// does: pages open on the old address can reach it again.
     pub fn start_again(&mut self) {
         let addr = self.addr().to_owned();
-        let (child, base) = spawn(&self.dir, &addr, &self.args, &self.log);
+        let (child, base) = spawn(&self.bin, &self.dir, &addr, &self.args, &self.log);
         assert_eq!(base, self.base, "the server came back on another address");
         self.child = child;
+    }
+
+    /// Stops the server and starts `bin` (another build, as an upgrade would) in its place.
+    pub fn start_again_as(&mut self, bin: &Path) {
+        self.stop();
+        self.bin = bin.to_path_buf();
+        self.start_again();
     }
 
     pub fn pid(&self) -> u32 {
@@ -292,13 +303,14 @@ pub fn unique_email(name: &str) -> String {
 }
 
 fn spawn(
+    bin: &Path,
     dir: &TempDir,
     addr: &str,
     args: &[String],
     log: &Arc<Mutex<Vec<String>>>,
 ) -> (Child, String) {
     let db = dir.path().join("emotechat.db");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin)
         .arg("serve")
         .arg("--addr")
         .arg(addr)

@@ -1,4 +1,4 @@
--- Version 9: full-text search over messages, and replies.
+-- Version 10: full-text search over messages, and replies.
 --
 -- An external-content FTS5 table: the index points into `messages` by id and keeps no second
 -- copy of the text (a contentless table would be as small, but could not give the text back
@@ -27,7 +27,7 @@ END;
 -- the messages stored before this version
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 
--- Replies (version 9): the earlier message of the same conversation a message answers. A
+-- Replies (version 10): the earlier message of the same conversation a message answers. A
 -- table of its own rather than a column, so that the few messages that are replies carry
 -- it and the preview of the original is read with it (never copied, so it follows edits and
 -- deletes).
