@@ -85,7 +85,13 @@ CONF
     body=$(sed -n 's/^ *client_max_body_size \([0-9]*\)k;$/\1/p' "$site")
     [ -n "$limit" ] && [ "$body" = "$limit" ] \
         || fail "$site: client_max_body_size ${body:-?}k is not the server's largest body limit, ${limit:-?} KiB"
-    echo "nginx site: nginx -t passed; client_max_body_size ${body}k = the server's limit"
+    local attachments default_mib
+    default_mib=$(grep -A3 'flag: "--attachment-max-bytes"' src/config.rs \
+        | sed -n 's/^ *default: "\([0-9]*\)MiB",$/\1/p')
+    attachments=$(sed -n 's/^ *client_max_body_size \([0-9]*\)m;$/\1/p' "$site")
+    [ -n "$default_mib" ] && [ "$attachments" = "$default_mib" ] \
+        || fail "$site: the attachments' client_max_body_size ${attachments:-?}m is not --attachment-max-bytes's default, ${default_mib:-?} MiB"
+    echo "nginx site: nginx -t passed; client_max_body_size ${body}k and ${attachments}m = the server's limits"
 }
 
 check_caddy() {

@@ -559,3 +559,60 @@ fn a_request_pipelined_after_an_upload_is_answered_on_the_same_connection() {
     assert_eq!(statuses, ["201", "200"], "{answer}");
     assert!(answer.contains("\"size\":5"), "{answer}");
 }
+
+/// Sends a picture with a message and returns the attachment.
+fn sent_picture(server: &TestServer, user: &TestUser, conversation: i64) -> Value {
+    let picture = uploaded(server, user, conversation, "p.png", PNG);
+    let sent = server.send(
+        &user.token,
+        conversation,
+        json!({"attachments": [picture["id"]]}),
+    );
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    picture
+}
+
+#[test]
+fn a_picture_is_served_only_to_whom_its_message_shows() {
+    let server = TestServer::start();
+    let (ada, bob, _, group) = group_of_two(&server);
+    let before = sent_picture(&server, &ada, group);
+    let hide = server
+        .request("PATCH", &format!("/api/conversations/{group}"))
+        .token(&ada.token)
+        .json(&json!({"history_visible": false}))
+        .send();
+    assert_eq!(hide.status, 200, "{}", hide.body);
+    let dee = server.user("Dee");
+    let added = server
+        .request("POST", &format!("/api/conversations/{group}/members"))
+        .token(&ada.token)
+        .json(&json!({"user_ids": [dee.id]}))
+        .send();
+    assert_eq!(added.status, 200, "{}", added.body);
+    let after = sent_picture(&server, &ada, group);
+    assert_eq!(fetch(&server, &bob, &before).status, 200);
+    assert_eq!(
+        fetch(&server, &dee, &before).status,
+        404,
+        "sent before Dee joined a group that hides its history"
+    );
+    assert_eq!(fetch(&server, &dee, &after).status, 200);
+
+    let direct = server.conversation(&ada.token, &[bob.id], None).body["conversation"]["id"]
+        .as_i64()
+        .expect("direct");
+    let from_bob = sent_picture(&server, &bob, direct);
+    assert_eq!(fetch(&server, &ada, &from_bob).status, 200);
+    let block = server
+        .request("PUT", &format!("/api/blocks/{}", bob.id))
+        .token(&ada.token)
+        .send();
+    assert!(block.status < 300, "{}", block.body);
+    assert_eq!(
+        fetch(&server, &ada, &from_bob).status,
+        404,
+        "from a person Ada blocks"
+    );
+    assert_eq!(fetch(&server, &bob, &from_bob).status, 200, "his own");
+}

@@ -185,8 +185,10 @@ pub struct Stored {
     pub digest: String,
 }
 
-/// A complete attachment of the conversation that `viewer` may fetch: one sent with a message,
-/// or the viewer's own upload. `NotFound` otherwise.
+/// A complete attachment of the conversation that `viewer` may fetch: the viewer's own upload,
+/// or one sent with a message the viewer's history shows (not before they joined a group that
+/// hides its earlier history, not from a person they block in a direct conversation; see
+/// `conversations::hidden_from`). `NotFound` otherwise.
 pub fn stored(
     conn: &Connection,
     conversation_id: ConversationId,
@@ -196,7 +198,13 @@ pub fn stored(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ATTACHMENT_COLUMNS}, digest FROM attachments
          WHERE id = ?1 AND conversation_id = ?2 AND digest IS NOT NULL
-             AND (message_id IS NOT NULL OR uploader_id = ?3)"
+             AND (uploader_id = ?3 OR (
+                 message_id > (SELECT history_from FROM members
+                               WHERE conversation_id = ?2 AND user_id = ?3)
+                 AND NOT EXISTS (
+                     SELECT 1 FROM messages m, conversations c, blocks b
+                     WHERE m.id = attachments.message_id AND c.id = ?2 AND c.kind = 'direct'
+                         AND b.user_id = ?3 AND b.blocked_id = m.sender_id)))"
     ))?;
     Ok(stmt.query_row(params![id, conversation_id, viewer], |row| {
         Ok(Stored {
