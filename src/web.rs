@@ -96,6 +96,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/panels.js"),
     ),
     (
+        "search.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/search.js"),
+    ),
+    (
+        "replies.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/replies.js"),
+    ),
+    (
         "groups.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/groups.js"),

@@ -189,6 +189,27 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
     pub attachments: Vec<Attachment>,
     pub client_id: Option<String>,
+    pub reply_to: Option<ReplyPreview>,
+}
+
+/// What a reply shows of the message it answers.
+#[derive(Serialize)]
+pub struct ReplyPreview {
+    pub id: MessageId,
+    pub sender: UserRef,
+    pub excerpt: String,
+    pub deleted: bool,
+}
+
+impl From<domain::ReplyPreview> for ReplyPreview {
+    fn from(preview: domain::ReplyPreview) -> ReplyPreview {
+        ReplyPreview {
+            id: preview.id,
+            sender: preview.sender.into(),
+            excerpt: preview.excerpt,
+            deleted: preview.deleted,
+        }
+    }
 }
 
 /// A picture or file of a message; `width` and `height` only for pictures.
@@ -248,6 +269,7 @@ impl From<domain::Message> for Message {
                 .collect(),
             attachments: message.attachments.into_iter().map(Into::into).collect(),
             client_id: message.client_id,
+            reply_to: message.reply_to.map(Into::into),
         }
     }
 }
@@ -336,6 +358,62 @@ pub struct OneMessage {
 pub struct MessagePage {
     pub messages: Vec<Message>,
     pub has_more: bool,
+    /// Only on an `around` page: whether newer messages exist past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_newer: Option<bool>,
+}
+
+/// A page of search results, newest first; the next page is `before` the last one's id.
+#[derive(Serialize)]
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    pub has_more: bool,
+}
+
+#[derive(Serialize)]
+pub struct SearchHit {
+    pub message: Message,
+    pub conversation: ConversationRef,
+    pub snippet: Vec<SnippetPart>,
+}
+
+impl SearchHit {
+    pub fn new(hit: domain::SearchHit, query: &domain::SearchQuery) -> SearchHit {
+        let snippet = query
+            .snippet(&hit.message.body)
+            .into_iter()
+            .map(|part| SnippetPart {
+                text: part.text,
+                matched: part.matched,
+            })
+            .collect();
+        SearchHit {
+            message: hit.message.into(),
+            conversation: ConversationRef {
+                id: hit.conversation.id,
+                kind: hit.conversation.kind.as_str(),
+                title: hit.conversation.title,
+                name: hit.conversation.name,
+            },
+            snippet,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ConversationRef {
+    pub id: ConversationId,
+    pub kind: &'static str,
+    pub title: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A piece of a snippet, to be shown as text; `match` marks the words to highlight.
+#[derive(Serialize)]
+pub struct SnippetPart {
+    pub text: String,
+    #[serde(rename = "match")]
+    pub matched: bool,
 }
 
 #[derive(Serialize)]

@@ -41,8 +41,9 @@ fn a_sent_message_has_the_contract_shape() {
     assert_eq!(message["deleted"], false);
     assert_eq!(message["reactions"], json!([]));
     assert_eq!(message["client_id"], json!(null));
+    assert_eq!(message["reply_to"], json!(null));
     assert_eq!(message["attachments"], json!([]));
-    assert_eq!(message.as_object().expect("object").len(), 10);
+    assert_eq!(message.as_object().expect("object").len(), 11);
 }
 
 #[test]

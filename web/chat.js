@@ -8,6 +8,8 @@ import { merged, messageView, shortcodes, withReaction } from './message.js';
 import { outbox } from './outbox.js';
 import { attachPicker } from './attachments.js';
 import { openAccount, openEmotes } from './panels.js';
+import { previewOf, replyingLine } from './replies.js';
+import { searchDialog } from './search.js';
 import { checkVersion } from './update.js';
 
 const TYPING_SHOWN_MS = 5000;
@@ -35,10 +37,17 @@ export function openChat(root, me, signedOut) {
 
   const status = h('p', { role: 'status', class: 'status' });
   const list = h('ul', { class: 'conversations' });
-  const nav = h('nav', { 'aria-label': 'Conversations' }, h('h2', { class: 'sr-only' }, 'Conversations'), list);
+  // Search sits above the list rather than in the header, which keeps to one row on a phone.
+  const searchButton = h('button', { type: 'button', class: 'search-open' }, 'Search');
+  const nav = h('nav', { 'aria-label': 'Conversations' }, h('h2', { class: 'sr-only' }, 'Conversations'), searchButton, list);
   const pane = h('section', { class: 'pane', 'aria-label': 'Conversation' },
     choosePrompt());
   const dialog = newConversationDialog();
+  const finder = searchDialog({
+    nameOf: (c) => (conversations.has(c.id) ? nameOf(conversations.get(c.id)) : c.name ?? 'Group'),
+    openAt: openConversation,
+  });
+  searchButton.addEventListener('click', () => finder.open());
   // Desktop notifications are asked for only from this button, never on load.
   const canAsk = 'Notification' in window && Notification.permission === 'default';
   const notifyButton = h('button', {
@@ -81,7 +90,8 @@ export function openChat(root, me, signedOut) {
       }, 'Account'),
       h('button', { type: 'button', class: 'desktop-only', onclick: signOut }, 'Sign out')),
     h('main', { class: 'columns' }, nav, pane),
-    dialog.element);
+    dialog.element,
+    finder.element);
   fill(root, chat);
   renderList();
   // The form that had the focus is gone: a keyboard user starts from the first control.
@@ -159,9 +169,10 @@ export function openChat(root, me, signedOut) {
     else navigator.clearAppBadge?.().catch(() => {});
   }
 
-  async function openConversation(id) {
+  // `at`: a message to show (found by search, or quoted by a reply) instead of the newest.
+  async function openConversation(id, at = null) {
     // Choosing the open conversation again keeps it as it is, half-typed message included.
-    if (open?.id === id) return pane.querySelector('textarea').focus();
+    if (open?.id === id) return at ? jumpTo(at) : pane.querySelector('textarea').focus();
     const conversation = conversations.get(id);
     const log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'messages', tabindex: '0' });
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
@@ -188,13 +199,61 @@ export function openChat(root, me, signedOut) {
     }
     renderList();
     pane.querySelector('textarea').focus();
-    log.addEventListener('scroll', () => { if (log.scrollTop < 60) loadOlder(id); });
+    log.addEventListener('scroll', () => {
+      if (log.scrollTop < 60) loadOlder(id);
+      if (log.scrollHeight - log.scrollTop - log.clientHeight < 60) loadNewer(id);
+    });
     await customEmotes();
     await loadMessages(id);
     if (open?.id !== id) return;
     open.newestOnOpening = Math.max(0, ...open.messages.keys());
     placeDivider();
     log.scrollTop = log.scrollHeight;
+    if (at) await jumpTo(at);
+  }
+
+  // Shows a message of the open conversation: scrolled to and focused when it is loaded, else
+  // the page around it replaces what is shown (newer pages load when scrolling down).
+  async function jumpTo(messageId) {
+    if (!open) return;
+    const id = open.id;
+    if (!open.articles.has(messageId)) {
+      const answer = await get(`/api/conversations/${id}/messages?around=${messageId}&limit=50`).catch(() => null);
+      if (open?.id !== id || !answer) return;
+      for (const article of open.articles.values()) article.remove();
+      open.divider?.remove();
+      Object.assign(open, { messages: new Map(), articles: new Map(), divider: null, unread: 0 });
+      open.hasOlder = answer.has_more;
+      for (const message of answer.messages) showMessage(message, false);
+      open.hasNewer = answer.has_newer;
+    }
+    const article = open.articles.get(messageId);
+    if (!article) return;
+    for (const shown of open.log.querySelectorAll('.found')) shown.classList.remove('found');
+    open.found = messageId;
+    markFound(article);
+    article.scrollIntoView({ block: 'center' });
+    article.focus();
+  }
+
+  // The message jumped to keeps its mark and can hold the focus, also when it is redrawn.
+  function markFound(article) {
+    article.classList.add('found');
+    article.tabIndex = -1;
+  }
+
+  // After a jump into the history: the page after the newest shown message.
+  async function loadNewer(id) {
+    if (!open?.hasNewer || open.loadingNewer) return;
+    open.loadingNewer = true;
+    const shown = open.messages;
+    const newest = Math.max(...shown.keys());
+    const answer = await get(`/api/conversations/${id}/messages?after=${newest}&limit=50`).catch(() => null);
+    if (open?.id !== id) return;
+    open.loadingNewer = false;
+    if (!answer || open.messages !== shown) return;
+    open.hasNewer = answer.has_more;
+    for (const message of answer.messages) showMessage(message, false);
   }
 
   // The open conversation's name and controls, redrawn when the conversation changes.
@@ -264,7 +323,7 @@ export function openChat(root, me, signedOut) {
   async function reloadMessages(id) {
     for (const article of open.articles.values()) article.remove();
     open.divider?.remove();
-    Object.assign(open, { messages: new Map(), articles: new Map(), divider: null, unread: 0, hasOlder: undefined });
+    Object.assign(open, { messages: new Map(), articles: new Map(), divider: null, unread: 0, hasOlder: undefined, hasNewer: false });
     await loadMessages(id);
     if (open?.id === id) open.log.scrollTop = open.log.scrollHeight;
   }
@@ -276,10 +335,12 @@ export function openChat(root, me, signedOut) {
       changed: (pending) => { text.required = !pending; },
       failed: (err) => { status.textContent = `Not attached: ${err.message}`; },
     });
+    const replying = h('div', { class: 'reply-slot' });
     const form = h('form', { class: 'composer' },
       picker.tray,
       picker.button,
       picker.input,
+      replying,
       h('label', { class: 'field' }, h('span', { class: 'sr-only' }, 'Message'), text),
       h('button', { type: 'submit', class: 'primary' }, 'Send'));
     form.addEventListener('dragover', (event) => event.preventDefault());
@@ -316,15 +377,36 @@ export function openChat(root, me, signedOut) {
       fit();
       const attachments = await picker.ids();
       if (!body.trim() && attachments.length === 0) return;
-      showPending(unsent.add(id, body, attachments));
+      const replyTo = open?.replyTo?.id ?? null;
+      stopReplying();
+      // A jump into the history left the newest messages unloaded: the new one goes below them.
+      if (open?.hasNewer) await reloadMessages(id);
+      showPending(unsent.add(id, body, attachments, replyTo));
     });
     return form;
+  }
+
+  // The composer answers `message` until sent or cancelled.
+  function startReplying(message) {
+    if (!open) return;
+    const slot = pane.querySelector('.reply-slot');
+    open.replyTo = message;
+    fill(slot, replyingLine(message, () => { stopReplying(); pane.querySelector('textarea')?.focus(); }));
+    pane.querySelector('textarea')?.focus();
+  }
+
+  function stopReplying() {
+    if (open) open.replyTo = null;
+    const slot = pane.querySelector('.reply-slot');
+    if (slot) fill(slot);
   }
 
   // Shows a message of the open conversation, or replaces the shown copy; keeps the focus
   // on the same control of a replaced message, and follows new messages at the bottom.
   function showMessage(incoming, follow = true) {
     if (open?.id !== incoming.conversation_id) return;
+    // Past a gap after a jump into the history: it shows when the pages up to it are loaded.
+    if (open.hasNewer && !open.messages.has(incoming.id) && incoming.id > Math.max(0, ...open.messages.keys())) return;
     const message = merged(open.messages.get(incoming.id), incoming);
     open.messages.set(message.id, message);
     open.pending.get(message.client_id)?.remove();
@@ -333,11 +415,14 @@ export function openChat(root, me, signedOut) {
     // An edit in progress outlives a new copy of its message (someone reacting meanwhile).
     const draft = existing?.querySelector('textarea:not([data-saving])')?.value ?? null;
     const article = messageView(message, me, messageActions(message), new Set(emoteNames ?? []), draft);
+    if (open.found === message.id) markFound(article);
     const atBottom = follow && open.log.scrollHeight - open.log.scrollTop - open.log.clientHeight < 80;
     if (existing) {
       const focused = existing.contains(document.activeElement)
         ? document.activeElement.getAttribute('data-key') : null;
+      const wasFocused = document.activeElement === existing;
       existing.replaceWith(article);
+      if (wasFocused) article.focus();
       // A control that is gone (the Delete of a deleted message) leaves the focus in the log.
       if (focused) (article.querySelector(`[data-key="${CSS.escape(focused)}"]`) ?? open.log).focus();
     } else {
@@ -420,10 +505,27 @@ export function openChat(root, me, signedOut) {
     const fail = (err) => { status.textContent = err.message; };
     return {
       react: (emote, on) => call(on ? 'PUT' : 'DELETE', `${path}/reactions/${encodeURIComponent(emote)}`).catch(fail),
-      edit: (body) => call('PATCH', path, { body }).then(({ message: edited }) => showMessage(edited), fail),
-      remove: () => confirmDelete(() => call('DELETE', path).then(({ message: gone }) => showMessage(gone), fail)),
+      edit: (body) => call('PATCH', path, { body }).then(({ message: edited }) => {
+        showMessage(edited);
+        updateQuotes(edited);
+      }, fail),
+      remove: () => confirmDelete(() => call('DELETE', path).then(({ message: gone }) => {
+        showMessage(gone);
+        updateQuotes(gone);
+      }, fail)),
       emotes: customEmotes,
+      reply: () => startReplying(message),
+      jump: jumpTo,
     };
+  }
+
+  // An edited or deleted message: the replies shown that quote it show it as it now is.
+  function updateQuotes(original) {
+    if (!open) return;
+    for (const message of open.messages.values()) {
+      if (message.reply_to?.id === original.id) showMessage({ ...message, reply_to: previewOf(original) }, false);
+    }
+    if (open.replyTo?.id === original.id && original.deleted) stopReplying();
   }
 
   // The custom emotes' names as read once (none while the server cannot be reached).
@@ -504,6 +606,7 @@ export function openChat(root, me, signedOut) {
         notify(conversation, message);
       }
       showMessage(message);
+      if (type !== 'message.created') updateQuotes(message);
       if (isNew && open?.id === message.conversation_id) markRead();
       // A deleted message no longer counts as unread; only the server knows whether it was.
       if (type === 'message.deleted' && message.sender.id !== me.id) refreshConversation(message.conversation_id);

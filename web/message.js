@@ -3,10 +3,12 @@
 // Edit and Delete. Actions go back to the caller; this module holds no state.
 import { fill, h } from './dom.js';
 import { attachmentsView } from './attachments.js';
+import { quoteView } from './replies.js';
 
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', '👀'];
 
-// `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names];
+// `actions`: react(emote, on), edit(body), remove(), emotes() → [custom emote names],
+// reply() (answer this message), jump(id) (show the message a reply quotes);
 // `known`: the custom emote names already loaded, shown inline where the text says :name:;
 // `draft`: the text of an edit in progress on the copy this one replaces, kept open.
 export function messageView(message, me, actions, known = new Set(), draft = null) {
@@ -17,6 +19,7 @@ export function messageView(message, me, actions, known = new Set(), draft = nul
       h('time', { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() },
         timeOf(message.created_at)),
       message.edited_at && !message.deleted ? h('span', { class: 'edited' }, 'edited') : null),
+    message.reply_to && !message.deleted ? quoteView(message.reply_to, actions.jump) : null,
     message.deleted
       ? h('p', { class: 'body deleted' }, 'Message deleted')
       : h('p', { class: 'body' }, bodyParts(message.body, known)));
@@ -40,6 +43,7 @@ export function messageView(message, me, actions, known = new Set(), draft = nul
       'data-key': 'react',
       onclick: (event) => togglePicker(event.currentTarget),
     }, 'React'),
+    h('button', { type: 'button', 'data-key': 'reply', onclick: () => actions.reply() }, 'Reply'),
     mine && h('button', { type: 'button', 'data-key': 'edit', onclick: () => startEdit() }, 'Edit'),
     mine && h('button', { type: 'button', 'data-key': 'delete', onclick: () => actions.remove() }, 'Delete'));
   article.append(reactions, tools, picker);

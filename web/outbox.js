@@ -36,7 +36,7 @@ export function outbox(userId, { delivered, refused }) {
         try {
           const attachments = entry.attachments?.length ? { attachments: entry.attachments } : {};
           const { message } = await post(`/api/conversations/${entry.conversation_id}/messages`,
-            { body: entry.body, client_id: entry.client_id, ...attachments });
+            { body: entry.body, client_id: entry.client_id, reply_to: entry.reply_to ?? null, ...attachments });
           delivered(message);
           delay = FIRST_DELAY_MS;
         } catch (err) {
@@ -61,9 +61,10 @@ export function outbox(userId, { delivered, refused }) {
   return {
     flush,
     waiting: (conversationId) => entries.filter((e) => e.conversation_id === conversationId),
-    // `attachments`: ids of uploads already stored, sent with the message.
-    add(conversationId, body, attachments = []) {
-      const entry = { client_id: crypto.randomUUID(), conversation_id: conversationId, body, attachments };
+    // `attachments`: ids of uploads already stored, sent with the message; `replyTo`: the id of
+    // the message this one answers, if any.
+    add(conversationId, body, attachments = [], replyTo = null) {
+      const entry = { client_id: crypto.randomUUID(), conversation_id: conversationId, body, attachments, reply_to: replyTo };
       entries.push(entry);
       save();
       flush();

@@ -7,10 +7,12 @@ mod ids;
 mod input;
 pub mod media;
 mod records;
+mod search;
 mod time;
 
 pub use device::*;
 pub use ids::*;
 pub use input::*;
 pub use records::*;
+pub use search::*;
 pub use time::*;

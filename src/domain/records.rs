@@ -70,7 +70,37 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     pub deleted: bool,
     pub reactions: Vec<ReactionCount>,
+    pub reply_to: Option<ReplyPreview>,
     pub attachments: Vec<Attachment>,
+}
+
+/// What a reply shows of the message it answers, as that message is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyPreview {
+    pub id: MessageId,
+    pub sender: UserRef,
+    /// The original's first line, cut to `PREVIEW_CHARS`; empty once it is deleted.
+    pub excerpt: String,
+    pub deleted: bool,
+}
+
+/// The characters of a reply's preview of its original.
+pub const PREVIEW_CHARS: usize = 100;
+
+/// The first non-blank line of `body`, trimmed, at most `PREVIEW_CHARS` characters (the last
+/// of them `…` when cut).
+pub fn excerpt(body: &str) -> String {
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("");
+    if line.chars().count() <= PREVIEW_CHARS {
+        return line.to_owned();
+    }
+    let mut cut: String = line.chars().take(PREVIEW_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// A picture or file sent with a message, without its bytes.
@@ -119,6 +149,23 @@ pub struct Conversation {
     pub last_activity_at: Timestamp,
 }
 
+/// A conversation as a search result names it: a group's title, or in a direct conversation
+/// the other person's name (`name`; `None` for an untitled group).
+#[derive(Debug, Clone)]
+pub struct ConversationRef {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A message found by a search, with the conversation it is in.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub message: Message,
+    pub conversation: ConversationRef,
+}
+
 /// A member as the group rules see them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Membership {
@@ -161,4 +208,20 @@ pub struct Emote {
     pub size: i64,
     pub created_by: UserRef,
     pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_the_first_line_cut_to_100_characters() {
+        assert_eq!(excerpt("\n  hello there \nsecond line"), "hello there");
+        assert_eq!(excerpt(""), "");
+        let exact = "é".repeat(100);
+        assert_eq!(excerpt(&exact), exact);
+        let cut = excerpt(&"é".repeat(101));
+        assert_eq!(cut.chars().count(), 100);
+        assert!(cut.ends_with("é…"));
+    }
 }

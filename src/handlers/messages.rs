@@ -28,22 +28,31 @@ pub fn history(
     caller: &Caller,
 ) -> Result<Response, ApiError> {
     let id: ConversationId = params.id("id")?;
-    let cursor = match (
+    let cursors = [
         extract::cursor_param(request, "before")?,
         extract::cursor_param(request, "after")?,
-    ) {
-        (None, None) => Cursor::Newest,
-        (Some(before), None) => Cursor::Before(before),
-        (None, Some(after)) => Cursor::After(after),
-        (Some(_), Some(_)) => {
+        extract::cursor_param(request, "around")?,
+    ];
+    let cursor = match cursors {
+        [None, None, None] => Cursor::Newest,
+        [Some(before), None, None] => Cursor::Before(before),
+        [None, Some(after), None] => Cursor::After(after),
+        [None, None, Some(around)] => Cursor::Around(around),
+        [_, Some(_), _] => {
             return Err(ApiError::invalid_parameter(
                 "after",
-                "before and after cannot be combined",
+                "before, after and around cannot be combined",
+            ));
+        }
+        _ => {
+            return Err(ApiError::invalid_parameter(
+                "around",
+                "before, after and around cannot be combined",
             ));
         }
     };
     let limit = extract::number_param(request, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
-    let (page, has_more) = repo::read(&app.pool, |conn| {
+    let page = repo::read(&app.pool, |conn| {
         conversations::require_member(conn, id, caller.user.id)?;
         let hidden = conversations::hidden_from(conn, &[id], caller.user.id)?
             .remove(&id)
@@ -51,8 +60,9 @@ pub fn history(
         messages::page(conn, id, cursor, limit, caller.user.id, hidden)
     })?;
     Ok(reply::ok(&MessagePage {
-        messages: page.into_iter().map(Into::into).collect(),
-        has_more,
+        messages: page.messages.into_iter().map(Into::into).collect(),
+        has_more: page.has_more,
+        has_newer: page.has_newer,
     }))
 }
 
@@ -74,6 +84,7 @@ pub fn send(
         body.field("body")?
     };
     let client_id: Option<ClientId> = body.optional("client_id")?;
+    let reply_to: Option<MessageId> = body.optional_id("reply_to")?;
     app.limits
         .hit(Rule::SendsPerUser, &caller.user.id.to_string())
         .map_err(ApiError::rate_limited)?;
@@ -85,6 +96,7 @@ pub fn send(
             &caller.user,
             &text,
             client_id.as_ref(),
+            reply_to,
             &attachments,
         )
     })?;
@@ -112,8 +124,9 @@ fn attachment_ids(body: &extract::JsonObject) -> Result<Vec<AttachmentId>, ApiEr
     Ok(ids)
 }
 
-/// Stores a message with its side effects: its attachments, the conversation's last activity,
-/// the sender's read marker, and the `message.created` event. A `client_id` retry changes
+/// Stores a message with its side effects: its attachments, what it replies to, the
+/// conversation's last activity, the sender's read marker, and the `message.created` event.
+/// A `client_id` retry changes
 /// nothing.
 fn store(
     tx: &Tx,
@@ -121,8 +134,12 @@ fn store(
     sender: &User,
     text: &MessageBody,
     client_id: Option<&ClientId>,
+    reply_to: Option<MessageId>,
     attachments: &[AttachmentId],
 ) -> Result<(Message, bool), ApiError> {
+    if let Some(original) = reply_to {
+        require_repliable(tx, id, original, sender)?;
+    }
     let now = Timestamp::now();
     let Some(message_id) = messages::insert(tx, id, sender.id, text, client_id, now)? else {
         let client_id =
@@ -136,6 +153,9 @@ fn store(
             "each attachment must be your own finished upload to this conversation, not yet sent",
         ));
     }
+    if let Some(original) = reply_to {
+        messages::record_reply(tx, message_id, original)?;
+    }
     conversations::record_message(tx, id, message_id, now)?;
     conversations::mark_read(tx, id, sender.id, message_id)?;
     let message = messages::get(tx, id, message_id, Some(sender.id))?;
@@ -145,6 +165,39 @@ fn store(
         &Event::message(EventKind::MessageCreated, message.clone()),
     )?;
     Ok((message, true))
+}
+
+/// A message may answer an earlier message of its own conversation that the sender can see
+/// (not hidden by when they joined or by a block) and that is not deleted.
+fn require_repliable(
+    tx: &Tx,
+    id: ConversationId,
+    original: MessageId,
+    sender: &User,
+) -> Result<(), ApiError> {
+    let hidden = conversations::hidden_from(tx, &[id], sender.id)?
+        .remove(&id)
+        .unwrap_or_default();
+    match messages::get(tx, id, original, Some(sender.id)) {
+        Ok(message) if !hidden.shows(message.id) || Some(message.sender.id) == hidden.sender => {
+            Err(not_repliable())
+        }
+        Ok(message) if message.deleted => {
+            Err(ApiError::conflict("A deleted message cannot be replied to"))
+        }
+        Ok(_) => Ok(()),
+        Err(repo::RepoError::NotFound) => Err(not_repliable()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The one answer for an original that is not there for the sender: in another conversation,
+/// nowhere, or hidden from them (so the answer does not say which).
+fn not_repliable() -> ApiError {
+    ApiError::invalid_field(
+        "reply_to",
+        "reply_to must be a message of this conversation",
+    )
 }
 
 pub fn edit(

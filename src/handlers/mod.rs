@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod password;
 pub mod profile;
 pub mod reactions;
+pub mod search;
 pub mod streams;
 pub mod web;
 

@@ -110,6 +110,14 @@ impl JsonObject {
             })
     }
 
+    /// An optional positive integer id (absent or null is `None`).
+    pub fn optional_id<T: Id>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.id(name).map(Some),
+        }
+    }
+
     /// A required array of positive integer ids.
     pub fn ids<T: Id>(&self, name: &str) -> Result<Vec<T>, ApiError> {
         let invalid = || {
@@ -260,6 +268,32 @@ pub fn cursor_param(request: &Request, name: &str) -> Result<Option<MessageId>, 
         _ => Err(ApiError::invalid_parameter(
             name,
             format!("{name} must be a message id"),
+        )),
+    }
+}
+
+/// An optional query parameter parsed into its domain type (`invalid_parameter` naming it
+/// when the value breaks the type's rules).
+pub fn parsed_param<T: Parse>(request: &Request, name: &str) -> Result<Option<T>, ApiError> {
+    request
+        .get_param(name)
+        .map(|raw| {
+            T::parse(&raw)
+                .map_err(|why| ApiError::invalid_parameter(name, format!("{name} {}", why.0)))
+        })
+        .transpose()
+}
+
+/// An optional positive id in the query string.
+pub fn id_param<T: Id>(request: &Request, name: &str) -> Result<Option<T>, ApiError> {
+    let Some(raw) = request.get_param(name) else {
+        return Ok(None);
+    };
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(T::from_int(id))),
+        _ => Err(ApiError::invalid_parameter(
+            name,
+            format!("{name} must be a positive integer id"),
         )),
     }
 }

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::handlers::auth::{self, Caller};
 use crate::handlers::{
     attachments, blocks, conversations, emotes, groups, health, messages, openapi, password,
-    profile, reactions, streams, web,
+    profile, reactions, search, streams, web,
 };
 
 type Public = fn(&App, &Request, &Params) -> Result<Response, ApiError>;
@@ -157,6 +157,7 @@ const ROUTES: &[Route] = &[
         "/api/conversations/{id}/attachments/{attachment_id}",
         attachments::download,
     ),
+    private("GET", "/api/search/messages", search::messages),
     private("GET", "/api/emotes", emotes::list),
     private("POST", "/api/emotes", emotes::upload),
     private("DELETE", "/api/emotes/{name}", emotes::delete),

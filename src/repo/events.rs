@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::value::RawValue;
 
 use super::{RepoError, RepoResult, Tx};
-use crate::domain::{ConversationId, EventId, MessageId, Timestamp, UserId};
+use crate::domain::{ConversationId, EventId, MessageId, ReplyPreview, Timestamp, UserId};
 use crate::realtime::event::{Event, EventKind};
 use crate::wire;
 
@@ -94,6 +94,19 @@ pub fn rewrite_deleted(tx: &Tx, id: MessageId) -> RepoResult<()> {
         carrying_message()
     ))?;
     stmt.execute([id])?;
+    Ok(())
+}
+
+/// After an edit or delete of a message that `reply` answers: the stored events that carry
+/// the reply show the original's preview as it now is.
+pub fn rewrite_reply_preview(tx: &Tx, reply: MessageId, preview: &ReplyPreview) -> RepoResult<()> {
+    let preview = serde_json::to_string(&wire::ReplyPreview::from(preview.clone()))
+        .map_err(|e| RepoError::Other(format!("reply preview: {e}")))?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "UPDATE events SET data = json_set(data, '$.message.reply_to', json(?2)) WHERE {}",
+        carrying_message()
+    ))?;
+    stmt.execute(params![reply, preview])?;
     Ok(())
 }
 

@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::conversations::Hidden;
 use super::{RepoError, RepoResult, Tx, attachments, events, id_array, reactions};
 use crate::domain::{
-    ClientId, ConversationId, Message, MessageBody, MessageId, Timestamp, UserId, UserRef,
+    ClientId, ConversationId, Message, MessageBody, MessageId, ReplyPreview, Timestamp, UserId,
+    UserRef, excerpt,
 };
 
 /// Which way a page of history goes from its cursor.
@@ -17,10 +18,30 @@ pub enum Cursor {
     Newest,
     Before(MessageId),
     After(MessageId),
+    /// The message itself (if it is there), up to half a page before it, and the rest after:
+    /// what a client loads to show a message it jumps to.
+    Around(MessageId),
+}
+
+/// A page of history in ascending id order. `has_more`: more lie beyond it in the direction
+/// of travel (older for `Newest`, `Before` and `Around`, newer for `After`); `has_newer`,
+/// for `Around` only: newer ones lie past it.
+pub struct Page {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+    pub has_newer: Option<bool>,
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.sender_id, u.name, m.body, m.client_id,
-     m.created_at, m.edited_at, m.deleted_at IS NOT NULL";
+     m.created_at, m.edited_at, m.deleted_at IS NOT NULL,
+     o.id, o.sender_id, ou.name, o.body, o.deleted_at IS NOT NULL";
+
+/// A message with its sender, and the original it replies to (if any) with its sender: the
+/// reply's preview is read with it, so it always shows the original as it is now.
+const MESSAGE_FROM: &str = "messages m JOIN users u ON u.id = m.sender_id
+     LEFT JOIN replies r ON r.message_id = m.id
+     LEFT JOIN messages o ON o.id = r.reply_to
+     LEFT JOIN users ou ON ou.id = o.sender_id";
 
 fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -36,8 +57,25 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         edited_at: row.get::<_, Option<i64>>(7)?.map(Timestamp),
         deleted: row.get(8)?,
         reactions: Vec::new(),
+        reply_to: preview_from_row(row)?,
         attachments: Vec::new(),
     })
+}
+
+fn preview_from_row(row: &Row) -> rusqlite::Result<Option<ReplyPreview>> {
+    let Some(id) = row.get::<_, Option<MessageId>>(9)? else {
+        return Ok(None);
+    };
+    let body: String = row.get(12)?;
+    Ok(Some(ReplyPreview {
+        id,
+        sender: UserRef {
+            id: row.get(10)?,
+            name: row.get(11)?,
+        },
+        excerpt: excerpt(&body),
+        deleted: row.get(13)?,
+    }))
 }
 
 /// Stores a message; `None` if the sender already sent one with this `client_id` here.
@@ -108,8 +146,7 @@ pub fn load(
     viewer: Option<UserId>,
 ) -> RepoResult<Vec<Message>> {
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
-         WHERE m.id IN rarray(?1) ORDER BY m.id"
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id IN rarray(?1) ORDER BY m.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let messages = stmt
@@ -118,9 +155,8 @@ pub fn load(
     with_reactions_and_attachments(conn, messages, viewer)
 }
 
-/// A page of history in ascending id order, without what is `hidden` from the viewer, and
-/// whether more lie beyond it in the direction of travel (older for `Newest` and `Before`,
-/// newer for `After`).
+/// A page of history from `cursor`, at most `limit` messages, without what is `hidden` from
+/// the viewer.
 pub fn page(
     conn: &Connection,
     conversation_id: ConversationId,
@@ -128,14 +164,74 @@ pub fn page(
     limit: u32,
     viewer: UserId,
     hidden: Hidden,
+) -> RepoResult<Page> {
+    let (messages, has_more, has_newer) = match cursor {
+        Cursor::Newest => {
+            let (older, more) = walk(
+                conn,
+                conversation_id,
+                Walk::Older(MessageId(i64::MAX)),
+                limit,
+                hidden,
+            )?;
+            (older, more, None)
+        }
+        Cursor::Before(id) => {
+            let (older, more) = walk(conn, conversation_id, Walk::Older(id), limit, hidden)?;
+            (older, more, None)
+        }
+        Cursor::After(id) => {
+            let (newer, more) = walk(conn, conversation_id, Walk::Newer(id), limit, hidden)?;
+            (newer, more, None)
+        }
+        Cursor::Around(id) => {
+            let before = limit.div_ceil(2);
+            let (mut older, more_older) = walk(
+                conn,
+                conversation_id,
+                Walk::Older(MessageId(id.0.saturating_add(1))),
+                before,
+                hidden,
+            )?;
+            let (newer, more_newer) = walk(
+                conn,
+                conversation_id,
+                Walk::Newer(id),
+                limit - before,
+                hidden,
+            )?;
+            older.extend(newer);
+            (older, more_older, Some(more_newer))
+        }
+    };
+    Ok(Page {
+        messages: with_reactions_and_attachments(conn, messages, Some(viewer))?,
+        has_more,
+        has_newer,
+    })
+}
+
+/// One direction of a history walk, from an id not included.
+enum Walk {
+    Older(MessageId),
+    Newer(MessageId),
+}
+
+/// Up to `limit` messages from the walk's start, in ascending id order, and whether more lie
+/// beyond them.
+fn walk(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    walk: Walk,
+    limit: u32,
+    hidden: Hidden,
 ) -> RepoResult<(Vec<Message>, bool)> {
-    let (condition, order, from) = match cursor {
-        Cursor::Newest => ("m.id < ?2", "DESC", MessageId(i64::MAX)),
-        Cursor::Before(id) => ("m.id < ?2", "DESC", id),
-        Cursor::After(id) => ("m.id > ?2", "ASC", id),
+    let (condition, order, from) = match walk {
+        Walk::Older(id) => ("m.id < ?2", "DESC", id),
+        Walk::Newer(id) => ("m.id > ?2", "ASC", id),
     };
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM}
          WHERE m.conversation_id = ?1 AND {condition}
            AND m.id > ?4 AND m.sender_id IS NOT ?5
          ORDER BY m.id {order} LIMIT ?3"
@@ -157,10 +253,7 @@ pub fn page(
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
     messages.sort_by_key(|m| m.id);
-    Ok((
-        with_reactions_and_attachments(conn, messages, Some(viewer))?,
-        has_more,
-    ))
+    Ok((messages, has_more))
 }
 
 fn with_reactions_and_attachments(
@@ -185,7 +278,8 @@ pub fn edit(tx: &Tx, id: MessageId, body: &MessageBody, now: Timestamp) -> RepoR
         "UPDATE messages SET body = ?2, edited_at = ?3 WHERE id = ?1",
         params![id, body.as_str(), now.0],
     )?;
-    events::rewrite_edited(tx, id, body.as_str(), now)
+    events::rewrite_edited(tx, id, body.as_str(), now)?;
+    rewrite_reply_previews(tx, id)
 }
 
 /// Turns a message into a tombstone: its text, reactions and attachments (bytes and all) are
@@ -197,7 +291,30 @@ pub fn delete(tx: &Tx, id: MessageId, now: Timestamp) -> RepoResult<()> {
     )?;
     reactions::delete_all(tx, id)?;
     attachments::delete_of_message(tx, id)?;
-    events::rewrite_deleted(tx, id)
+    events::rewrite_deleted(tx, id)?;
+    rewrite_reply_previews(tx, id)
+}
+
+/// Records that `message` replies to `original`.
+pub fn record_reply(tx: &Tx, message: MessageId, original: MessageId) -> RepoResult<()> {
+    tx.prepare_cached("INSERT INTO replies (message_id, reply_to) VALUES (?1, ?2)")?
+        .execute(params![message, original])?;
+    Ok(())
+}
+
+/// After an edit or delete of `original`: the stored events of the replies to it carry its
+/// new preview, so that no resumed stream shows the text it replaced.
+fn rewrite_reply_previews(tx: &Tx, original: MessageId) -> RepoResult<()> {
+    let replies: Vec<MessageId> = tx
+        .prepare_cached("SELECT message_id FROM replies WHERE reply_to = ?1")?
+        .query_map([original], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for reply in load(tx, &replies, None)? {
+        if let Some(preview) = &reply.reply_to {
+            events::rewrite_reply_preview(tx, reply.id, preview)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether the conversation holds a message with this id.

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Message search at scale: requests/s and latency of `GET /api/search/messages` over
+1,000,000 messages, for a common word and a rare one, and what the full-text index costs in
+database size.
+
+Usage: bench/search.py [BINARY] [MESSAGES]   (defaults: target/release/emotechat, 1000000)
+Environment: BENCH_SEARCH_SECONDS (10, per word and run), BENCH_SEARCH_RUNS (3),
+BENCH_SEARCH_CONNECTIONS (16),
+BENCH_SEARCH_OUT (bench/SEARCH.md; empty: print only).
+
+How the database is filled: the release binary creates a fresh database (schema, triggers)
+and, over HTTP, three users and 20 groups (the searcher, Ada, is in 10 of them, so half of
+all matches belong to conversations she may not read and must be skipped). The server is
+stopped and the messages are inserted straight into its SQLite file in one transaction with
+plain INSERTs: the schema's own triggers index each one, the same path a message sent over
+the API takes (through the same triggers), without 1,000,000 HTTP round trips. Bodies are 8 to
+16 words drawn from a 5,000-word vocabulary with Zipf-like frequencies, ASCII and accented;
+the common word "meeting" is put in 5 % of messages, the rare word "zanzibar" in 20.
+
+Sizes: the file after `VACUUM` with the index, and a copy with the index and its triggers
+dropped, also vacuumed: the difference is what search costs on disk. On that copy the search
+part of the version-10 migration (table, triggers, 'rebuild') is then run and timed: what an
+upgrade of a database of that size spends building the index (with Python's SQLite).
+
+Load: `wrk -t2` with BENCH_SEARCH_CONNECTIONS keep-alive connections to 127.0.0.1 and
+bench/wrk.lua (as bench/compare.sh uses it; `apt-get install wrk`), or without wrk as many
+Python threads with a connection each (far slower: the client then limits the figures),
+sending the search back to back for BENCH_SEARCH_SECONDS per word, then stopping; the two words alternate for BENCH_SEARCH_RUNS runs on the same server.
+Reported per word: requests/s, median and p99 latency seen by the client, each the median over
+the runs (every run is in the raw figures). Figures, not assertions; the client (Python) shares the machine's cores.
+"""
+import http.client
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECONDS = float(os.environ.get("BENCH_SEARCH_SECONDS", "10"))
+RUNS = int(os.environ.get("BENCH_SEARCH_RUNS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_SEARCH_CONNECTIONS", "16"))
+WRK = shutil.which("wrk")
+OUT = os.environ.get("BENCH_SEARCH_OUT", os.path.join(HERE, "SEARCH.md"))
+COMMON, COMMON_SHARE = "meeting", 0.05
+RARE, RARE_COUNT = "zanzibar", 20
+GROUPS, ADA_IN = 20, 10
+
+
+def start(binary, db, log):
+    proc = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--db", db,
+                             "--rate-limits", "off"],
+                            stderr=open(log, "w"), text=True)
+    line = None
+    for _ in range(1000):
+        with open(log) as f:
+            line = next((l for l in f if l.startswith("listening on http://")), None)
+        if line:
+            break
+        time.sleep(0.01)
+    assert line, "server did not start"
+    host, port = line.strip().removeprefix("listening on http://").rsplit(":", 1)
+    return proc, (host, int(port))
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+
+
+def call(conn, method, path, body=None, token=None):
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                 headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    return response.status, json.loads(data) if data else None
+
+
+def account(conn, name):
+    credentials = {"email": f"{name}@example.org", "password": "benchmark password"}
+    status, body = call(conn, "POST", "/api/auth/register", {"name": name, **credentials})
+    assert status == 200, body
+    status, login = call(conn, "POST", "/api/auth/login", credentials)
+    assert status == 200, login
+    return login["user"]["id"], login["token"]
+
+
+def vocabulary(size=5000, seed=7):
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnoprstuvyzéèàöü"
+    words = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(letters) for _ in range(rng.randint(3, 9))))
+    words -= {COMMON, RARE}
+    return sorted(words)
+
+
+def fill(db, conversations, senders, count):
+    """Inserts `count` messages in one transaction; the triggers index them."""
+    rng = random.Random(42)
+    words = vocabulary()
+    cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
+    rare_at = set(rng.sample(range(count), RARE_COUNT))
+    now = int(time.time() * 1000)
+
+    def rows():
+        for i in range(count):
+            body = rng.choices(words, cum_weights=cumulative, k=rng.randint(8, 16))
+            if rng.random() < COMMON_SHARE:
+                body[rng.randrange(len(body))] = COMMON
+            if i in rare_at:
+                body[rng.randrange(len(body))] = RARE
+            yield (conversations[i % len(conversations)], senders[i % len(senders)],
+                   " ".join(body), now - (count - i))
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA cache_size = -262144")
+        conn.executemany("INSERT INTO messages (conversation_id, sender_id, body, created_at)"
+                         " VALUES (?, ?, ?, ?)", rows())
+        conn.execute("UPDATE conversations SET last_message_id ="
+                     " (SELECT max(id) FROM messages m WHERE m.conversation_id = conversations.id)")
+
+
+def vacuumed_bytes(db, into):
+    with sqlite3.connect(db) as conn:
+        conn.execute("VACUUM INTO ?", (into,))
+    return os.path.getsize(into)
+
+
+def without_index_bytes(db, into):
+    """The size of a vacuumed copy without the index and its triggers, and how long the
+    version-10 migration's search part (create, triggers, 'rebuild') then takes on it."""
+    vacuumed_bytes(db, into)
+    conn = sqlite3.connect(into, isolation_level=None)
+    for trigger in ("insert", "update", "delete"):
+        conn.execute(f"DROP TRIGGER messages_fts_{trigger}")
+    conn.execute("DROP TABLE messages_fts")
+    conn.execute("VACUUM")
+    size = os.path.getsize(into)
+    migration = os.path.join(HERE, "..", "src", "repo", "migrations", "010_search_replies.sql")
+    with open(migration) as f:
+        search_part = f.read().split("\n-- Replies")[0]
+    started = time.perf_counter()
+    conn.executescript("BEGIN;" + search_part + "COMMIT;")
+    rebuild = time.perf_counter() - started
+    conn.close()
+    return size, rebuild
+
+
+def load(address, token, word):
+    return load_wrk(address, token, word) if WRK else load_python(address, token, word)
+
+
+def load_wrk(address, token, word):
+    url = f"http://{address[0]}:{address[1]}/api/search/messages?" + urllib.parse.urlencode({"q": word})
+    env = {**os.environ, "WRK_METHOD": "GET", "WRK_BODY": "", "WRK_AUTH": "Bearer " + token,
+           "WRK_PATH": "", "WRK_IDS": ""}
+    out = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS:g}s", "--timeout", "10s",
+                          "-s", os.path.join(HERE, "wrk.lua"), url],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("WRKJSON "))
+    result = json.loads(line.removeprefix("WRKJSON "))
+    assert result["errors"] == 0 and result["non2xx"] == 0, result
+    return {"requests": result["requests"], "requests_per_s": round(result["rps"]),
+            "median_ms": round(result["p50_ms"], 2), "p99_ms": round(result["p99_ms"], 2)}
+
+
+def load_python(address, token, word):
+    path = "/api/search/messages?" + urllib.parse.urlencode({"q": word})
+    samples, errors = [], []
+    lock = threading.Lock()
+    warm_until = time.perf_counter() + 1
+    stop_at = warm_until + SECONDS
+
+    def worker():
+        conn = http.client.HTTPConnection(*address)
+        mine = []
+        while True:
+            started = time.perf_counter()
+            if started >= stop_at:
+                break
+            status, body = call(conn, "GET", path, None, token)
+            if status != 200:
+                errors.append(status)
+            elif started >= warm_until:
+                mine.append((time.perf_counter() - started) * 1000)
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:5]
+    samples.sort()
+    return {"requests": len(samples), "requests_per_s": round(len(samples) / SECONDS),
+            "median_ms": round(statistics.median(samples), 2),
+            "p99_ms": round(samples[max(int(len(samples) * 0.99) - 1, 0)], 2)}
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/emotechat"
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "bench.db")
+        log = os.path.join(tmp, "server.log")
+        proc, address = start(binary, db, log)
+        conn = http.client.HTTPConnection(*address)
+        ada, _ = account(conn, "Ada")
+        bob, bob_token = account(conn, "Bob")
+        cy, _ = account(conn, "Cy")
+        conversations = []
+        for g in range(GROUPS):
+            members = [ada, cy] if g < ADA_IN else [cy]
+            status, body = call(conn, "POST", "/api/conversations",
+                                {"member_ids": members, "title": f"group {g}"}, bob_token)
+            assert status == 201, body
+            conversations.append(body["conversation"]["id"])
+        stop(proc)
+
+        started = time.perf_counter()
+        fill(db, conversations, [ada, bob, cy], count)
+        fill_seconds = time.perf_counter() - started
+        with_index = vacuumed_bytes(db, os.path.join(tmp, "with.db"))
+        os.remove(os.path.join(tmp, "with.db"))
+        without_index, rebuild_seconds = without_index_bytes(db, os.path.join(tmp, "without.db"))
+        os.remove(os.path.join(tmp, "without.db"))
+
+        proc, address = start(binary, db, log)
+        conn = http.client.HTTPConnection(*address)
+        status, login = call(conn, "POST", "/api/auth/login",
+                             {"email": "Ada@example.org", "password": "benchmark password"})
+        assert status == 200, login
+        token = login["token"]
+        hits = {}
+        for word in (COMMON, RARE):
+            status, body = call(conn, "GET", "/api/search/messages?q=" + word, None, token)
+            assert status == 200, body
+            hits[word] = len(body["hits"])
+        runs = {COMMON: [], RARE: []}
+        for _ in range(RUNS):
+            for word in (COMMON, RARE):
+                runs[word].append(load(address, token, word))
+        stop(proc)
+        results = {word: {key: round(statistics.median(r[key] for r in each), 1)
+                          for key in ("requests", "requests_per_s", "median_ms", "p99_ms")}
+                   for word, each in runs.items()}
+
+    mib = lambda n: round(n / 2**20, 1)
+    report = {
+        "messages": count, "fill_seconds": round(fill_seconds),
+        "migration_index_seconds": round(rebuild_seconds, 1),
+        "client": "wrk -t2" if WRK else "python threads",
+        "connections": CONNECTIONS, "seconds_per_word": SECONDS,
+        "db_mib_with_index": mib(with_index), "db_mib_without_index": mib(without_index),
+        "index_mib": mib(with_index - without_index),
+        "index_share": f"{(with_index - without_index) / without_index:.0%}",
+        "first_page_hits": hits, **results, "runs": runs,
+    }
+    print(json.dumps(report, indent=1))
+    if OUT:
+        write(report)
+
+
+def write(report):
+    rows = "\n".join(
+        f"| {word} ({'5 % of messages' if word == COMMON else f'{RARE_COUNT} messages'}) "
+        f"| {r['requests_per_s']} | {r['median_ms']} | {r['p99_ms']} | {r['requests']} |"
+        for word, r in ((COMMON, report[COMMON]), (RARE, report[RARE])))
+    with open(OUT, "w") as f:
+        f.write(f"""# Message search at scale
+
+Written by `bench/search.py` (see its docstring for how the database is filled and the load
+made). {report['messages']:,} messages in 20 groups; the searcher is a member of 10 of them.
+{report['client']}, {report['connections']} keep-alive connections on 127.0.0.1 for {report['seconds_per_word']:g} s
+per word and run, first page (20 hits, newest first); medians of {len(report['runs'][COMMON])} runs.
+
+| word | requests/s | median ms | p99 ms | requests |
+|---|---|---|---|---|
+{rows}
+
+| database (after VACUUM) | MiB |
+|---|---|
+| with the search index | {report['db_mib_with_index']} |
+| without it (index and triggers dropped) | {report['db_mib_without_index']} |
+| what the index costs | {report['index_mib']} ({report['index_share']}) |
+
+Filling the messages through the triggers took {report['fill_seconds']} s; building the index
+for all of them at once, as the version-10 migration does for an existing database, took
+{report['migration_index_seconds']} s.
+
+Raw: `{json.dumps(report)}`
+""")
+
+
+if __name__ == "__main__":
+    main()

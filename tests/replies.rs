@@ -1,0 +1,237 @@
+//! Replies: `reply_to` when sending, the preview of the original that follows its edits and
+//! deletes (in answers and in stored events), the errors, and history `around` a message.
+
+use serde_json::{Value, json};
+
+use crate::util::{TestServer, TestUser};
+
+fn pair(server: &TestServer) -> (TestUser, TestUser, i64) {
+    let ada = server.user("Ada");
+    let bob = server.user("Bob");
+    let id = server.group(&ada.token, &[bob.id]);
+    (ada, bob, id)
+}
+
+fn reply(server: &TestServer, token: &str, id: i64, to: Value, text: &str) -> crate::util::Reply {
+    server.send(token, id, json!({"body": text, "reply_to": to}))
+}
+
+fn history(server: &TestServer, token: &str, id: i64, query: &str) -> Value {
+    let reply = server.get(&format!("/api/conversations/{id}/messages{query}"), token);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["id"].as_i64().expect("id"))
+        .collect()
+}
+
+#[test]
+fn a_reply_carries_a_preview_of_the_original() {
+    let server = TestServer::start();
+    let (ada, bob, id) = pair(&server);
+    let original = server.say(&ada.token, id, "\n  Lunch at noon?  \nBring the plans.");
+    let sent = reply(&server, &bob.token, id, json!(original), "Yes!");
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let preview = json!({
+        "id": original,
+        "sender": {"id": ada.id, "name": "Ada"},
+        "excerpt": "Lunch at noon?",
+        "deleted": false
+    });
+    assert_eq!(sent.body["message"]["reply_to"], preview);
+    let page = history(&server, &ada.token, id, "");
+    assert_eq!(page["messages"][1]["reply_to"], preview);
+    assert_eq!(page["messages"][0]["reply_to"], json!(null));
+    let created = server
+        .events()
+        .into_iter()
+        .rfind(|(_, kind, _)| kind == "message.created")
+        .expect("an event");
+    assert_eq!(created.2["message"]["reply_to"], preview);
+}
+
+#[test]
+fn a_preview_is_the_first_line_cut_at_100_characters() {
+    let server = TestServer::start();
+    let (ada, _, id) = pair(&server);
+    let exact = server.say(&ada.token, id, &"é".repeat(100));
+    let long = server.say(&ada.token, id, &format!("{}\nmore", "a".repeat(150)));
+    let to_exact = reply(&server, &ada.token, id, json!(exact), "r");
+    assert_eq!(
+        to_exact.body["message"]["reply_to"]["excerpt"],
+        "é".repeat(100)
+    );
+    let to_long = reply(&server, &ada.token, id, json!(long), "r");
+    assert_eq!(
+        to_long.body["message"]["reply_to"]["excerpt"],
+        format!("{}…", "a".repeat(99))
+    );
+}
+
+#[test]
+fn the_preview_follows_edits_and_deletes_everywhere() {
+    let server = TestServer::start();
+    let (ada, bob, id) = pair(&server);
+    let original = server.say(&ada.token, id, "first draft of the plan");
+    let answer = reply(&server, &bob.token, id, json!(original), "looks good");
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let path = format!("/api/conversations/{id}/messages/{original}");
+    let edited = server
+        .request("PATCH", &path)
+        .token(&ada.token)
+        .json(&json!({"body": "the final plan"}))
+        .send();
+    assert_eq!(edited.status, 200);
+    let page = history(&server, &bob.token, id, "");
+    assert_eq!(page["messages"][1]["reply_to"]["excerpt"], "the final plan");
+    let stored = serde_json::to_string(&server.events()).expect("json");
+    assert!(!stored.contains("first draft"), "{stored}");
+
+    let deleted = server.request("DELETE", &path).token(&ada.token).send();
+    assert_eq!(deleted.status, 200);
+    let page = history(&server, &bob.token, id, "");
+    assert_eq!(
+        page["messages"][1]["reply_to"],
+        json!({"id": original, "sender": {"id": ada.id, "name": "Ada"}, "excerpt": "", "deleted": true})
+    );
+    let stored = serde_json::to_string(&server.events()).expect("json");
+    assert!(!stored.contains("final plan"), "{stored}");
+    // the original's own events tell clients which previews to update
+    let kinds: Vec<String> = server
+        .events()
+        .into_iter()
+        .filter(|(_, _, data)| data["message"]["id"] == original)
+        .map(|(_, kind, _)| kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["message.created", "message.updated", "message.deleted"]
+    );
+}
+
+#[test]
+fn reply_to_must_name_a_live_message_of_the_same_conversation() {
+    let server = TestServer::start();
+    let (ada, bob, id) = pair(&server);
+    let elsewhere = server.group(&ada.token, &[bob.id]);
+    let other = server.say(&ada.token, elsewhere, "in another conversation");
+    let gone = server.say(&ada.token, id, "soon deleted");
+    let path = format!("/api/conversations/{id}/messages/{gone}");
+    assert_eq!(
+        server
+            .request("DELETE", &path)
+            .token(&ada.token)
+            .send()
+            .status,
+        200
+    );
+
+    for bad in [json!(other), json!(other + 1000)] {
+        reply(&server, &bob.token, id, bad, "x").assert_field_error(
+            400,
+            "validation_failed",
+            "reply_to",
+        );
+    }
+    for bad in [json!(0), json!(-1), json!("1"), json!(1.5), json!([1])] {
+        reply(&server, &bob.token, id, bad, "x").assert_field_error(
+            400,
+            "validation_failed",
+            "reply_to",
+        );
+    }
+    reply(&server, &bob.token, id, json!(gone), "x").assert_error(409, "conflict");
+    let plain = reply(&server, &bob.token, id, json!(null), "not a reply");
+    assert_eq!(plain.status, 201, "{}", plain.body);
+    assert_eq!(plain.body["message"]["reply_to"], json!(null));
+    // a stranger is refused before anything about the message is said
+    let cy = server.user("Cy");
+    reply(&server, &cy.token, id, json!(gone), "x").assert_error(404, "not_found");
+}
+
+#[test]
+fn history_around_a_message_loads_both_sides() {
+    let server = TestServer::start();
+    let (ada, _, id) = pair(&server);
+    let sent: Vec<i64> = (0..10)
+        .map(|i| server.say(&ada.token, id, &format!("m{i}")))
+        .collect();
+    let page = history(
+        &server,
+        &ada.token,
+        id,
+        &format!("?around={}&limit=4", sent[4]),
+    );
+    assert_eq!(ids(&page), sent[3..7]);
+    assert_eq!(
+        (page["has_more"].clone(), page["has_newer"].clone()),
+        (json!(true), json!(true))
+    );
+
+    let page = history(
+        &server,
+        &ada.token,
+        id,
+        &format!("?around={}&limit=5", sent[8]),
+    );
+    assert_eq!(ids(&page), sent[6..10]);
+    assert_eq!(page["has_newer"], false);
+    let page = history(
+        &server,
+        &ada.token,
+        id,
+        &format!("?around={}&limit=4", sent[1]),
+    );
+    assert_eq!(ids(&page), sent[0..4]);
+    assert_eq!(page["has_more"], false);
+    assert_eq!(page["has_newer"], true);
+    // pages without `around` keep their shape
+    assert!(
+        history(&server, &ada.token, id, "")
+            .get("has_newer")
+            .is_none()
+    );
+
+    let both = format!(
+        "/api/conversations/{id}/messages?around={}&before=3",
+        sent[4]
+    );
+    server
+        .get(&both, &ada.token)
+        .assert_field_error(400, "invalid_parameter", "around");
+    let bad = format!("/api/conversations/{id}/messages?around=x");
+    server
+        .get(&bad, &ada.token)
+        .assert_field_error(400, "invalid_parameter", "around");
+}
+
+/// A message hidden from the sender (from before they joined a group that hides its history)
+/// cannot be replied to, with the same answer as one that does not exist.
+#[test]
+fn a_message_hidden_from_the_sender_cannot_be_replied_to() {
+    let server = TestServer::start();
+    let (ada, bob, id) = pair(&server);
+    let before = server.say(&ada.token, id, "from before Bob joined");
+    server
+        .open_db()
+        .execute(
+            "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+            [before, id, bob.id],
+        )
+        .expect("hide the history from Bob");
+    reply(&server, &bob.token, id, json!(before), "x").assert_field_error(
+        400,
+        "validation_failed",
+        "reply_to",
+    );
+    assert_eq!(
+        reply(&server, &ada.token, id, json!(before), "x").status,
+        201
+    );
+}
