@@ -290,6 +290,13 @@ fn a_message_carries_its_attachments_and_only_ones_own_unsent_uploads() {
     server
         .send(&bob.token, group, json!({}))
         .assert_field_error(400, "validation_failed", "body");
+    server
+        .send(
+            &bob.token,
+            group,
+            json!({"attachments": [bobs["id"], bobs["id"]]}),
+        )
+        .assert_field_error(400, "validation_failed", "attachments");
     let eleven: Vec<Value> = (1..=11).map(|id| json!(id)).collect();
     server
         .send(&bob.token, group, json!({"attachments": eleven}))

@@ -113,8 +113,15 @@ pub fn send(
 /// `MAX_ATTACHMENTS`.
 fn attachment_ids(body: &extract::JsonObject) -> Result<Vec<AttachmentId>, ApiError> {
     let mut ids: Vec<AttachmentId> = body.optional_ids("attachments")?;
+    let listed = ids.len();
     ids.sort_unstable();
     ids.dedup();
+    if ids.len() != listed {
+        return Err(ApiError::invalid_field(
+            "attachments",
+            "attachments must not list an upload twice",
+        ));
+    }
     if ids.len() > MAX_ATTACHMENTS {
         return Err(ApiError::invalid_field(
             "attachments",
