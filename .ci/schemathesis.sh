@@ -10,7 +10,13 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION=4.32.5
 VENV="$PWD/target/schemathesis-venv"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-50}"
-SEED="${SCHEMATHESIS_SEED:-$RANDOM}"
+# CI runs one fixed seed, so a landing never hangs on a case no run before it drew; elsewhere
+# each run draws its own (say SCHEMATHESIS_SEED to repeat one).
+if [ "${CI:-}" = true ]; then
+    SEED="${SCHEMATHESIS_SEED:-4467}"
+else
+    SEED="${SCHEMATHESIS_SEED:-$RANDOM}"
+fi
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q " $SCHEMATHESIS_VERSION\$"; then
     python3 -m venv "$VENV"

@@ -273,6 +273,9 @@ fn fts_syntax_in_a_query_is_text() {
     assert_eq!(found(&server, token, "well-kno"), [minus]);
     assert_eq!(found(&server, token, "sta*"), [minus, near]);
     assert_eq!(found(&server, token, "^hello"), [both]);
+    // A NUL or another control character parts words (it once ended the FTS5 text: a 500).
+    assert_eq!(found(&server, token, "hello\u{0}wor"), [both]);
+    assert_eq!(found(&server, token, "\u{1}hello\u{85}"), [both]);
     assert_eq!(found(&server, token, "(world)"), [both]);
 }
 

@@ -83,8 +83,10 @@ impl Parse for SearchQuery {
         if raw.chars().count() > SearchQuery::MAX_CHARS {
             return Err(Invalid("must be at most 200 characters"));
         }
+        // Control characters part terms like spaces: a NUL inside a quoted FTS5 string would
+        // end the query text early (SQLite reads it as a C string): "unterminated string".
         let terms: Vec<String> = nfc(raw)
-            .split_whitespace()
+            .split(|c: char| c.is_whitespace() || c.is_control())
             .filter(|term| !words(term).is_empty())
             .map(str::to_owned)
             .collect();
@@ -207,6 +209,12 @@ mod tests {
             query("a\"b NEAR -x c:d *").fts_expression(),
             "\"a\"\"b\" \"NEAR\" \"-x\" \"c:d\"*"
         );
+    }
+
+    #[test]
+    fn control_characters_part_terms_and_never_reach_the_expression() {
+        let q = query("caf\u{0}e\u{1}x\u{85}y");
+        assert_eq!(q.fts_expression(), "\"caf\" \"e\" \"x\" \"y\"*");
     }
 
     #[test]
