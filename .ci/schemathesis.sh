@@ -88,7 +88,10 @@ api "${bearer[@]}" -d "{\"name\":\"party\",\"image_base64\":\"$png\"}" "$base/ap
 checks=not_a_server_error,status_code_conformance,content_type_conformance
 checks+=,response_schema_conformance,response_headers_conformance,negative_data_rejection
 checks+=,ignored_auth,unsupported_method,allow_header_conformance,missing_required_header
-checks+=,use_after_free,ensure_resource_availability
+# Not ensure_resource_availability: the document declares no links, so schemathesis infers
+# them, and it took POST .../members (answering the conversation) to create the member that
+# DELETE .../members/{user_id} names, filling the user id with the conversation's.
+checks+=,use_after_free
 # Logging out and revoking sessions would end the token the rest of the run uses, so they
 # run after the rest with their own token. The streams run without a token: signed in, an SSE
 # answer never ends and a WebSocket answer is an upgrade (tests/realtime.rs and
