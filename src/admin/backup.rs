@@ -209,13 +209,12 @@ fn stage(source: &Path, staged: &Path, past: EventId) -> Result<RestoreSummary, 
 fn retire(db: &Path) -> Result<(), String> {
     if exists(db)? {
         let conn = sql::open_existing(db)?;
-        conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
-            .map_err(|e| {
-                format!(
-                    "another program has {} open ({e}); close it and restore again",
-                    db.display()
-                )
-            })?;
+        sql::leave_wal(&conn).map_err(|e| {
+            format!(
+                "another program has {} open ({e}); close it and restore again",
+                db.display()
+            )
+        })?;
         conn.close()
             .map_err(|(_, e)| format!("cannot close {}: {e}", db.display()))?;
     }

@@ -49,6 +49,13 @@ pub fn copy_into(conn: &Connection, target: &Path) -> RepoResult<()> {
     Ok(())
 }
 
+/// Takes the database out of WAL mode, folding its log into the file. SQLite refuses while
+/// any other connection has the file open, which is what a restore needs to know.
+pub fn leave_wal(conn: &Connection) -> RepoResult<()> {
+    conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+    Ok(())
+}
+
 /// `PRAGMA integrity_check`: `Ok` if the file is sound, else the first problems it names.
 pub fn integrity(conn: &Connection) -> RepoResult<Result<(), String>> {
     let mut stmt = conn.prepare("PRAGMA integrity_check(10)")?;
