@@ -122,12 +122,17 @@ CREATE UNIQUE INDEX messages_by_client_id ON messages(conversation_id, sender_id
 -- small, but could not give the text back; an FTS5 table with its own content would store
 -- every body twice). `columnsize=0` drops the per-row token counts, which only ranking by
 -- relevance reads; results come newest first, by id. unicode61 with remove_diacritics 2
--- folds case and diacritics, so "cafe" finds "Café".
+-- folds case and diacritics, so "cafe" finds "Café". `prefix = '1 2'` (version 11) keeps
+-- postings per first one and two letters, so a short last word, a prefix, is read newest
+-- first like a word instead of merging the postings of every word it starts.
 CREATE VIRTUAL TABLE messages_fts USING fts5(
     body,
-    content = 'messages', content_rowid = 'id', columnsize = 0,
+    content = 'messages', content_rowid = 'id', columnsize = 0, prefix = '1 2',
     tokenize = 'unicode61 remove_diacritics 2'
 );
+-- The words in the index, in order (version 11): a longer prefix is completed into the few
+-- words that start with it by seeking here (src/repo/search.rs).
+CREATE VIRTUAL TABLE messages_fts_terms USING fts5vocab(messages_fts, instance);
 -- The index changes with the message, in the same transaction: sending, editing, deleting
 -- (a tombstone's empty body leaves no terms), and a conversation's messages going with it.
 -- An external-content index forgets a row only when told the text it indexed: `old.body`.
@@ -259,4 +264,4 @@ CREATE TABLE attachment_chunks (
     PRIMARY KEY (attachment_id, seq)
 );
 
-PRAGMA user_version = 10;
+PRAGMA user_version = 11;

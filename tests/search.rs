@@ -333,3 +333,88 @@ fn history_hidden_from_a_newcomer_is_not_found() {
     assert_eq!(found(&server, &bob.token, "plans"), [after]);
     assert_eq!(found(&server, &ada.token, "plans"), [after, before]);
 }
+
+/// The last word finds every word it starts, newest first, however it is answered: a
+/// one-letter prefix (read from the index's own postings per first letters), a prefix of a
+/// few words (completed into them), one of more words than are completed (merged by FTS5),
+/// one no word starts, and one after a word and inside a phrase ("e-ma").
+#[test]
+fn a_prefix_finds_every_word_it_starts_however_many() {
+    let server = TestServer::start();
+    let (ada, bob, id) = trio(&server);
+    // more words starting with "pre" than the server completes (16)
+    let many: Vec<i64> = (0..20u8)
+        .map(|i| {
+            let suffix = char::from(b'a' + i);
+            server.say(&ada.token, id, &format!("pre{suffix}{suffix}x here"))
+        })
+        .collect();
+    let meet = server.say(&bob.token, id, "we meet at noon");
+    let meeting = server.say(&ada.token, id, "the Meeting call");
+    let met = server.say(&bob.token, id, "we met before");
+    let mail = server.say(&ada.token, id, "my e-mail address");
+    let apart = server.say(&bob.token, id, "an e and a mail apart");
+    let newest_first = |ids: &[i64]| ids.iter().rev().copied().collect::<Vec<_>>();
+    let token = &bob.token;
+
+    assert_eq!(
+        hits(&server, token, "pre", "&limit=50").0,
+        newest_first(&many)
+    );
+    assert_eq!(
+        hits(&server, token, "P", "&limit=50").0,
+        newest_first(&many)
+    );
+    assert_eq!(found(&server, token, "MEET"), [meeting, meet]);
+    assert_eq!(found(&server, token, "me"), [met, meeting, meet]);
+    assert_eq!(found(&server, token, "call mee"), [meeting]);
+    assert!(found(&server, token, "meetingsx").is_empty());
+    assert_eq!(found(&server, token, "e-ma"), [mail]);
+    assert_eq!(found(&server, token, "e ma"), [apart, mail]);
+    // pages of a completed prefix walk back like any other
+    assert_eq!(
+        hits(&server, token, "mee", "&limit=1"),
+        (vec![meeting], true)
+    );
+    let next = format!("&limit=1&before={meeting}");
+    assert_eq!(hits(&server, token, "mee", &next), (vec![meet], false));
+}
+
+/// A database at schema version 10 (search without the per-letter postings): the upgrade
+/// builds the index anew, so what it held is found, by short prefixes too.
+#[test]
+fn an_index_from_version_10_is_rebuilt_on_upgrade() {
+    let mut server = TestServer::start();
+    let (ada, _, id) = trio(&server);
+    let sent = server.say(&ada.token, id, "written before the upgrade");
+    server.stop();
+    server
+        .open_db()
+        .execute_batch(
+            "DROP TABLE messages_fts_terms;
+             DROP TABLE messages_fts;
+             CREATE VIRTUAL TABLE messages_fts USING fts5(
+                 body, content = 'messages', content_rowid = 'id', columnsize = 0,
+                 tokenize = 'unicode61 remove_diacritics 2');
+             INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+             PRAGMA user_version = 10;",
+        )
+        .expect("the version-10 index");
+    server.start_again();
+    let db = server.open_db();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, crate::util::schema_version());
+    let definition: String = db
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'messages_fts'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the index");
+    assert!(definition.contains("prefix = '1 2'"), "{definition}");
+    for q in ["written", "w", "up", "befo"] {
+        assert_eq!(found(&server, &ada.token, q), [sent], "{q}");
+    }
+}

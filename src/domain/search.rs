@@ -22,12 +22,57 @@ impl SearchQuery {
     /// last one is a prefix. A term with punctuation inside ("e-mail") is a phrase of its
     /// words, as the tokenizer splits the messages it indexes.
     pub fn fts_expression(&self) -> String {
-        let quoted: Vec<String> = self
-            .terms
-            .iter()
-            .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
-            .collect();
+        let quoted: Vec<String> = self.terms.iter().map(|term| quote(term)).collect();
         format!("{}*", quoted.join(" "))
+    }
+
+    /// The word the last term ends with, as the index folds it, when that is certain without
+    /// FTS5's tokenizer: for a last term of ASCII only, whose words are its runs of letters
+    /// and digits, lower-cased. `None` for any other last term.
+    pub fn last_prefix(&self) -> Option<String> {
+        let (_, prefix) = self.last_term_split()?;
+        Some(prefix.to_ascii_lowercase())
+    }
+
+    /// The FTS5 expression with the last term's prefix replaced by `completions`, the whole
+    /// words of the index that start with it: `"a" AND ("b-cd" OR "b-ce")` for `a b-c` (FTS5
+    /// needs the AND spelled out before a parenthesis). FTS5 reads
+    /// whole words newest first and lazily, where a prefix is merged in full first. `None`
+    /// when the query has no `last_prefix`, or a completion is not a lower-case ASCII word
+    /// starting with it (then only the prefix expression is certain to match the same).
+    pub fn fts_expression_completed(&self, completions: &[String]) -> Option<String> {
+        let (head, _) = self.last_term_split()?;
+        let prefix = self.last_prefix()?;
+        let fits = |word: &String| {
+            word.starts_with(&prefix)
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        if completions.is_empty() || !completions.iter().all(fits) {
+            return None;
+        }
+        let (_, whole) = self.terms.split_last()?;
+        let alternatives: Vec<String> = completions
+            .iter()
+            .map(|word| quote(&format!("{head}{word}")))
+            .collect();
+        let mut parts: Vec<String> = whole.iter().map(|term| quote(term)).collect();
+        parts.push(format!("({})", alternatives.join(" OR ")));
+        Some(parts.join(" AND "))
+    }
+
+    /// The last term cut before its final word, and that word, when the term is ASCII.
+    fn last_term_split(&self) -> Option<(&str, &str)> {
+        let last = self.terms.last()?;
+        if !last.is_ascii() {
+            return None;
+        }
+        let end = last.rfind(|c: char| c.is_ascii_alphanumeric())? + 1;
+        let start = last[..end]
+            .rfind(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(0, |i| i + 1);
+        Some((&last[..start], &last[start..end]))
     }
 
     /// The parts of a short excerpt of `body` around its first match, the words the query
@@ -112,6 +157,11 @@ impl SnippetPart {
             matched: false,
         }
     }
+}
+
+/// A term as an FTS5 string: in double quotes, a `"` inside doubled.
+fn quote(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
 }
 
 const ELLIPSIS: &str = "…";
@@ -208,6 +258,37 @@ mod tests {
         assert_eq!(
             query("a\"b NEAR -x c:d *").fts_expression(),
             "\"a\"\"b\" \"NEAR\" \"-x\" \"c:d\"*"
+        );
+    }
+
+    #[test]
+    fn the_last_prefix_is_known_for_an_ascii_last_term_only() {
+        assert_eq!(query("hello Wor").last_prefix().as_deref(), Some("wor"));
+        assert_eq!(query("e-Mai").last_prefix().as_deref(), Some("mai"));
+        assert_eq!(query("x-").last_prefix().as_deref(), Some("x"));
+        assert_eq!(query("café").last_prefix(), None);
+        assert_eq!(query("naïve-x").last_prefix(), None);
+    }
+
+    #[test]
+    fn a_completed_prefix_is_an_or_of_whole_words_in_its_phrase() {
+        let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            query("a\"b e-Mai").fts_expression_completed(&words(&["mail", "mailbox"])),
+            Some("\"a\"\"b\" AND (\"e-mail\" OR \"e-mailbox\")".to_owned())
+        );
+        assert_eq!(
+            query("conf").fts_expression_completed(&words(&["conf"])),
+            Some("(\"conf\")".to_owned())
+        );
+        let q = query("conf");
+        assert_eq!(q.fts_expression_completed(&[]), None);
+        assert_eq!(q.fts_expression_completed(&words(&["cone"])), None);
+        assert_eq!(q.fts_expression_completed(&words(&["confé"])), None);
+        assert_eq!(q.fts_expression_completed(&words(&["Conf"])), None);
+        assert_eq!(
+            query("café").fts_expression_completed(&words(&["cafe"])),
+            None
         );
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{RepoResult, id_array, messages};
 use crate::domain::{
@@ -29,6 +29,10 @@ pub fn page(
     before: Option<MessageId>,
     limit: u32,
 ) -> RepoResult<(Vec<SearchHit>, bool)> {
+    // One snapshot for the completion of the last word and the walk, so that a word sent in
+    // between cannot be missing from one and present in the other.
+    let tx = conn.unchecked_transaction()?;
+    let expression = match_expression(&tx, query)?;
     // CROSS JOIN keeps the index as the outer loop: it yields matches newest first, and the
     // walk stops at the first `limit + 1` the viewer may read.
     let mut stmt = conn.prepare_cached(
@@ -46,7 +50,7 @@ pub fn page(
     let mut ids: Vec<MessageId> = stmt
         .query_map(
             params![
-                query.fts_expression(),
+                expression,
                 scope.viewer,
                 before.unwrap_or(MessageId(i64::MAX)),
                 scope.within,
@@ -75,7 +79,50 @@ pub fn page(
             })
         })
         .collect();
+    tx.commit()?;
     Ok((hits, has_more))
+}
+
+/// Words starting with the last one's prefix beyond this many, and FTS5 merges them as a
+/// prefix: completing would cost a seek each, and the OR of them a cursor each.
+const MAX_COMPLETIONS: usize = 16;
+
+/// The FTS5 expression for `query`: with the last word's prefix completed into the words of
+/// the index that start with it, which FTS5 reads newest first and stops after a page, where
+/// it would merge the postings of all of them in full for the prefix; as a prefix when the
+/// words are too many (a one- or two-letter prefix has its own postings, `prefix = '1 2'`)
+/// or the query's folding needs FTS5's tokenizer (see `SearchQuery::last_prefix`).
+fn match_expression(conn: &Connection, query: &SearchQuery) -> RepoResult<String> {
+    let Some(prefix) = query.last_prefix() else {
+        return Ok(query.fts_expression());
+    };
+    let words = completions(conn, &prefix)?;
+    let completed = (words.len() <= MAX_COMPLETIONS)
+        .then(|| query.fts_expression_completed(&words))
+        .flatten();
+    Ok(completed.unwrap_or_else(|| query.fts_expression()))
+}
+
+/// Up to `MAX_COMPLETIONS + 1` words of the index that start with `prefix`, in order: one seek
+/// each in `messages_fts_terms`, which reads only the first posting of the word it lands on.
+/// The next word after `word` is the first at or after `word` + U+0001, as no word holds a
+/// control character (the tokenizer parts words at them).
+fn completions(conn: &Connection, prefix: &str) -> RepoResult<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT term FROM messages_fts_terms WHERE term >= ?1 LIMIT 1")?;
+    let mut words: Vec<String> = Vec::new();
+    let mut from = prefix.to_owned();
+    while words.len() <= MAX_COMPLETIONS {
+        let next: Option<String> = stmt.query_row([&from], |row| row.get(0)).optional()?;
+        match next {
+            Some(word) if word.starts_with(prefix) => {
+                from = format!("{word}\u{1}");
+                words.push(word);
+            }
+            _ => break,
+        }
+    }
+    Ok(words)
 }
 
 /// The conversations by id, each named as `viewer` sees it.
