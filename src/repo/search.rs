@@ -83,17 +83,24 @@ pub fn page(
     Ok((hits, has_more))
 }
 
+/// Prefixes of at most this many letters have postings of their own in the index (schema.sql:
+/// `prefix = '1 2'`), which FTS5 reads like a word's: no completion needed.
+const INDEXED_PREFIX_CHARS: usize = 2;
+
 /// Words starting with the last one's prefix beyond this many, and FTS5 merges them as a
 /// prefix: completing would cost a seek each, and the OR of them a cursor each.
 const MAX_COMPLETIONS: usize = 16;
 
 /// The FTS5 expression for `query`: with the last word's prefix completed into the words of
 /// the index that start with it, which FTS5 reads newest first and stops after a page, where
-/// it would merge the postings of all of them in full for the prefix; as a prefix when the
-/// words are too many (a one- or two-letter prefix has its own postings, `prefix = '1 2'`)
-/// or the query's folding needs FTS5's tokenizer (see `SearchQuery::last_prefix`).
+/// it would merge the postings of all of them in full for the prefix; as a prefix when it has
+/// postings of its own (`INDEXED_PREFIX_CHARS`), when the words are too many, or when the
+/// query's folding needs FTS5's tokenizer (see `SearchQuery::last_prefix`).
 fn match_expression(conn: &Connection, query: &SearchQuery) -> RepoResult<String> {
-    let Some(prefix) = query.last_prefix() else {
+    let Some(prefix) = query
+        .last_prefix()
+        .filter(|prefix| prefix.len() > INDEXED_PREFIX_CHARS)
+    else {
         return Ok(query.fts_expression());
     };
     let words = completions(conn, &prefix)?;
