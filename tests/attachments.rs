@@ -623,3 +623,26 @@ fn a_picture_is_served_only_to_whom_its_message_shows() {
     );
     assert_eq!(fetch(&server, &bob, &from_bob).status, 200, "his own");
 }
+
+#[test]
+fn a_message_carries_ten_attachments_and_not_eleven() {
+    let server = TestServer::start();
+    let (ada, bob, _, group) = group_of_two(&server);
+    let uploads: Vec<Value> = (0..11)
+        .map(|i| uploaded(&server, &ada, group, &format!("{i}.png"), PNG))
+        .collect();
+    let ids: Vec<Value> = uploads.iter().map(|u| u["id"].clone()).collect();
+    server
+        .send(&ada.token, group, json!({"attachments": ids}))
+        .assert_field_error(400, "validation_failed", "attachments");
+    let ten = server.send(&ada.token, group, json!({"attachments": ids[..10]}));
+    assert_eq!(ten.status, 201, "{}", ten.body);
+    assert_eq!(ten.body["message"]["attachments"], json!(uploads[..10]));
+    let history = server.get(&format!("/api/conversations/{group}/messages"), &bob.token);
+    assert_eq!(
+        history.body["messages"][0]["attachments"]
+            .as_array()
+            .map(Vec::len),
+        Some(10)
+    );
+}
