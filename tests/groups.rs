@@ -593,3 +593,134 @@ fn a_blocked_persons_direct_messages_stop_reaching_you_and_they_are_not_told() {
     assert_eq!(next[0].kind, "conversation.created");
     assert_eq!(next[1].data["message"]["body"], "after the unblock");
 }
+
+/// A message hidden from a member (from before they joined a group that hides its history,
+/// or from a person they block) answers every action on it as a missing one does: reacting,
+/// taking a reaction back, editing, deleting, marking it read.
+#[test]
+fn a_hidden_message_answers_every_action_as_a_missing_one() {
+    let server = TestServer::start();
+    let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
+    let group = server.group(&ada.token, &[bob.id]);
+    let old = server.say(&ada.token, group, "our new address is 12 Elm St");
+    assert_eq!(
+        rename(&server, &ada, group, json!({"history_visible": false})).status,
+        200
+    );
+    assert_eq!(add(&server, &ada, group, &[cy.id]).status, 200);
+    let direct = server.conversation(&ada.token, &[bob.id], None);
+    let dm = direct.body["conversation"]["id"].as_i64().expect("id");
+    let from_bob = server.say(&bob.token, dm, "only Bob's");
+    let blocked = server
+        .request("PUT", &format!("/api/blocks/{}", bob.id))
+        .token(&ada.token)
+        .send();
+    assert_eq!(blocked.status, 200);
+
+    let missing = 999_999;
+    for (who, conversation, hidden) in [(&cy, group, old), (&ada, dm, from_bob)] {
+        for message in [hidden, missing] {
+            let path = format!("/api/conversations/{conversation}/messages/{message}");
+            for method in ["PUT", "DELETE"] {
+                server
+                    .request(method, &format!("{path}/reactions/%E2%9D%A4"))
+                    .token(&who.token)
+                    .send()
+                    .assert_error(404, "not_found");
+            }
+            server
+                .request("PATCH", &path)
+                .token(&who.token)
+                .json(&json!({"body": "x"}))
+                .send()
+                .assert_error(404, "not_found");
+            server
+                .request("DELETE", &path)
+                .token(&who.token)
+                .send()
+                .assert_error(404, "not_found");
+            server
+                .request("POST", &format!("/api/conversations/{conversation}/read"))
+                .token(&who.token)
+                .json(&json!({"message_id": message}))
+                .send()
+                .assert_field_error(400, "validation_failed", "message_id");
+        }
+    }
+    assert!(
+        history(&server, &ada, group).body["messages"][0]["reactions"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "nothing was added"
+    );
+}
+
+/// While Ada blocks Bob, his typing and his reactions in their direct conversation do not
+/// reach her either; in a group they still do.
+#[test]
+fn a_blocked_persons_typing_and_reactions_do_not_reach_who_blocks_them() {
+    let server = TestServer::start();
+    let (ada, bob) = (server.user("Ada"), server.user("Bob"));
+    let direct = server.conversation(&ada.token, &[bob.id], None);
+    let dm = direct.body["conversation"]["id"].as_i64().expect("id");
+    let hi = server.say(&ada.token, dm, "hi Bob");
+    let blocked = server
+        .request("PUT", &format!("/api/blocks/{}", bob.id))
+        .token(&ada.token)
+        .send();
+    assert_eq!(blocked.status, 200);
+    let react = server
+        .request(
+            "PUT",
+            &format!("/api/conversations/{dm}/messages/{hi}/reactions/%F0%9F%91%8D"),
+        )
+        .token(&bob.token)
+        .send();
+    assert_eq!(react.status, 200, "{}", react.body);
+    assert_eq!(
+        react.body["message"]["reactions"][0]["count"], 1,
+        "Bob sees his own"
+    );
+    let reactions =
+        |who: &TestUser| history(&server, who, dm).body["messages"][0]["reactions"].clone();
+    assert_eq!(reactions(&ada), json!([]));
+    assert_eq!(
+        reactions(&bob),
+        json!([{"emote": "👍", "count": 1, "me": true}])
+    );
+    // Ada's edit of her message does not take Bob's reaction from what Bob is sent.
+    let mut bob_stream = subscribe(&server, &bob, None);
+    let edited = server
+        .request("PATCH", &format!("/api/conversations/{dm}/messages/{hi}"))
+        .token(&ada.token)
+        .json(&json!({"body": "hi Bob!"}))
+        .send();
+    assert_eq!(edited.status, 200);
+    assert_eq!(edited.body["message"]["reactions"], json!([]));
+    let update = next_stored(&mut bob_stream);
+    assert_eq!(update.kind, "message.updated");
+    assert_eq!(update.data["message"]["reactions"][0]["count"], 1);
+
+    // Bob types; Ada's stream then gets her own message with no typing before it.
+    let mut ada_stream = subscribe(&server, &ada, None);
+    let typing = |who: &TestUser, id: i64| {
+        server
+            .request("POST", &format!("/api/conversations/{id}/typing"))
+            .token(&who.token)
+            .send()
+            .status
+    };
+    assert_eq!(typing(&bob, dm), 204);
+    server.say(&ada.token, dm, "anyone?");
+    let first = ada_stream.next(Duration::from_secs(10)).expect("an event");
+    assert_eq!(first.kind, "message.created", "Bob's typing is withheld");
+    // In a group Bob's typing still reaches Ada.
+    let group = server.group(&ada.token, &[bob.id]);
+    assert_eq!(next_stored(&mut ada_stream).kind, "conversation.created");
+    assert_eq!(typing(&bob, group), 204);
+    let seen = ada_stream.next(Duration::from_secs(10)).expect("an event");
+    assert_eq!(
+        (seen.kind.as_str(), &seen.data["user"]["id"]),
+        ("typing", &json!(bob.id))
+    );
+}

@@ -616,15 +616,38 @@ impl Hidden {
         message > self.through
     }
 
-    /// Whether a reply's preview may quote its original: the original shows, by its id and
-    /// by who sent it.
-    pub fn shows_original(&self, preview: &ReplyPreview) -> bool {
-        self.shows(preview.id)
-            && preview
-                .original
-                .as_ref()
-                .is_some_and(|quoted| Some(quoted.sender.id) != self.sender)
+    /// Whether a message shows, by its id and by who sent it.
+    pub fn shows_from(&self, message: MessageId, sender: UserId) -> bool {
+        self.shows(message) && Some(sender) != self.sender
     }
+
+    /// Whether a reply's preview may quote its original.
+    pub fn shows_original(&self, preview: &ReplyPreview) -> bool {
+        preview
+            .original
+            .as_ref()
+            .is_some_and(|quoted| self.shows_from(preview.id, quoted.sender.id))
+    }
+}
+
+/// The members `actor` reaches in a conversation: all of them, but in a direct conversation
+/// not one who blocks the actor (what they do there stops reaching who blocks them).
+pub fn members_reached_by(
+    conn: &Connection,
+    id: ConversationId,
+    actor: UserId,
+) -> RepoResult<Vec<UserId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mb.user_id FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+         WHERE mb.conversation_id = ?1
+           AND NOT (c.kind = 'direct' AND EXISTS (SELECT 1 FROM blocks b
+                                                  WHERE b.user_id = mb.user_id
+                                                    AND b.blocked_id = ?2))",
+    )?;
+    let ids = stmt
+        .query_map(params![id, actor], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
 }
 
 /// The ids of a conversation's members.
