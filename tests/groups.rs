@@ -283,16 +283,22 @@ fn the_last_owner_leaving_hands_the_group_to_the_longest_standing_member() {
     );
 }
 
+/// The last member's leaving removes the group; every former member still gets their own
+/// `member.left` when their stream resumes from before it, and the group's id is never given
+/// to a new conversation (whose members would otherwise be sent the gone group's events).
 #[test]
 fn a_group_whose_last_member_left_is_gone() {
     let server = TestServer::start();
-    let (ada, bob) = (server.user("Ada"), server.user("Bob"));
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
+    let dee = server.user("Dee");
+    let id = server.group(&ada.token, &[bob.id, cy.id]);
     server.say(&ada.token, id, "secret");
+    let before_removal = newest_event_id(&server);
+    assert_eq!(remove(&server, &ada, id, bob.id).status, 200);
     assert_eq!(remove(&server, &ada, id, ada.id).status, 200);
-    let mut bob_stream = subscribe(&server, &bob, None);
-    assert_eq!(remove(&server, &bob, id, bob.id).status, 200);
-    let last = next_stored(&mut bob_stream);
+    let mut cy_stream = subscribe(&server, &cy, None);
+    assert_eq!(remove(&server, &cy, id, cy.id).status, 200);
+    let last = next_stored(&mut cy_stream);
     assert_eq!(last.kind, "member.left");
     assert_eq!(last.data["conversation"]["members"], json!([]));
 
@@ -305,11 +311,33 @@ fn a_group_whose_last_member_left_is_gone() {
     );
     assert_eq!(
         count("SELECT count(*) FROM events WHERE conversation_id = ?1"),
-        1,
-        "only the last member's last event is kept"
+        3,
+        "only each former member's last event is kept"
     );
     conversation(&server, &bob, id).assert_error(404, "not_found");
-    conversation(&server, &ada, id).assert_error(404, "not_found");
+    conversation(&server, &cy, id).assert_error(404, "not_found");
+    // Bob was offline when removed: resuming, he learns it, and nothing else of the group.
+    let resumed = subscribe(&server, &bob, Some(before_removal)).stored(1);
+    assert_eq!(resumed[0].kind, "member.left");
+    assert_eq!(resumed[0].data["user"]["id"], bob.id);
+
+    let new = server.group(&cy.token, &[dee.id]);
+    assert!(new > id, "a gone group's id is not given again");
+    // Resumed in id order, the gone group's kept events would come first.
+    let everything = subscribe(&server, &dee, Some(before_removal)).stored(1);
+    assert_eq!(
+        everything[0].kind, "conversation.created",
+        "nothing of the gone group"
+    );
+    assert_eq!(everything[0].data["conversation"]["id"], new);
+}
+
+/// The newest stored event's id: a point to resume a stream from.
+fn newest_event_id(server: &TestServer) -> i64 {
+    server
+        .open_db()
+        .query_row("SELECT max(id) FROM events", [], |row| row.get(0))
+        .expect("events")
 }
 
 #[test]
