@@ -6,6 +6,7 @@
 //! test sleeps to wait for readiness.
 
 pub mod browser;
+pub mod client;
 pub mod raw;
 pub mod sse;
 pub mod ws;
@@ -104,6 +105,13 @@ impl TestServer {
 
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+
+    /// Writes `bytes` as `name` in the server's temporary directory; its path.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write the file");
+        path
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -558,7 +566,19 @@ impl TestServer {
 
     /// Creates a group of the caller and `members`; its id.
     pub fn group(&self, token: &str, members: &[i64]) -> i64 {
-        let reply = self.conversation(token, members, Some("Group"));
+        self.group_titled(token, members, "Group")
+    }
+
+    /// Creates a group of the caller and `members` named `title`; its id.
+    pub fn group_titled(&self, token: &str, members: &[i64], title: &str) -> i64 {
+        let reply = self.conversation(token, members, Some(title));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body["conversation"]["id"].as_i64().expect("id")
+    }
+
+    /// Creates the direct conversation of the caller and `other`; its id.
+    pub fn direct(&self, token: &str, other: i64) -> i64 {
+        let reply = self.conversation(token, &[other], None);
         assert_eq!(reply.status, 201, "{}", reply.body);
         reply.body["conversation"]["id"].as_i64().expect("id")
     }
@@ -584,6 +604,9 @@ impl TestServer {
 /// A 1×1 PNG.
 pub const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// A real PNG of 192×192 (the web client's own icon), for a browser to draw.
+pub const ICON_PNG: &[u8] = include_bytes!("../../web/icon-192.png");
 
 /// Uploads `image` as the custom emote `name`.
 pub fn upload(server: &TestServer, token: &str, name: &str, image: &[u8]) -> Reply {
