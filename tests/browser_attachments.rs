@@ -8,18 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::util::browser::{self, Name, Page};
-use crate::util::client::open;
-use crate::util::{ICON_PNG, TestServer, TestUser};
-
-/// Ada signed in on `page`, with her conversation with Bob open; Bob, and its id.
-fn ada_with_bob_open(server: &TestServer, page: &Page) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
-    page.sign_in(server, &ada.email);
-    open(page, "Bob");
-    (ada, bob, id)
-}
+use crate::util::client::{ada_with_bob_open, open};
+use crate::util::{ICON_PNG, TestServer};
 
 /// What the open conversation shows of its messages' attachments: each picture's alt text,
 /// reserved size, whether it has loaded (from a blob: URL) and its drawn width; each file

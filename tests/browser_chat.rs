@@ -36,9 +36,7 @@ fn bob_sees_ada_typing_until_she_stops_or_her_message_arrives() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Are you coming?");
     ada_page.sign_in(&server, &ada.email);
     bob_page.sign_in(&server, &bob.email);
@@ -151,9 +149,7 @@ const HISTORY: usize = 170;
 fn scrolling_up_loads_older_pages_without_a_jump_down_to_the_first_message() {
     let Some(page) = browser::page() else { return };
     let server = TestServer::start_with(&["--sends-per-user", "1000/1s"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     let texts: Vec<String> = (1..=HISTORY).map(|n| format!("Message {n}")).collect();
     // Bob wrote the first ten, so Ada's 160 after them are unread for him.
     for (n, text) in texts.iter().enumerate() {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
-use crate::util::client::open;
+use crate::util::client::{ada_with_bob_open, open};
 
 /// Whether the conversation list has an entry starting with `name`.
 fn listed(page: &Page, name: &str) -> bool {
@@ -136,11 +136,7 @@ fn mute_and_block_toggle_from_the_conversation_header() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
-    ada_page.sign_in(&server, &ada.email);
-    open(&ada_page, "Bob");
+    let (ada, bob, id) = ada_with_bob_open(&server, &ada_page);
     assert!(!ada_page.has("button", Name::Exactly("Group settings")));
 
     ada_page.role("button", "Mute").click();

@@ -133,9 +133,7 @@ fn ada_and_bob_chatting(
     ada_page: &Page,
     bob_page: &Page,
 ) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&ada.token, id, "Before the server went away");
     ada_page.sign_in(server, &ada.email);
     bob_page.sign_in(server, &bob.email);

@@ -15,9 +15,7 @@ fn ada_and_bob(
     bob_page: &Page,
     greeting: Option<&str>,
 ) -> (TestUser, TestUser) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     if let Some(text) = greeting {
         server.say(&ada.token, id, text);
     }

@@ -272,9 +272,7 @@ fn seen(page: &Page) -> Value {
 /// Ada (signed in on `page`) and Bob with a direct conversation that Ada has open, showing
 /// Bob's first message; Bob and the conversation's id.
 fn ada_reading_bob(server: &TestServer, page: &Page) -> (TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Before anything else");
     page.sign_in(server, &ada.email);
     open(page, "Bob");

@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use crate::heartbeats::served_version;
 use crate::util::browser::{self, Name, Page};
-use crate::util::client::{conversation_names, open, shown_texts, wait_for_text};
+use crate::util::client::{
+    ada_with_bob_open, conversation_names, open, shown_texts, wait_for_text,
+};
 use crate::util::{BIN, PASSWORD, PNG, TestServer, upload};
 
 /// Run in each document before the page's own scripts: (1) `__seen` counts stream events by
@@ -150,9 +152,7 @@ fn a_stream_that_dies_without_closing_is_noticed_and_resumed_without_loss() {
         return;
     };
     let server = TestServer::start_with(&["--sse-ping-secs", "1"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Before");
     let relay = Relay::start(&server);
     page.sign_in_at(&relay.base, &ada.email);
@@ -229,9 +229,7 @@ fn every_emote_is_known_past_one_page_of_100() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     // Ada's quota is 100: the list is one page, and the 100th emote is its last item.
     for n in 0..100 {
         let reply = upload(&server, &ada.token, &format!("e{n:03}"), PNG);
@@ -294,9 +292,7 @@ fn a_page_open_across_an_upgrade_offers_a_reload_and_keeps_what_is_typed() {
         return;
     };
     let mut server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Hello");
     page.sign_in(&server, &ada.email);
     open(&page, "Bob");
@@ -366,11 +362,7 @@ fn a_rate_limited_send_waits_as_long_as_the_server_asks() {
         return;
     };
     let server = TestServer::start_with(&["--rate-limits", "on", "--sends-per-user", "1/60s"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    server.direct(&ada.token, bob.id);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     page.eval("window.__holdFlush = true");
     page.role("textbox", "Message").submit("One");
     wait_for_text(&page, "One");
@@ -392,11 +384,7 @@ fn sends_that_cannot_reach_the_server_back_off_with_jitter_up_to_a_minute() {
         return;
     };
     let mut server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    server.direct(&ada.token, bob.id);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     page.eval("window.__holdFlush = true");
     server.stop();
     page.role("textbox", "Message").submit("Kept for later");

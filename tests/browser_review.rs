@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
 use crate::util::client::{
-    conversation_names, kept, open, shown_texts, status, wait_for_reconnecting, wait_for_text,
+    ada_with_bob_open, conversation_names, kept, open, shown_texts, status, wait_for_reconnecting,
+    wait_for_text,
 };
 
 /// Run in each document before the page's own scripts: switches a test turns on to hold back
@@ -69,9 +70,7 @@ fn an_edit_or_delete_shown_while_the_history_loads_is_not_undone_by_it() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&ada.token, id, "First of all");
     let edited = server.say(&ada.token, id, "Meet at noon");
     let deleted = server.say(&ada.token, id, "A second thought");
@@ -111,10 +110,8 @@ fn a_message_one_sends_moves_its_conversation_to_the_top() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
+    let (ada, bob, with_bob) = server.ada_and_bob();
     let cy = server.user("Cy");
-    let with_bob = server.direct(&ada.token, bob.id);
     let with_cy = server.direct(&ada.token, cy.id);
     server.say(&bob.token, with_bob, "Hello from Bob");
     server.say(&cy.token, with_cy, "Hello from Cy");
@@ -149,9 +146,7 @@ fn a_message_from_another_day_shows_its_date_and_one_from_today_only_its_time() 
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     let old = server.say(&bob.token, id, "From long ago");
     server.say(&bob.token, id, "From just now");
     const DAYS_400: i64 = 400 * 86_400_000;
@@ -222,11 +217,7 @@ fn the_composer_grows_with_its_text_up_to_a_limit_and_shrinks_once_sent() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    server.direct(&ada.token, bob.id);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     let one_line = composer_height(&page);
 
     page.role("textbox", "Message").fill("First line");
@@ -265,9 +256,7 @@ fn choosing_the_open_conversation_again_keeps_the_half_typed_message() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "How was the trip?");
     page.sign_in(&server, &ada.email);
     open(&page, "Bob");
@@ -311,9 +300,7 @@ fn a_link_ends_before_the_punctuation_that_ends_its_sentence() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     let text = "Read https://example.com/a. Or (see https://example.com/b), \
                 and https://en.wikipedia.org/wiki/Tea_(drink)!";
     server.say(&bob.token, id, text);
@@ -345,9 +332,7 @@ fn an_edit_in_progress_outlives_a_reaction_to_its_message() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.direct(&ada.token, bob.id);
+    let (ada, bob, id) = server.ada_and_bob();
     let said = server.say(&ada.token, id, "Let us meet at noon");
     page.sign_in(&server, &ada.email);
     open(&page, "Bob");
@@ -385,11 +370,7 @@ fn a_message_the_server_refuses_goes_back_into_the_composer() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    server.direct(&ada.token, bob.id);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     // One character past the longest message the server stores.
     let too_long = "a".repeat(4001);
 
@@ -413,11 +394,7 @@ fn a_request_that_finds_the_session_gone_leads_to_the_sign_in_form() {
     };
     // The stream would notice only within the hour: what notices here is sending a message.
     let server = TestServer::start_with(&["--stream-session-check", "3600"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    server.direct(&ada.token, bob.id);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    let (ada, _, _) = ada_with_bob_open(&server, &page);
     page.wait_until("the stream to open", || status(&page).is_empty());
     server
         .open_db()
@@ -481,10 +458,8 @@ fn opening_a_conversation_shows_who_is_typing_in_it_already() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
+    let (ada, bob, with_bob) = server.ada_and_bob();
     let cy = server.user("Cy");
-    let with_bob = server.direct(&ada.token, bob.id);
     server.direct(&ada.token, cy.id);
     page.sign_in(&server, &ada.email);
     open(&page, "Cy");

@@ -6,6 +6,16 @@
 use serde_json::{Value, json};
 
 use super::browser::{Name, Page};
+use super::{TestServer, TestUser};
+
+/// Ada and Bob with their direct conversation (see `TestServer::ada_and_bob`), and Ada
+/// signed in on `page` with it open; Ada, Bob and its id.
+pub fn ada_with_bob_open(server: &TestServer, page: &Page) -> (TestUser, TestUser, i64) {
+    let (ada, bob, id) = server.ada_and_bob();
+    page.sign_in(server, &ada.email);
+    open(page, "Bob");
+    (ada, bob, id)
+}
 
 /// Opens the conversation whose list entry starts with `name`.
 pub fn open(page: &Page, name: &str) {

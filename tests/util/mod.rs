@@ -576,6 +576,15 @@ impl TestServer {
         reply.body["conversation"]["id"].as_i64().expect("id")
     }
 
+    /// Ada and Bob (as `user` makes them) and the direct conversation Ada starts with Bob;
+    /// its id.
+    pub fn ada_and_bob(&self) -> (TestUser, TestUser, i64) {
+        let ada = self.user("Ada");
+        let bob = self.user("Bob");
+        let id = self.direct(&ada.token, bob.id);
+        (ada, bob, id)
+    }
+
     /// Creates the direct conversation of the caller and `other`; its id.
     pub fn direct(&self, token: &str, other: i64) -> i64 {
         let reply = self.conversation(token, &[other], None);
