@@ -97,7 +97,7 @@ fn a_custom_emote_uploaded_on_the_page_shows_inline_in_the_picker_and_goes_when_
     wait_for_alert(&ada_page, "taken");
     let text = server.file("notes.png", b"not an image at all");
     submit_emote(&ada_page, "not_image", &text);
-    wait_for_alert(&ada_page, "must be a ICON_PNG, GIF or WebP");
+    wait_for_alert(&ada_page, "must be a PNG, GIF or WebP");
     let mut big = ICON_PNG.to_vec();
     big.resize(256 * 1024 + 1, 0);
     let big = server.file("big.png", &big);
