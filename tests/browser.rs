@@ -1,8 +1,6 @@
 //! The web client in a real headless Chromium against the real binary, through the roles and
 //! accessible names the client promises: what a person and a screen reader meet. Each test skips itself (loudly) when there is no Chromium outside CI.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::util::browser::{self, Name, Page};
@@ -77,22 +75,16 @@ fn a_wrong_password_shows_an_alert_and_does_not_sign_in() {
 
 /// Waits for the first mail in the server's outbox and returns the reset link in it.
 fn reset_link(server: &TestServer) -> String {
-    let outbox = server.dir().join("outbox");
-    let deadline = std::time::Instant::now() + browser::WAIT;
-    loop {
-        let mail = std::fs::read_to_string(&outbox).unwrap_or_default();
-        if let Some(start) = mail.find("http") {
-            let link: String = mail[start..]
-                .chars()
-                .take_while(|c| !c.is_whitespace())
-                .collect();
-            if link.contains("token=") {
-                return link;
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "no reset mail");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let link = |mail: &str| -> Option<String> {
+        let start = mail.find("http")?;
+        let link: String = mail[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        link.contains("token=").then_some(link)
+    };
+    let mail = server.wait_for_mail("reset mail", |mail| link(mail).is_some());
+    link(&mail).expect("the reset link")
 }
 
 #[test]

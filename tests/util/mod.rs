@@ -516,6 +516,25 @@ impl TestServer {
         db
     }
 
+    /// Waits, polling for up to 10 s, until what the server has mailed to `{dir}/outbox`
+    /// (with `--mail-command "cat >> {dir}/outbox"`) satisfies `done`; all of it. Fails
+    /// naming `what` otherwise.
+    pub fn wait_for_mail(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let outbox = self.dir.path().join("outbox");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mail = std::fs::read_to_string(&outbox).unwrap_or_default();
+            if done(&mail) {
+                return mail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} in the outbox: {mail:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Adds `count` users straight to the database, for tests that need many members but not
     /// their logins (registering each over HTTP would cost a scrypt hash apiece).
     pub fn insert_users(&self, count: usize) -> Vec<i64> {
