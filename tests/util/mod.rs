@@ -516,6 +516,17 @@ impl TestServer {
         db
     }
 
+    /// Hides the history of `conversation` before `message` from `user`, as joining a group
+    /// that hides its history from newcomers does (`history_from`).
+    pub fn hide_history_before(&self, conversation: i64, user: i64, message: i64) {
+        self.open_db()
+            .execute(
+                "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+                [message, conversation, user],
+            )
+            .expect("hide the history");
+    }
+
     /// Waits, polling for up to 10 s, until what the server has mailed to `{dir}/outbox`
     /// (with `--mail-command "cat >> {dir}/outbox"`) satisfies `done`; all of it. Fails
     /// naming `what` otherwise.
@@ -601,6 +612,14 @@ impl TestServer {
         let ada = self.user("Ada");
         let bob = self.user("Bob");
         let id = self.direct(&ada.token, bob.id);
+        (ada, bob, id)
+    }
+
+    /// Ada and Bob (as `user` makes them) and a group of the two that Ada starts; its id.
+    pub fn ada_and_bob_group(&self) -> (TestUser, TestUser, i64) {
+        let ada = self.user("Ada");
+        let bob = self.user("Bob");
+        let id = self.group(&ada.token, &[bob.id]);
         (ada, bob, id)
     }
 
