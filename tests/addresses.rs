@@ -5,13 +5,12 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::util::raw::{
-    awaiting_bodies, connect, exchange, healthz_for, held_connections, refused_unanswered,
-    wait_for_a_freed_slot,
+    awaiting_bodies, connect, exchange, healthz_for, held_connections, refused_for_the_cap,
+    refused_unanswered, wait_for_a_freed_slot,
 };
 use crate::util::{PASSWORD, TestServer};
 
@@ -145,16 +144,7 @@ fn an_ipv6_proxy_forwards_for_ipv6_clients_counted_and_named_each() {
     );
     // Two requests for one client in flight: their bodies have not arrived.
     let in_flight = awaiting_bodies(&server, 2, "2001:db8::9");
-    // Bounded poll: the two heads are read by their threads in their own time.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (past, _) = exchange(&server, healthz_for("2001:db8::9").as_bytes());
-        if past.status == 429 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the cap never applied");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    refused_for_the_cap(&server, "2001:db8::9");
     // Another IPv6 client, written as a proxy may (bracketed, with a port), is served.
     let (other, _) = exchange(&server, healthz_for("[2001:db8::10]:5555").as_bytes());
     assert_eq!(other.status, 200);

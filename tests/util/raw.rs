@@ -135,6 +135,25 @@ pub fn awaiting_bodies(server: &TestServer, n: usize, client: &str) -> Vec<TcpSt
         .collect()
 }
 
+/// Waits, polling for up to 10 s, until a health check forwarded for `client` is refused for
+/// the client's cap (the server reads the heads of `awaiting_bodies` in its own time); the
+/// refusal.
+pub fn refused_for_the_cap(server: &TestServer, client: &str) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (past, _) = exchange(server, healthz_for(client).as_bytes());
+        if past.status == 429 {
+            return past;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cap never applied: still {} for {client}",
+            past.status
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Reads a response head: the status and the header fields.
 pub fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
     let mut line = String::new();
