@@ -9,8 +9,8 @@ use std::net::{IpAddr, TcpListener, TcpStream, ToSocketAddrs};
 use serde_json::json;
 
 use crate::util::raw::{
-    awaiting_bodies, connect, exchange, healthz_for, held_connections, refused_for_the_cap,
-    refused_unanswered, wait_for_a_freed_slot,
+    CAP_OF_THREE, awaiting_bodies, connect, exchange, healthz_for, held_connections,
+    refused_for_the_cap, refused_unanswered, wait_for_a_freed_slot,
 };
 use crate::util::{PASSWORD, TestServer};
 
@@ -106,17 +106,7 @@ fn the_connection_cap_counts_an_ipv6_client_by_its_address() {
     if !has_ipv6_loopback("the_connection_cap_counts_an_ipv6_client") {
         return;
     }
-    let server = start_on(
-        "[::1]:0",
-        &[
-            "--max-connections-per-ip",
-            "3",
-            "--request-timeout",
-            "120",
-            "--idle-timeout",
-            "120",
-        ],
-    );
+    let server = start_on("[::1]:0", CAP_OF_THREE);
     // At the cap: three kept-alive connections from ::1 are all served.
     let held = held_connections(&server, 3);
     // One past it: closed at once, unanswered.

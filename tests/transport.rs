@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::util::raw::{
-    HEALTHZ, awaiting_bodies, closed, connect, connect_from, exchange, healthz_for, healthz_on,
-    held_connections, read_response, refused_for_the_cap, refused_unanswered, served,
+    CAP_OF_THREE, HEALTHZ, awaiting_bodies, closed, connect, connect_from, exchange, healthz_for,
+    healthz_on, held_connections, read_response, refused_for_the_cap, refused_unanswered, served,
     wait_for_a_freed_slot,
 };
 use crate::util::{BIN, TestServer, at_once};
@@ -366,14 +366,7 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
 
 #[test]
 fn one_address_at_its_connection_cap_leaves_room_for_others() {
-    let server = TestServer::start_with(&[
-        "--max-connections-per-ip",
-        "3",
-        "--request-timeout",
-        "120",
-        "--idle-timeout",
-        "120",
-    ]);
+    let server = TestServer::start_with(CAP_OF_THREE);
     // At the cap: three kept-alive connections from one address are all served.
     let held = held_connections(&server, 3);
     // One past it: the fourth is closed at once, unanswered.

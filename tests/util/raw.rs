@@ -13,6 +13,17 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A health check: the cheapest request the server answers.
 pub const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
+/// Settings for a cap of three connections per address, none of them cut short by a
+/// timeout while the test holds it open.
+pub const CAP_OF_THREE: &[&str] = &[
+    "--max-connections-per-ip",
+    "3",
+    "--request-timeout",
+    "120",
+    "--idle-timeout",
+    "120",
+];
+
 /// One parsed response: status, headers as sent, and body.
 #[derive(Debug)]
 pub struct Response {
