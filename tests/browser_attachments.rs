@@ -137,9 +137,7 @@ fn a_picture_far_up_the_history_loads_only_when_scrolled_to() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let upload = server
         .request(
             "POST",

@@ -115,9 +115,7 @@ fn a_limited_reset_request_looks_like_any_other() {
 #[test]
 fn message_sends_are_limited_per_user() {
     let server = limited(&[]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     for i in 0..30 {
         server.say(&ada.token, id, &format!("m{i}"));
     }
