@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use crate::util::browser::{self, Name, Page};
-use crate::util::client::open;
-use crate::util::{PASSWORD, TestServer, unique_email};
+use crate::util::client::{fill_registration, open};
+use crate::util::{PASSWORD, TestServer};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
@@ -47,9 +47,7 @@ fn registering_through_the_form_signs_one_in() {
     let server = TestServer::start();
     page.goto(&format!("{}/", server.base));
     page.role("link", "Create an account").click();
-    page.role("textbox", "Name").fill("Ada Lovelace");
-    page.role("textbox", "Email").fill(&unique_email("ada"));
-    page.field("Password").fill(PASSWORD);
+    fill_registration(&page);
     page.viewport(360, 740, true);
     page.assert_no_sideways_scroll();
     page.role("button", "Create account").click();

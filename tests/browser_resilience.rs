@@ -342,9 +342,7 @@ fn signing_in_on_a_page_whose_build_is_gone_offers_a_reload() {
     );
     page.command("Network.enable", serde_json::json!({}));
     page.command("Network.clearBrowserCache", serde_json::json!({}));
-    page.role("textbox", "Email").fill(&ada.email);
-    page.field("Password").fill(PASSWORD);
-    page.role("button", "Sign in").click();
+    page.submit_sign_in_form(&ada.email, PASSWORD);
     let reload = page.role("button", "Reload to update");
     assert!(
         !page.has("button", Name::Exactly("New conversation")),

@@ -410,6 +410,11 @@ impl Page {
     /// Opens `base`'s `/` (the server, or a relay in front of it) and submits the sign-in form.
     fn submit_sign_in_at(&self, base: &str, email: &str, password: &str) {
         self.goto(&format!("{base}/"));
+        self.submit_sign_in_form(email, password);
+    }
+
+    /// Fills in and submits the sign-in form the page shows now.
+    pub fn submit_sign_in_form(&self, email: &str, password: &str) {
         self.role("textbox", "Email").fill(email);
         self.field("Password").fill(password);
         self.role("button", "Sign in").click();

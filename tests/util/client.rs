@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::browser::{Name, Page};
-use super::{TestServer, TestUser};
+use super::{PASSWORD, TestServer, TestUser, unique_email};
 
 /// Ada and Bob with their direct conversation (see `TestServer::ada_and_bob`), and Ada
 /// signed in on `page` with it open; Ada, Bob and its id.
@@ -15,6 +15,14 @@ pub fn ada_with_bob_open(server: &TestServer, page: &Page) -> (TestUser, TestUse
     page.sign_in(server, &ada.email);
     open(page, "Bob");
     (ada, bob, id)
+}
+
+/// Fills in the registration form for a new person, Ada Lovelace, with a fresh email and the
+/// test password (without submitting it).
+pub fn fill_registration(page: &Page) {
+    page.role("textbox", "Name").fill("Ada Lovelace");
+    page.role("textbox", "Email").fill(&unique_email("ada"));
+    page.field("Password").fill(PASSWORD);
 }
 
 /// Opens the conversation whose list entry starts with `name`.
