@@ -204,12 +204,13 @@ CREATE TABLE epochs (
 -- Memberships that ended: a member who left or was removed is sent the events from
 -- `from_event` through `to_event` (the `member.left` event that ended it) and nothing after.
 -- No foreign key to conversations: the last member's span outlives a group that is gone, so
--- that their last event still reaches them.
+-- that their last event still reaches them. `history_from`: the member's, kept (version 11).
 CREATE TABLE past_members (
     conversation_id INTEGER NOT NULL,
     user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     from_event      INTEGER NOT NULL,
     to_event        INTEGER NOT NULL,
+    history_from    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, user_id, to_event)
 ) WITHOUT ROWID;
 CREATE INDEX past_members_by_user ON past_members(user_id, conversation_id);
@@ -259,4 +260,4 @@ CREATE TABLE attachment_chunks (
     PRIMARY KEY (attachment_id, seq)
 );
 
-PRAGMA user_version = 10;
+PRAGMA user_version = 11;

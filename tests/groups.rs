@@ -567,6 +567,22 @@ fn a_blocked_persons_direct_messages_stop_reaching_you_and_they_are_not_told() {
         next_stored(&mut bob_stream).data["message"]["body"],
         "from Ada"
     );
+    // Bob's newer message does not make Ada's newest one disappear from her list.
+    server.say(&bob.token, dm, "still there?");
+    assert_eq!(
+        next_stored(&mut bob_stream).data["message"]["body"],
+        "still there?"
+    );
+    let ada_dm = conversation(&server, &ada, dm).body["conversation"].clone();
+    assert_eq!(ada_dm["last_message"]["body"], "from Ada");
+    let listed = server.get("/api/conversations", &ada.token).body["conversations"].clone();
+    let listed_dm = listed
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .find(|c| c["id"] == dm)
+        .expect("the direct conversation");
+    assert_eq!(listed_dm["last_message"]["body"], "from Ada");
     // A person Ada does not block reaches her in a new direct conversation.
     let cy_dm = server.conversation(&cy.token, &[ada.id], None);
     assert_eq!(cy_dm.status, 201);

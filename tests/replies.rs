@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::util::sse::{SseEvent, Stream, subscribe};
 use crate::util::{TestServer, TestUser};
 
 fn pair(server: &TestServer) -> (TestUser, TestUser, i64) {
@@ -42,7 +43,8 @@ fn a_reply_carries_a_preview_of_the_original() {
         "id": original,
         "sender": {"id": ada.id, "name": "Ada"},
         "excerpt": "Lunch at noon?",
-        "deleted": false
+        "deleted": false,
+        "hidden": false
     });
     assert_eq!(sent.body["message"]["reply_to"], preview);
     let page = history(&server, &ada.token, id, "");
@@ -98,7 +100,7 @@ fn the_preview_follows_edits_and_deletes_everywhere() {
     let page = history(&server, &bob.token, id, "");
     assert_eq!(
         page["messages"][1]["reply_to"],
-        json!({"id": original, "sender": {"id": ada.id, "name": "Ada"}, "excerpt": "", "deleted": true})
+        json!({"id": original, "sender": {"id": ada.id, "name": "Ada"}, "excerpt": "", "deleted": true, "hidden": false})
     );
     let stored = serde_json::to_string(&server.events()).expect("json");
     assert!(!stored.contains("final plan"), "{stored}");
@@ -234,4 +236,116 @@ fn a_message_hidden_from_the_sender_cannot_be_replied_to() {
         reply(&server, &ada.token, id, json!(before), "x").status,
         201
     );
+}
+
+/// The newest stored event's id: a point to resume a stream from.
+fn newest_event(server: &TestServer) -> i64 {
+    server
+        .open_db()
+        .query_row("SELECT max(id) FROM events", [], |row| row.get(0))
+        .expect("events")
+}
+
+/// A reply to a message hidden from a newcomer (from before they joined a group that hides its
+/// history) quotes nothing of it to them: not live, not resumed (also once they are gone), not
+/// in history, the conversation's last message or search; the others see the whole preview.
+#[test]
+fn a_reply_quotes_nothing_of_an_original_hidden_from_the_reader() {
+    let server = TestServer::start();
+    let (ada, bob, id) = pair(&server);
+    let cy = server.user("Cy");
+    let secret = server.say(&ada.token, id, "the surprise party is on Friday");
+    let hide = server
+        .request("PATCH", &format!("/api/conversations/{id}"))
+        .token(&ada.token)
+        .json(&json!({"history_visible": false}))
+        .send();
+    assert_eq!(hide.status, 200, "{}", hide.body);
+    let members = format!("/api/conversations/{id}/members");
+    let added = server
+        .request("POST", &members)
+        .token(&ada.token)
+        .json(&json!({"user_ids": [cy.id]}))
+        .send();
+    assert_eq!(added.status, 200, "{}", added.body);
+    let before_reply = newest_event(&server);
+    let mut cy_stream = subscribe(&server, &cy, None);
+    let mut ada_stream = subscribe(&server, &ada, None);
+
+    let sent = reply(&server, &bob.token, id, json!(secret), "I'll bring cake");
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let whole = json!({
+        "id": secret,
+        "sender": {"id": ada.id, "name": "Ada"},
+        "excerpt": "the surprise party is on Friday",
+        "deleted": false,
+        "hidden": false
+    });
+    let hidden =
+        json!({"id": secret, "sender": null, "excerpt": "", "deleted": false, "hidden": true});
+    assert_eq!(sent.body["message"]["reply_to"], whole);
+    let quote = |event: SseEvent, kind: &str| {
+        assert_eq!(event.kind, kind, "{}", event.data);
+        event.data["message"]["reply_to"].clone()
+    };
+    assert_eq!(quote(next(&mut cy_stream), "message.created"), hidden);
+    assert_eq!(quote(next(&mut ada_stream), "message.created"), whole);
+
+    let newest = |who: &TestUser| {
+        let page = history(&server, &who.token, id, "");
+        page["messages"]
+            .as_array()
+            .and_then(|m| m.last().cloned())
+            .expect("a message")
+    };
+    assert_eq!(newest(&cy)["reply_to"], hidden);
+    assert_eq!(newest(&ada)["reply_to"], whole);
+    let listed = server.get(&format!("/api/conversations/{id}"), &cy.token);
+    assert_eq!(
+        listed.body["conversation"]["last_message"]["reply_to"],
+        hidden
+    );
+    let found = server.get("/api/search/messages?q=cake", &cy.token);
+    assert_eq!(
+        found.body["hits"][0]["message"]["reply_to"], hidden,
+        "{}",
+        found.body
+    );
+
+    let reply_id = sent.body["message"]["id"].as_i64().expect("id");
+    let edited = server
+        .request(
+            "PATCH",
+            &format!("/api/conversations/{id}/messages/{reply_id}"),
+        )
+        .token(&bob.token)
+        .json(&json!({"body": "I'll bring two cakes"}))
+        .send();
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(quote(next(&mut cy_stream), "message.updated"), hidden);
+    assert_eq!(quote(next(&mut ada_stream), "message.updated"), whole);
+
+    let resumed = |who: &TestUser| subscribe(&server, who, Some(before_reply)).stored(2);
+    for event in resumed(&cy) {
+        assert_eq!(event.data["message"]["reply_to"], hidden, "{}", event.kind);
+    }
+    for event in resumed(&ada) {
+        assert_eq!(event.data["message"]["reply_to"], whole, "{}", event.kind);
+    }
+    // Gone from the group, Cy resumes from inside the span the membership had.
+    let removed = server
+        .request("DELETE", &format!("{members}/{}", cy.id))
+        .token(&ada.token)
+        .send();
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let kept = subscribe(&server, &cy, Some(before_reply)).stored(3);
+    let kinds: Vec<&str> = kept.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["message.created", "message.updated", "member.left"]);
+    assert_eq!(kept[0].data["message"]["reply_to"], hidden);
+    assert_eq!(kept[1].data["message"]["reply_to"], hidden);
+}
+
+/// The next stored event; panics if none comes.
+fn next(stream: &mut Stream) -> SseEvent {
+    stream.stored(1).pop().expect("an event")
 }

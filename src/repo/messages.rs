@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::conversations::Hidden;
+use super::conversations::{self, Hidden};
 use super::{RepoError, RepoResult, Tx, attachments, events, id_array, reactions};
 use crate::domain::{
-    ClientId, ConversationId, Message, MessageBody, MessageId, ReplyPreview, Timestamp, UserId,
-    UserRef, excerpt,
+    ClientId, ConversationId, Message, MessageBody, MessageId, Quoted, ReplyPreview, Timestamp,
+    UserId, UserRef, excerpt,
 };
 
 /// Which way a page of history goes from its cursor.
@@ -69,12 +69,14 @@ fn preview_from_row(row: &Row) -> rusqlite::Result<Option<ReplyPreview>> {
     let body: String = row.get(12)?;
     Ok(Some(ReplyPreview {
         id,
-        sender: UserRef {
-            id: row.get(10)?,
-            name: row.get(11)?,
-        },
-        excerpt: excerpt(&body),
-        deleted: row.get(13)?,
+        original: Some(Quoted {
+            sender: UserRef {
+                id: row.get(10)?,
+                name: row.get(11)?,
+            },
+            excerpt: excerpt(&body),
+            deleted: row.get(13)?,
+        }),
     }))
 }
 
@@ -138,8 +140,8 @@ pub fn get(
     }
 }
 
-/// Messages by id, in id order, with their reactions and attachments: three queries whatever
-/// the count.
+/// Messages by id, in id order, as `viewer` sees them (see `for_viewer`): three queries
+/// whatever the count, and one more when some are replies.
 pub fn load(
     conn: &Connection,
     ids: &[MessageId],
@@ -152,7 +154,7 @@ pub fn load(
     let messages = stmt
         .query_map([id_array(ids.iter().copied())], message_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    with_reactions_and_attachments(conn, messages, viewer)
+    for_viewer(conn, messages, viewer)
 }
 
 /// A page of history from `cursor`, at most `limit` messages, without what is `hidden` from
@@ -205,7 +207,7 @@ pub fn page(
         }
     };
     Ok(Page {
-        messages: with_reactions_and_attachments(conn, messages, Some(viewer))?,
+        messages: for_viewer(conn, messages, Some(viewer))?,
         has_more,
         has_newer,
     })
@@ -256,7 +258,10 @@ fn walk(
     Ok((messages, has_more))
 }
 
-fn with_reactions_and_attachments(
+/// Completes messages as `viewer` sees them: reactions (their own marked), attachments, and
+/// previews that quote no original the viewer's history hides. Without a viewer (what a
+/// stored event carries) previews quote every original: a stream hides them per recipient.
+fn for_viewer(
     conn: &Connection,
     mut messages: Vec<Message>,
     viewer: Option<UserId>,
@@ -268,7 +273,44 @@ fn with_reactions_and_attachments(
         message.reactions = counts.remove(&message.id).unwrap_or_default();
         message.attachments = attached.remove(&message.id).unwrap_or_default();
     }
+    if let Some(viewer) = viewer {
+        hide_unseen_originals(conn, &mut messages, viewer)?;
+    }
     Ok(messages)
+}
+
+/// Turns the previews of originals the viewer may not see (from before they joined a group
+/// that hides its history, or from a person they block) into hidden ones, which say nothing
+/// but the original's id. One more query, only when there are replies.
+fn hide_unseen_originals(
+    conn: &Connection,
+    messages: &mut [Message],
+    viewer: UserId,
+) -> RepoResult<()> {
+    let mut replied_in: Vec<ConversationId> = messages
+        .iter()
+        .filter(|m| m.reply_to.is_some())
+        .map(|m| m.conversation_id)
+        .collect();
+    if replied_in.is_empty() {
+        return Ok(());
+    }
+    replied_in.sort_unstable();
+    replied_in.dedup();
+    let hidden = conversations::hidden_from(conn, &replied_in, viewer)?;
+    for message in messages {
+        let Some(preview) = &mut message.reply_to else {
+            continue;
+        };
+        // Not a member (no entry): nothing is vouched for, so nothing is quoted.
+        let shows = hidden
+            .get(&message.conversation_id)
+            .is_some_and(|h| h.shows_original(preview));
+        if !shows {
+            *preview = ReplyPreview::hidden(preview.id);
+        }
+    }
+    Ok(())
 }
 
 /// Replaces a message's text, here and in the stored events that carry it, so that the
@@ -315,6 +357,21 @@ fn rewrite_reply_previews(tx: &Tx, original: MessageId) -> RepoResult<()> {
         }
     }
     Ok(())
+}
+
+/// The newest message of the conversation that `sender` did not send.
+pub fn newest_not_from(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    sender: UserId,
+) -> RepoResult<Option<MessageId>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM messages WHERE conversation_id = ?1 AND sender_id IS NOT ?2
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![conversation_id, sender], |row| row.get(0))
+        .optional()?)
 }
 
 /// Whether the conversation holds a message with this id.
