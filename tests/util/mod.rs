@@ -1,7 +1,8 @@
 //! The test harness: a real `emotechat` binary on a free loopback port with a fresh SQLite file
 //! in a temp dir, and the clients the tests speak to it with: `Call` for ordinary requests,
-//! `raw` for HTTP/1.1 on a bare socket, `sse` for event streams, `ws` for WebSocket, and
-//! `browser` for a real headless Chromium.
+//! `raw` for HTTP/1.1 on a bare socket, `sse` for event streams, `ws` for WebSocket,
+//! `browser` for a real headless Chromium and `client` for what the browser tests do on the
+//! web client.
 //! `TestServer::start` returns once the server has printed its `listening on` line, so no
 //! test sleeps to wait for readiness.
 
