@@ -40,6 +40,14 @@ fn promote(server: &TestServer, who: &TestUser, id: i64, user: i64) -> Reply {
         .send()
 }
 
+/// `PUT` blocks `user`, `DELETE` unblocks them.
+fn block(server: &TestServer, who: &TestUser, method: &str, user: i64) -> Reply {
+    server
+        .request(method, &format!("/api/blocks/{user}"))
+        .token(&who.token)
+        .send()
+}
+
 fn conversation(server: &TestServer, who: &TestUser, id: i64) -> Reply {
     server.get(&format!("/api/conversations/{id}"), &who.token)
 }
@@ -526,16 +534,10 @@ fn a_muted_conversation_still_counts_unread_and_is_marked_in_the_list() {
 fn a_blocked_persons_direct_messages_stop_reaching_you_and_they_are_not_told() {
     let server = TestServer::start();
     let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
-    let direct = server.conversation(&ada.token, &[bob.id], None);
-    let dm = direct.body["conversation"]["id"].as_i64().expect("id");
+    let dm = server.direct(&ada.token, bob.id);
     let group = server.group(&ada.token, &[bob.id]);
     server.say(&bob.token, dm, "before the block");
-    let block = |method: &str, user: i64| {
-        server
-            .request(method, &format!("/api/blocks/{user}"))
-            .token(&ada.token)
-            .send()
-    };
+    let block = |method: &str, user: i64| block(&server, &ada, method, user);
     let blocked = block("PUT", bob.id);
     assert_eq!(blocked.status, 200, "{}", blocked.body);
     assert_eq!(
@@ -636,14 +638,9 @@ fn a_hidden_message_answers_every_action_as_a_missing_one() {
         200
     );
     assert_eq!(add(&server, &ada, group, &[cy.id]).status, 200);
-    let direct = server.conversation(&ada.token, &[bob.id], None);
-    let dm = direct.body["conversation"]["id"].as_i64().expect("id");
+    let dm = server.direct(&ada.token, bob.id);
     let from_bob = server.say(&bob.token, dm, "only Bob's");
-    let blocked = server
-        .request("PUT", &format!("/api/blocks/{}", bob.id))
-        .token(&ada.token)
-        .send();
-    assert_eq!(blocked.status, 200);
+    assert_eq!(block(&server, &ada, "PUT", bob.id).status, 200);
 
     let missing = 999_999;
     for (who, conversation, hidden) in [(&cy, group, old), (&ada, dm, from_bob)] {
@@ -689,14 +686,9 @@ fn a_hidden_message_answers_every_action_as_a_missing_one() {
 fn a_blocked_persons_typing_and_reactions_do_not_reach_who_blocks_them() {
     let server = TestServer::start();
     let (ada, bob) = (server.user("Ada"), server.user("Bob"));
-    let direct = server.conversation(&ada.token, &[bob.id], None);
-    let dm = direct.body["conversation"]["id"].as_i64().expect("id");
+    let dm = server.direct(&ada.token, bob.id);
     let hi = server.say(&ada.token, dm, "hi Bob");
-    let blocked = server
-        .request("PUT", &format!("/api/blocks/{}", bob.id))
-        .token(&ada.token)
-        .send();
-    assert_eq!(blocked.status, 200);
+    assert_eq!(block(&server, &ada, "PUT", bob.id).status, 200);
     let react = server
         .request(
             "PUT",
