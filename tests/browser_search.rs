@@ -14,12 +14,6 @@ fn server() -> TestServer {
     TestServer::start_with(&["--rate-limits", "off"])
 }
 
-fn group(server: &TestServer, ada: &TestUser, bob: &TestUser, title: &str) -> i64 {
-    let reply = server.conversation(&ada.token, &[bob.id], Some(title));
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body["conversation"]["id"].as_i64().expect("id")
-}
-
 /// Sends `count` filler messages.
 fn fill(server: &TestServer, user: &TestUser, id: i64, count: usize) {
     for i in 0..count {
@@ -45,7 +39,7 @@ fn a_search_result_opens_its_conversation_at_the_message() {
     let server = server();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
-    let trip = group(&server, &ada, &bob, "Trip");
+    let trip = server.group_titled(&ada.token, &[bob.id], "Trip");
     server.say(
         &bob.token,
         trip,
@@ -53,7 +47,7 @@ fn a_search_result_opens_its_conversation_at_the_message() {
     );
     // far enough back that the newest page does not hold it
     fill(&server, &bob, trip, 70);
-    let other = group(&server, &ada, &bob, "Other");
+    let other = server.group_titled(&ada.token, &[bob.id], "Other");
     server.say(&ada.token, other, "nothing here");
 
     page.sign_in(&server, &ada.email);
@@ -110,7 +104,7 @@ fn replying_shows_the_quote_which_follows_edits_and_jumps_to_the_original() {
     let server = server();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
-    let id = group(&server, &ada, &bob, "Lunch");
+    let id = server.group_titled(&ada.token, &[bob.id], "Lunch");
     let original = server.say(&bob.token, id, "Lunch at noon?\nor later");
 
     page.sign_in(&server, &ada.email);
@@ -177,7 +171,7 @@ fn a_reply_to_a_message_hidden_from_the_reader_quotes_nothing() {
     };
     let server = server();
     let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
-    let id = group(&server, &ada, &bob, "Party");
+    let id = server.group_titled(&ada.token, &[bob.id], "Party");
     let secret = server.say(&ada.token, id, "the surprise is on Friday");
     for (method, path, body) in [
         (

@@ -6,13 +6,6 @@ use serde_json::{Value, json};
 use crate::util::sse::{SseEvent, Stream, subscribe};
 use crate::util::{TestServer, TestUser};
 
-fn pair(server: &TestServer) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
-    (ada, bob, id)
-}
-
 fn reply(server: &TestServer, token: &str, id: i64, to: Value, text: &str) -> crate::util::Reply {
     server.send(token, id, json!({"body": text, "reply_to": to}))
 }
@@ -21,6 +14,17 @@ fn history(server: &TestServer, token: &str, id: i64, query: &str) -> Value {
     let reply = server.get(&format!("/api/conversations/{id}/messages{query}"), token);
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body
+}
+
+/// The preview of a live original its reader sees.
+fn quoting(original: i64, sender: (&TestUser, &str), excerpt: &str) -> Value {
+    json!({
+        "id": original,
+        "sender": {"id": sender.0.id, "name": sender.1},
+        "excerpt": excerpt,
+        "deleted": false,
+        "hidden": false
+    })
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -35,17 +39,11 @@ fn ids(page: &Value) -> Vec<i64> {
 #[test]
 fn a_reply_carries_a_preview_of_the_original() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let original = server.say(&ada.token, id, "\n  Lunch at noon?  \nBring the plans.");
     let sent = reply(&server, &bob.token, id, json!(original), "Yes!");
     assert_eq!(sent.status, 201, "{}", sent.body);
-    let preview = json!({
-        "id": original,
-        "sender": {"id": ada.id, "name": "Ada"},
-        "excerpt": "Lunch at noon?",
-        "deleted": false,
-        "hidden": false
-    });
+    let preview = quoting(original, (&ada, "Ada"), "Lunch at noon?");
     assert_eq!(sent.body["message"]["reply_to"], preview);
     let page = history(&server, &ada.token, id, "");
     assert_eq!(page["messages"][1]["reply_to"], preview);
@@ -61,7 +59,7 @@ fn a_reply_carries_a_preview_of_the_original() {
 #[test]
 fn a_preview_is_the_first_line_cut_at_100_characters() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let exact = server.say(&ada.token, id, &"é".repeat(100));
     let long = server.say(&ada.token, id, &format!("{}\nmore", "a".repeat(150)));
     let to_exact = reply(&server, &ada.token, id, json!(exact), "r");
@@ -79,7 +77,7 @@ fn a_preview_is_the_first_line_cut_at_100_characters() {
 #[test]
 fn the_preview_follows_edits_and_deletes_everywhere() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let original = server.say(&ada.token, id, "first draft of the plan");
     let answer = reply(&server, &bob.token, id, json!(original), "looks good");
     assert_eq!(answer.status, 201, "{}", answer.body);
@@ -120,7 +118,7 @@ fn the_preview_follows_edits_and_deletes_everywhere() {
 #[test]
 fn reply_to_must_name_a_live_message_of_the_same_conversation() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let elsewhere = server.group(&ada.token, &[bob.id]);
     let other = server.say(&ada.token, elsewhere, "in another conversation");
     let gone = server.say(&ada.token, id, "soon deleted");
@@ -160,7 +158,7 @@ fn reply_to_must_name_a_live_message_of_the_same_conversation() {
 #[test]
 fn history_around_a_message_loads_both_sides() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let sent: Vec<i64> = (0..10)
         .map(|i| server.say(&ada.token, id, &format!("m{i}")))
         .collect();
@@ -218,15 +216,9 @@ fn history_around_a_message_loads_both_sides() {
 #[test]
 fn a_message_hidden_from_the_sender_cannot_be_replied_to() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let before = server.say(&ada.token, id, "from before Bob joined");
-    server
-        .open_db()
-        .execute(
-            "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
-            [before, id, bob.id],
-        )
-        .expect("hide the history from Bob");
+    server.hide_history_before(id, bob.id, before);
     reply(&server, &bob.token, id, json!(before), "x").assert_field_error(
         400,
         "validation_failed",
@@ -252,7 +244,7 @@ fn newest_event(server: &TestServer) -> i64 {
 #[test]
 fn a_reply_quotes_nothing_of_an_original_hidden_from_the_reader() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let cy = server.user("Cy");
     let secret = server.say(&ada.token, id, "the surprise party is on Friday");
     let hide = server
@@ -274,13 +266,7 @@ fn a_reply_quotes_nothing_of_an_original_hidden_from_the_reader() {
 
     let sent = reply(&server, &bob.token, id, json!(secret), "I'll bring cake");
     assert_eq!(sent.status, 201, "{}", sent.body);
-    let whole = json!({
-        "id": secret,
-        "sender": {"id": ada.id, "name": "Ada"},
-        "excerpt": "the surprise party is on Friday",
-        "deleted": false,
-        "hidden": false
-    });
+    let whole = quoting(secret, (&ada, "Ada"), "the surprise party is on Friday");
     let hidden =
         json!({"id": secret, "sender": null, "excerpt": "", "deleted": false, "hidden": true});
     assert_eq!(sent.body["message"]["reply_to"], whole);

@@ -242,7 +242,7 @@ fn leave(tx: &Tx, id: ConversationId, user: UserId, by: &User) -> Result<(), Api
     let left_event = events::record(tx, id, &event)?;
     conversations::left_at_event(tx, id, ended, left_event)?;
     if members == 0 {
-        conversations::delete_group(tx, id, left_event)?;
+        conversations::delete_group(tx, id)?;
     }
     Ok(())
 }

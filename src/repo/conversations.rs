@@ -12,6 +12,13 @@ use crate::domain::{
     MessageId, PageRequest, PastMember, ReplyPreview, Timestamp, Title, UserId, UserRef,
 };
 
+/// A new conversation's id: past every id in use, and past those of gone groups whose
+/// `member.left` events and spans are still kept, so that no stream ever takes a gone group's
+/// events for a new conversation's (each part is one index lookup).
+const NEXT_CONVERSATION_ID: &str = "(SELECT max(coalesce((SELECT max(id) FROM conversations), 0),
+                   coalesce((SELECT max(conversation_id) FROM events), 0),
+                   coalesce((SELECT max(conversation_id) FROM past_members), 0)) + 1)";
+
 /// Creates the direct conversation of two users, or finds the one they already have. The
 /// unique `direct_key` decides, so two simultaneous creations end in one conversation.
 /// Returns the conversation and whether it was created now.
@@ -24,9 +31,12 @@ pub fn create_direct(
     let key = format!("{}:{}", creator.min(other), creator.max(other));
     let created: Option<ConversationId> = tx
         .query_row(
-            "INSERT INTO conversations (kind, direct_key, created_by, created_at, last_activity_at)
-             VALUES ('direct', ?1, ?2, ?3, ?3)
-             ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+            &format!(
+                "INSERT INTO conversations
+                     (id, kind, direct_key, created_by, created_at, last_activity_at)
+                 VALUES ({NEXT_CONVERSATION_ID}, 'direct', ?1, ?2, ?3, ?3)
+                 ON CONFLICT (direct_key) DO NOTHING RETURNING id"
+            ),
             params![key, creator, now.0],
             |row| row.get(0),
         )
@@ -56,8 +66,10 @@ pub fn create_group(
     now: Timestamp,
 ) -> RepoResult<ConversationId> {
     let id = tx.query_row(
-        "INSERT INTO conversations (kind, title, created_by, created_at, last_activity_at)
-         VALUES ('group', ?1, ?2, ?3, ?3) RETURNING id",
+        &format!(
+            "INSERT INTO conversations (id, kind, title, created_by, created_at, last_activity_at)
+             VALUES ({NEXT_CONVERSATION_ID}, 'group', ?1, ?2, ?3, ?3) RETURNING id"
+        ),
         params![title.map(Title::as_str), creator, now.0],
         |row| row.get(0),
     )?;
@@ -190,15 +202,18 @@ pub fn prune_past_members(tx: &Tx, batch: u32) -> RepoResult<usize> {
 }
 
 /// Removes a group whose last member left: its messages, reactions and members go with it
-/// (foreign keys), and so do its stored events and past members, except the last member's
-/// `member.left` (`last_event`) and their span, so that their last event still reaches them.
-pub fn delete_group(tx: &Tx, id: ConversationId, last_event: EventId) -> RepoResult<()> {
+/// (foreign keys), and so do its stored events, except each former member's `member.left`,
+/// kept with their spans, so that a stream resuming from before it still gets its last event
+/// (retention prunes them later, as any other). Its id is never given again
+/// (`NEXT_CONVERSATION_ID`).
+pub fn delete_group(tx: &Tx, id: ConversationId) -> RepoResult<()> {
     tx.prepare_cached("DELETE FROM conversations WHERE id = ?1")?
         .execute([id])?;
-    tx.prepare_cached("DELETE FROM events WHERE conversation_id = ?1 AND id <> ?2")?
-        .execute(params![id, last_event])?;
-    tx.prepare_cached("DELETE FROM past_members WHERE conversation_id = ?1 AND to_event <> ?2")?
-        .execute(params![id, last_event])?;
+    tx.prepare_cached(
+        "DELETE FROM events WHERE conversation_id = ?1
+           AND id NOT IN (SELECT to_event FROM past_members WHERE conversation_id = ?1)",
+    )?
+    .execute([id])?;
     Ok(())
 }
 
@@ -616,15 +631,38 @@ impl Hidden {
         message > self.through
     }
 
-    /// Whether a reply's preview may quote its original: the original shows, by its id and
-    /// by who sent it.
-    pub fn shows_original(&self, preview: &ReplyPreview) -> bool {
-        self.shows(preview.id)
-            && preview
-                .original
-                .as_ref()
-                .is_some_and(|quoted| Some(quoted.sender.id) != self.sender)
+    /// Whether a message shows, by its id and by who sent it.
+    pub fn shows_from(&self, message: MessageId, sender: UserId) -> bool {
+        self.shows(message) && Some(sender) != self.sender
     }
+
+    /// Whether a reply's preview may quote its original.
+    pub fn shows_original(&self, preview: &ReplyPreview) -> bool {
+        preview
+            .original
+            .as_ref()
+            .is_some_and(|quoted| self.shows_from(preview.id, quoted.sender.id))
+    }
+}
+
+/// The members `actor` reaches in a conversation: all of them, but in a direct conversation
+/// not one who blocks the actor (what they do there stops reaching who blocks them).
+pub fn members_reached_by(
+    conn: &Connection,
+    id: ConversationId,
+    actor: UserId,
+) -> RepoResult<Vec<UserId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mb.user_id FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+         WHERE mb.conversation_id = ?1
+           AND NOT (c.kind = 'direct' AND EXISTS (SELECT 1 FROM blocks b
+                                                  WHERE b.user_id = mb.user_id
+                                                    AND b.blocked_id = ?2))",
+    )?;
+    let ids = stmt
+        .query_map(params![id, actor], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
 }
 
 /// The ids of a conversation's members.

@@ -140,8 +140,8 @@ pub fn get(
     }
 }
 
-/// Messages by id, in id order, as `viewer` sees them (see `for_viewer`): three queries
-/// whatever the count, and one more when some are replies.
+/// Messages by id, in id order, as `viewer` sees them (see `for_viewer`): four queries
+/// whatever the count (three without a viewer).
 pub fn load(
     conn: &Connection,
     ids: &[MessageId],
@@ -258,59 +258,58 @@ fn walk(
     Ok((messages, has_more))
 }
 
-/// Completes messages as `viewer` sees them: reactions (their own marked), attachments, and
-/// previews that quote no original the viewer's history hides. Without a viewer (what a
-/// stored event carries) previews quote every original: a stream hides them per recipient.
+/// Completes messages as `viewer` sees them: reactions (their own marked, none from a person
+/// they block in a direct conversation), attachments, and previews that quote no original the
+/// viewer's history hides. Without a viewer (what a stored event carries) the messages are
+/// whole: a stream hides previews per recipient.
 fn for_viewer(
     conn: &Connection,
     mut messages: Vec<Message>,
     viewer: Option<UserId>,
 ) -> RepoResult<Vec<Message>> {
-    let mut counts: HashMap<MessageId, _> =
-        reactions::counts(conn, messages.iter().map(|m| m.id), viewer)?;
+    let hidden = match viewer {
+        Some(viewer) => {
+            let mut ids: Vec<ConversationId> = messages.iter().map(|m| m.conversation_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            Some(conversations::hidden_from(conn, &ids, viewer)?)
+        }
+        None => None,
+    };
+    let unseen_sender = |message: &Message| {
+        hidden
+            .as_ref()
+            .and_then(|h| h.get(&message.conversation_id))
+            .and_then(|h| h.sender)
+    };
+    // Reactions by whose reactions the viewer does not see: one query for most pages, one
+    // more per direct conversation with a blocked person.
+    let mut by_unseen: HashMap<Option<UserId>, Vec<MessageId>> = HashMap::new();
+    for message in &messages {
+        by_unseen
+            .entry(unseen_sender(message))
+            .or_default()
+            .push(message.id);
+    }
+    let mut counts = HashMap::new();
+    for (unseen, ids) in by_unseen {
+        counts.extend(reactions::counts(conn, ids, viewer, unseen)?);
+    }
     let mut attached = attachments::of_messages(conn, messages.iter().map(|m| m.id))?;
     for message in &mut messages {
         message.reactions = counts.remove(&message.id).unwrap_or_default();
         message.attachments = attached.remove(&message.id).unwrap_or_default();
-    }
-    if let Some(viewer) = viewer {
-        hide_unseen_originals(conn, &mut messages, viewer)?;
-    }
-    Ok(messages)
-}
-
-/// Turns the previews of originals the viewer may not see (from before they joined a group
-/// that hides its history, or from a person they block) into hidden ones, which say nothing
-/// but the original's id. One more query, only when there are replies.
-fn hide_unseen_originals(
-    conn: &Connection,
-    messages: &mut [Message],
-    viewer: UserId,
-) -> RepoResult<()> {
-    let mut replied_in: Vec<ConversationId> = messages
-        .iter()
-        .filter(|m| m.reply_to.is_some())
-        .map(|m| m.conversation_id)
-        .collect();
-    if replied_in.is_empty() {
-        return Ok(());
-    }
-    replied_in.sort_unstable();
-    replied_in.dedup();
-    let hidden = conversations::hidden_from(conn, &replied_in, viewer)?;
-    for message in messages {
-        let Some(preview) = &mut message.reply_to else {
-            continue;
-        };
-        // Not a member (no entry): nothing is vouched for, so nothing is quoted.
-        let shows = hidden
-            .get(&message.conversation_id)
-            .is_some_and(|h| h.shows_original(preview));
-        if !shows {
-            *preview = ReplyPreview::hidden(preview.id);
+        if let (Some(hidden), Some(preview)) = (&hidden, &mut message.reply_to) {
+            // Not a member (no entry): nothing is vouched for, so nothing is quoted.
+            let shows = hidden
+                .get(&message.conversation_id)
+                .is_some_and(|h| h.shows_original(preview));
+            if !shows {
+                *preview = ReplyPreview::hidden(preview.id);
+            }
         }
     }
-    Ok(())
+    Ok(messages)
 }
 
 /// Replaces a message's text, here and in the stored events that carry it, so that the
@@ -374,18 +373,36 @@ pub fn newest_not_from(
         .optional()?)
 }
 
-/// Whether the conversation holds a message with this id.
-pub fn exists_in(
+/// Whether the conversation holds this message and `viewer`'s history shows it (not from
+/// before they joined a group that hides it, nor from a person they block); `NotFound` unless
+/// they are a member.
+pub fn shown_to(
     conn: &Connection,
     conversation_id: ConversationId,
     id: MessageId,
+    viewer: UserId,
 ) -> RepoResult<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
-            params![id, conversation_id],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+    let hidden = conversations::hidden_from(conn, &[conversation_id], viewer)?
+        .remove(&conversation_id)
+        .ok_or(RepoError::NotFound)?;
+    let sender: Option<UserId> = conn
+        .prepare_cached("SELECT sender_id FROM messages WHERE id = ?1 AND conversation_id = ?2")?
+        .query_row(params![id, conversation_id], |row| row.get(0))
+        .optional()?;
+    Ok(sender.is_some_and(|sender| hidden.shows_from(id, sender)))
+}
+
+/// One message as `viewer` sees it; `NotFound` unless they are a member and their history
+/// shows it (`shown_to`): what every action on a single message starts from, so that none
+/// tells a hidden message from a missing one.
+pub fn get_shown(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    id: MessageId,
+    viewer: UserId,
+) -> RepoResult<Message> {
+    if !shown_to(conn, conversation_id, id, viewer)? {
+        return Err(RepoError::NotFound);
+    }
+    get(conn, conversation_id, id, Some(viewer))
 }
