@@ -40,15 +40,10 @@ pub fn reserve(tx: &Tx, upload: &Upload, now: Timestamp) -> RepoResult<Attachmen
     )?)
 }
 
-/// The bytes of a user's attachments that count against their quota: those they can still
-/// delete, in the conversations they are a member of now (sent ones by deleting their message,
-/// unsent ones by waiting; uploads in flight at their declared size). What they uploaded to a
-/// conversation they left or were removed from no longer counts: they cannot reach it.
+/// The bytes a user's attachments take (uploads in flight at their declared size).
 pub fn usage_of(conn: &Connection, user_id: UserId) -> RepoResult<u64> {
     let bytes: i64 = conn.query_row(
-        "SELECT coalesce(sum(a.size), 0) FROM attachments a
-         JOIN members m ON m.conversation_id = a.conversation_id AND m.user_id = a.uploader_id
-         WHERE a.uploader_id = ?1",
+        "SELECT coalesce(sum(size), 0) FROM attachments WHERE uploader_id = ?1",
         [user_id],
         |row| row.get(0),
     )?;
