@@ -122,7 +122,7 @@ CREATE UNIQUE INDEX messages_by_client_id ON messages(conversation_id, sender_id
 -- small, but could not give the text back; an FTS5 table with its own content would store
 -- every body twice). `columnsize=0` drops the per-row token counts, which only ranking by
 -- relevance reads; results come newest first, by id. unicode61 with remove_diacritics 2
--- folds case and diacritics, so "cafe" finds "Café". `prefix = '1 2'` (version 11) keeps
+-- folds case and diacritics, so "cafe" finds "Café". `prefix = '1 2'` (version 12) keeps
 -- postings per first one and two letters, so a short last word, a prefix, is read newest
 -- first like a word instead of merging the postings of every word it starts.
 CREATE VIRTUAL TABLE messages_fts USING fts5(
@@ -130,7 +130,7 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
     content = 'messages', content_rowid = 'id', columnsize = 0, prefix = '1 2',
     tokenize = 'unicode61 remove_diacritics 2'
 );
--- The words in the index, in order (version 11): a longer prefix is completed into the few
+-- The words in the index, in order (version 12): a longer prefix is completed into the few
 -- words that start with it by seeking here (src/repo/search.rs).
 CREATE VIRTUAL TABLE messages_fts_terms USING fts5vocab(messages_fts, instance);
 -- The index changes with the message, in the same transaction: sending, editing, deleting
@@ -209,12 +209,13 @@ CREATE TABLE epochs (
 -- Memberships that ended: a member who left or was removed is sent the events from
 -- `from_event` through `to_event` (the `member.left` event that ended it) and nothing after.
 -- No foreign key to conversations: the last member's span outlives a group that is gone, so
--- that their last event still reaches them.
+-- that their last event still reaches them. `history_from`: the member's, kept (version 11).
 CREATE TABLE past_members (
     conversation_id INTEGER NOT NULL,
     user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     from_event      INTEGER NOT NULL,
     to_event        INTEGER NOT NULL,
+    history_from    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, user_id, to_event)
 ) WITHOUT ROWID;
 CREATE INDEX past_members_by_user ON past_members(user_id, conversation_id);
@@ -264,4 +265,4 @@ CREATE TABLE attachment_chunks (
     PRIMARY KEY (attachment_id, seq)
 );
 
-PRAGMA user_version = 11;
+PRAGMA user_version = 12;

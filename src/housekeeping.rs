@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::domain::Timestamp;
 use crate::repo::{self, Pool, attachments, conversations, events, resets, sessions};
+use crate::uploads::Keeping;
 
 /// How often the pruning runs.
 const INTERVAL: Duration = Duration::from_secs(600);
@@ -17,11 +18,7 @@ const BATCH: u32 = 5000;
 /// Attachments deleted per transaction: each takes its pieces (up to 40 per 10 MiB) with it.
 const ATTACHMENT_BATCH: u32 = 50;
 
-pub fn start(
-    pool: Pool,
-    event_retention_days: u32,
-    unattached_attachment_secs: u32,
-) -> std::io::Result<()> {
+pub fn start(pool: Pool, event_retention_days: u32, uploads: Keeping) -> std::io::Result<()> {
     thread::Builder::new()
         .name("housekeeping".into())
         .spawn(move || {
@@ -39,7 +36,7 @@ pub fn start(
                 report("expired sessions", expired);
                 let spent = in_batches(&pool, BATCH, |tx| resets::delete_spent(tx, now, BATCH));
                 report("spent reset tokens", spent);
-                let stale = Timestamp(now.0 - i64::from(unattached_attachment_secs) * 1000);
+                let stale = uploads.stale(now);
                 let unsent = in_batches(&pool, ATTACHMENT_BATCH, |tx| {
                     attachments::delete_unattached(tx, stale, ATTACHMENT_BATCH)
                 });

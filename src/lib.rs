@@ -139,7 +139,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     housekeeping::start(
         pool.clone(),
         config.event_retention_days,
-        config.quotas.unattached_attachment_secs,
+        uploads::Keeping::of(&config),
     )
     .map_err(|e| StartError(format!("cannot start housekeeping: {e}")))?;
     let app = Arc::new(App {

@@ -8,12 +8,12 @@ use std::io::{self, ErrorKind, Read};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::Quotas;
+use crate::config::{Config, Quotas};
 use crate::domain::media::{self, JpegScrubber, MediaType};
 use crate::domain::{Attachment, AttachmentId, ConversationId, Timestamp, UserId};
 use crate::error::{ApiError, Kind};
-use crate::repo::attachments::{self, Upload};
-use crate::repo::{self, Pool};
+use crate::repo::attachments::{self, Stale, Upload};
+use crate::repo::{self, Pool, RepoError};
 
 /// Bytes read, cleaned and written at a time: the most an upload holds in memory.
 pub const CHUNK: usize = 256 * 1024;
@@ -27,10 +27,41 @@ pub struct Incoming<'a> {
     pub declared_size: u64,
 }
 
+/// How long unsent uploads are kept before they are pruned.
+#[derive(Clone, Copy)]
+pub struct Keeping {
+    /// `--unattached-attachment-secs`: a complete upload waiting to be sent.
+    pub unsent_secs: u32,
+    /// `--body-timeout`: the longest an upload's body may take to arrive.
+    pub body_timeout_secs: u32,
+}
+
+impl Keeping {
+    pub fn of(config: &Config) -> Keeping {
+        Keeping {
+            unsent_secs: config.quotas.unattached_attachment_secs,
+            body_timeout_secs: config.connections.body_timeout_secs,
+        }
+    }
+
+    /// The uploads past their time at `now`. A complete one after `unsent_secs`; an
+    /// incomplete one after `body_timeout_secs` more. It was reserved after its body began,
+    /// and the connection layer gives up on a body `--body-timeout` after it began: an older
+    /// incomplete upload is no longer being received (its request failed without cleaning
+    /// up), while one in progress is never pruned under its feet.
+    pub fn stale(self, now: Timestamp) -> Stale {
+        let complete = Timestamp(now.0 - i64::from(self.unsent_secs) * 1000);
+        Stale {
+            complete,
+            incomplete: Timestamp(complete.0 - i64::from(self.body_timeout_secs) * 1000),
+        }
+    }
+}
+
 /// Stores `body` as a new attachment; on any failure nothing of it is left behind.
 pub fn store(
     pool: &Pool,
-    quotas: &Quotas,
+    config: &Config,
     incoming: &Incoming,
     body: &mut impl Read,
 ) -> Result<Attachment, ApiError> {
@@ -39,12 +70,13 @@ pub fn store(
     let media = MediaType::sniff(&piece[..first]);
     // PNG, GIF and WebP are stored as sent, with their size near the start.
     let header_size = media::image_size(media, &piece[..first]);
-    let id = reserve(pool, quotas, incoming, media)?;
+    let id = reserve(pool, config, incoming, media)?;
     let stored = write_pieces(pool, id, media, body, &mut piece, first).and_then(|written| {
         let pixels = written.pixels.or(header_size);
-        Ok(repo::write(pool, |tx| {
+        repo::write(pool, |tx| {
             attachments::complete(tx, id, written.size, &written.digest, pixels)
-        })?)
+        })
+        .map_err(vanished)
     });
     if stored.is_err()
         && let Err(err) = repo::write(pool, |tx| attachments::remove(tx, id))
@@ -59,16 +91,16 @@ pub fn store(
 /// time go first, and make room.
 fn reserve(
     pool: &Pool,
-    quotas: &Quotas,
+    config: &Config,
     incoming: &Incoming,
     media: MediaType,
 ) -> Result<AttachmentId, ApiError> {
     let now = Timestamp::now();
-    let cutoff = Timestamp(now.0 - i64::from(quotas.unattached_attachment_secs) * 1000);
+    let stale = Keeping::of(config).stale(now);
     repo::write(pool, |tx| {
-        attachments::delete_unattached_of(tx, incoming.uploader_id, cutoff)?;
+        attachments::delete_unattached_of(tx, incoming.uploader_id, stale)?;
         let used = attachments::usage_of(tx, incoming.uploader_id)?;
-        within_quota(quotas, used, incoming.declared_size)?;
+        within_quota(&config.quotas, used, incoming.declared_size)?;
         let upload = Upload {
             conversation_id: incoming.conversation_id,
             uploader_id: incoming.uploader_id,
@@ -126,7 +158,8 @@ fn write_pieces(
         };
         if !stored.is_empty() {
             hasher.update(stored);
-            repo::write(pool, |tx| attachments::add_chunk(tx, id, seq, stored))?;
+            repo::write(pool, |tx| attachments::add_chunk(tx, id, seq, stored))
+                .map_err(vanished)?;
             seq += 1;
             size += stored.len() as u64;
         }
@@ -144,6 +177,18 @@ fn write_pieces(
             .collect(),
         pixels: scrubber.and_then(|s| s.size()),
     })
+}
+
+/// An upload that was deleted while its bytes arrived: its conversation is gone, or it took so
+/// long that it was pruned as abandoned. `404`, as for a conversation the caller is not in.
+fn vanished(err: RepoError) -> ApiError {
+    match err {
+        RepoError::NotFound => ApiError::new(
+            Kind::NotFound,
+            "The upload was discarded before it was complete",
+        ),
+        other => other.into(),
+    }
 }
 
 fn malformed(_: media::Malformed) -> ApiError {
@@ -242,6 +287,17 @@ mod tests {
         let past = within_quota(&quotas(100), 60, 41).expect_err("past the quota");
         assert_eq!(past.kind, Kind::QuotaExceeded);
         assert!(within_quota(&quotas(100), 0, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn an_incomplete_upload_is_kept_the_body_timeout_longer_than_a_complete_one() {
+        let keeping = Keeping {
+            unsent_secs: 60,
+            body_timeout_secs: 30,
+        };
+        let stale = keeping.stale(Timestamp(1_000_000));
+        assert_eq!(stale.complete, Timestamp(940_000));
+        assert_eq!(stale.incomplete, Timestamp(910_000));
     }
 
     /// Hands out at most three bytes a read, as a slow network would.

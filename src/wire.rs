@@ -192,22 +192,34 @@ pub struct Message {
     pub reply_to: Option<ReplyPreview>,
 }
 
-/// What a reply shows of the message it answers.
+/// What a reply shows of the message it answers. One shape for every preview, so a client
+/// reads the same fields: a hidden original has `hidden: true`, no sender, an empty excerpt.
 #[derive(Serialize)]
 pub struct ReplyPreview {
     pub id: MessageId,
-    pub sender: UserRef,
+    pub sender: Option<UserRef>,
     pub excerpt: String,
     pub deleted: bool,
+    pub hidden: bool,
 }
 
 impl From<domain::ReplyPreview> for ReplyPreview {
     fn from(preview: domain::ReplyPreview) -> ReplyPreview {
-        ReplyPreview {
-            id: preview.id,
-            sender: preview.sender.into(),
-            excerpt: preview.excerpt,
-            deleted: preview.deleted,
+        match preview.original {
+            Some(quoted) => ReplyPreview {
+                id: preview.id,
+                sender: Some(quoted.sender.into()),
+                excerpt: quoted.excerpt,
+                deleted: quoted.deleted,
+                hidden: false,
+            },
+            None => ReplyPreview {
+                id: preview.id,
+                sender: None,
+                excerpt: String::new(),
+                deleted: false,
+                hidden: true,
+            },
         }
     }
 }

@@ -409,16 +409,10 @@ fn names_and_emails_are_one_account_whichever_unicode_form_they_come_in() {
     );
     assert_eq!(reset.status, 200);
     // The mail command may still be writing when the file appears: wait for the header.
-    let outbox = server.dir().join("outbox");
     let addressed = "To: <\u{c9}mile.Zola@Example.org>";
-    let mut mail = String::new();
-    for _ in 0..500 {
-        mail = std::fs::read_to_string(&outbox).unwrap_or_default();
-        if mail.contains("\r\n\r\n") || mail.contains("\n\n") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mail = server.wait_for_mail("whole mail head", |mail| {
+        mail.contains("\r\n\r\n") || mail.contains("\n\n")
+    });
     assert!(mail.contains(addressed), "{mail}");
 }
 

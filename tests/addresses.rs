@@ -3,13 +3,15 @@
 //! proxy's `X-Forwarded-For` work for IPv6 clients as they do for IPv4 (tests/transport.rs).
 //! On a machine without an IPv6 loopback the IPv6 tests say so and skip.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::raw::{self, HEALTHZ, connect, exchange, read_response, served};
+use crate::util::raw::{
+    CAP_OF_THREE, awaiting_bodies, connect, exchange, healthz_for, held_connections,
+    refused_for_the_cap, refused_unanswered, wait_for_a_freed_slot,
+};
 use crate::util::{PASSWORD, TestServer};
 
 /// True if this machine can listen on `::1`; if not, says so on stderr for the test log.
@@ -23,21 +25,6 @@ fn has_ipv6_loopback(test: &str) -> bool {
 
 fn start_on(addr: &str, args: &[&str]) -> TestServer {
     TestServer::start_on(addr, tempfile::tempdir().expect("temp dir"), args)
-}
-
-fn healthz_on(stream: &TcpStream) -> raw::Response {
-    (&*stream).write_all(HEALTHZ).expect("write");
-    read_response(&mut BufReader::new(stream), false)
-}
-
-/// True if the server closed a new connection without a word, as it does past a cap.
-fn refused_unanswered(stream: TcpStream) -> bool {
-    let _ = (&stream).write_all(HEALTHZ);
-    let mut answer = Vec::new();
-    match (&stream).read_to_end(&mut answer) {
-        Ok(_) => answer.is_empty(),
-        Err(err) => !raw::is_timeout(&err),
-    }
 }
 
 #[test]
@@ -119,31 +106,14 @@ fn the_connection_cap_counts_an_ipv6_client_by_its_address() {
     if !has_ipv6_loopback("the_connection_cap_counts_an_ipv6_client") {
         return;
     }
-    let server = start_on(
-        "[::1]:0",
-        &[
-            "--max-connections-per-ip",
-            "3",
-            "--request-timeout",
-            "120",
-            "--idle-timeout",
-            "120",
-        ],
-    );
+    let server = start_on("[::1]:0", CAP_OF_THREE);
     // At the cap: three kept-alive connections from ::1 are all served.
-    let held: Vec<TcpStream> = (0..3).map(|_| connect(&server)).collect();
-    for stream in &held {
-        assert_eq!(healthz_on(stream).status, 200);
-    }
+    let held = held_connections(&server, 3);
     // One past it: closed at once, unanswered.
     assert!(refused_unanswered(connect(&server)));
     // A slot given back can be taken again.
     drop(held.into_iter().next());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !served(&connect(&server)) {
-        assert!(Instant::now() < deadline, "the freed slot never came back");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_freed_slot(&server);
 }
 
 #[test]
@@ -162,34 +132,11 @@ fn an_ipv6_proxy_forwards_for_ipv6_clients_counted_and_named_each() {
             "120",
         ],
     );
-    let forwarded_for = |client: &str| {
-        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\r\n")
-    };
     // Two requests for one client in flight: their bodies have not arrived.
-    let in_flight: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let stream = connect(&server);
-            (&stream)
-                .write_all(
-                    b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-                      Content-Length: 2\r\nX-Forwarded-For: 2001:db8::9\r\n\r\n",
-                )
-                .expect("head");
-            stream
-        })
-        .collect();
-    // Bounded poll: the two heads are read by their threads in their own time.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (past, _) = exchange(&server, forwarded_for("2001:db8::9").as_bytes());
-        if past.status == 429 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the cap never applied");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let in_flight = awaiting_bodies(&server, 2, "2001:db8::9");
+    refused_for_the_cap(&server, "2001:db8::9");
     // Another IPv6 client, written as a proxy may (bracketed, with a port), is served.
-    let (other, _) = exchange(&server, forwarded_for("[2001:db8::10]:5555").as_bytes());
+    let (other, _) = exchange(&server, healthz_for("[2001:db8::10]:5555").as_bytes());
     assert_eq!(other.status, 200);
     drop(in_flight);
     // The forwarded IPv6 address is the client the auth log names.

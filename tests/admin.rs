@@ -436,15 +436,6 @@ fn a_disabled_account_is_mailed_no_reset_link() {
         assert_eq!(reply.status, 200);
     }
     // One worker takes the requests in order: once Bob's mail is out, Ada's turn has passed.
-    let outbox = server.dir().join("outbox");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mail = loop {
-        let mail = std::fs::read_to_string(&outbox).unwrap_or_default();
-        if mail.contains(&email(&bob)) {
-            break mail;
-        }
-        assert!(std::time::Instant::now() < deadline, "no mail for Bob");
-        std::thread::sleep(Duration::from_millis(25));
-    };
+    let mail = server.wait_for_mail("mail for Bob", |mail| mail.contains(&email(&bob)));
     assert!(!mail.contains(&email(&ada)), "{mail}");
 }

@@ -2,8 +2,10 @@
 //! to its members only, typed by their bytes, with the headers that keep a file from acting as
 //! a page, photo metadata removed, and limits and quotas held at their edges.
 
-use std::io::{Read, Write};
-use std::net::Shutdown;
+use std::io::{BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -622,4 +624,195 @@ fn a_picture_is_served_only_to_whom_its_message_shows() {
         "from a person Ada blocks"
     );
     assert_eq!(fetch(&server, &bob, &from_bob).status, 200, "his own");
+}
+
+#[test]
+fn a_message_carries_ten_attachments_and_not_eleven() {
+    let server = TestServer::start();
+    let (ada, bob, _, group) = group_of_two(&server);
+    let uploads: Vec<Value> = (0..11)
+        .map(|i| uploaded(&server, &ada, group, &format!("{i}.png"), PNG))
+        .collect();
+    let ids: Vec<Value> = uploads.iter().map(|u| u["id"].clone()).collect();
+    server
+        .send(&ada.token, group, json!({"attachments": ids}))
+        .assert_field_error(400, "validation_failed", "attachments");
+    let ten = server.send(&ada.token, group, json!({"attachments": ids[..10]}));
+    assert_eq!(ten.status, 201, "{}", ten.body);
+    assert_eq!(ten.body["message"]["attachments"], json!(uploads[..10]));
+    let history = server.get(&format!("/api/conversations/{group}/messages"), &bob.token);
+    assert_eq!(
+        history.body["messages"][0]["attachments"]
+            .as_array()
+            .map(Vec::len),
+        Some(10)
+    );
+}
+
+fn leave(server: &TestServer, who: &TestUser, conversation: i64, user: i64) {
+    let left = server
+        .request(
+            "DELETE",
+            &format!("/api/conversations/{conversation}/members/{user}"),
+        )
+        .token(&who.token)
+        .send();
+    assert_eq!(left.status, 200, "{}", left.body);
+}
+
+/// What a member uploaded keeps counting after they leave (they can no longer delete it, but
+/// it is still on the disk) and stops counting when the group goes with its last member.
+#[test]
+fn attachments_count_while_kept_even_in_a_conversation_left() {
+    let server = TestServer::start_with(&["--attachment-bytes-per-user", "3000"]);
+    let (ada, bob, _, group) = group_of_two(&server);
+    let other = server.group(&bob.token, &[ada.id]);
+    let sent = uploaded(&server, &bob, group, "a.bin", &[1u8; 2000]);
+    let message = server.send(&bob.token, group, json!({"attachments": [sent["id"]]}));
+    assert_eq!(message.status, 201, "{}", message.body);
+    leave(&server, &ada, group, bob.id);
+    upload_as(&server, &bob, other, "b.bin", &[1u8; 1001]).assert_error(409, "quota_exceeded");
+    uploaded(&server, &bob, other, "c.bin", &[1u8; 1000]);
+    upload_as(&server, &bob, other, "d.bin", &[1u8; 1]).assert_error(409, "quota_exceeded");
+    leave(&server, &ada, group, ada.id);
+    uploaded(&server, &bob, other, "e.bin", &[1u8; 2000]);
+}
+
+/// Starts an upload declaring `length` bytes and sends `part` of its body; the connection,
+/// still open, once the server has reserved the upload.
+fn begin_upload(
+    server: &TestServer,
+    user: &TestUser,
+    conversation: i64,
+    length: usize,
+    part: &[u8],
+) -> TcpStream {
+    let mut stream = raw::connect(server);
+    let head = format!(
+        "POST /api/conversations/{conversation}/attachments?name=slow.bin HTTP/1.1\r\nHost: t\r\n\
+         Authorization: Bearer {}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
+        user.token
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    stream.write_all(part).expect("part of the body");
+    until_reserved(server);
+    stream
+}
+
+/// Waits up to 10 s for an upload the server has reserved but not completed.
+fn until_reserved(server: &TestServer) {
+    let db = server.open_db();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let incomplete: i64 = db
+            .query_row(
+                "SELECT count(*) FROM attachments WHERE digest IS NULL",
+                [],
+                |row| row.get(0),
+            )
+            .expect("count");
+        if incomplete > 0 {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the upload was never reserved");
+}
+
+/// Sends the rest of an upload's body; the answer.
+fn finish_upload(stream: TcpStream, rest: &[u8]) -> raw::Response {
+    (&stream).write_all(rest).expect("rest of the body");
+    raw::read_response(&mut BufReader::new(stream), false)
+}
+
+/// A body past the first piece the server reads (256 KiB), so that the upload is reserved
+/// and partly written before the test goes on.
+fn slow_body() -> Vec<u8> {
+    (0..1_500_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn an_upload_in_progress_is_not_pruned_by_the_uploaders_next_one() {
+    let server = TestServer::start_with(&["--unattached-attachment-secs", "0"]);
+    let (ada, bob, _, group) = group_of_two(&server);
+    let body = slow_body();
+    let slow = begin_upload(&server, &ada, group, body.len(), &body[..300_000]);
+    uploaded(&server, &ada, group, "small.png", PNG);
+    let answer = finish_upload(slow, &body[300_000..]);
+    let reply: Value = serde_json::from_slice(&answer.body).expect("json");
+    assert_eq!(answer.status, 201, "{reply}");
+    let attachment = &reply["attachment"];
+    assert_eq!(attachment["size"], body.len());
+    let sent = server.send(
+        &ada.token,
+        group,
+        json!({"attachments": [attachment["id"]]}),
+    );
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let served = fetch(&server, &bob, attachment);
+    assert!(served.bytes == body, "the slow upload arrived whole");
+    assert!(
+        !server.log().iter().any(|line| line.contains("FOREIGN KEY")),
+        "{:?}",
+        server.log()
+    );
+}
+
+#[test]
+fn an_upload_whose_conversation_is_gone_meanwhile_is_a_404() {
+    let server = TestServer::start();
+    let (ada, bob, _, group) = group_of_two(&server);
+    let body = slow_body();
+    let slow = begin_upload(&server, &ada, group, body.len(), &body[..300_000]);
+    leave(&server, &bob, group, bob.id);
+    leave(&server, &ada, group, ada.id);
+    // Enough for the next piece, which finds its upload gone; the rest is never read.
+    let answer = finish_upload(slow, &body[300_000..600_000]);
+    let reply: Value = serde_json::from_slice(&answer.body).expect("json");
+    assert_eq!(
+        (answer.status, &reply["error"]),
+        (404, &json!("not_found")),
+        "{reply}"
+    );
+    let db = server.open_db();
+    let (rows, pieces): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM attachments), (SELECT count(*) FROM attachment_chunks)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("count");
+    assert_eq!((rows, pieces), (0, 0));
+}
+
+#[test]
+fn an_upload_left_half_way_by_a_killed_server_is_pruned_once_past_its_time() {
+    let mut server = TestServer::start_with(&["--attachment-bytes-per-user", "1500000"]);
+    let (ada, _, _, group) = group_of_two(&server);
+    let body = slow_body();
+    let _cut = begin_upload(&server, &ada, group, body.len(), &body[..300_000]);
+    server.stop();
+    // As if the server had been down since: older than the hour an unsent upload is kept
+    // and the 30 s its body could take.
+    let two_hours = 2 * 3600 * 1000;
+    server
+        .open_db()
+        .execute(
+            "UPDATE attachments SET created_at = created_at - ?1",
+            [two_hours],
+        )
+        .expect("age the leftover");
+    server.restart();
+    let again = uploaded(&server, &ada, group, "again.bin", &body);
+    assert_eq!(again["size"], body.len(), "the leftover no longer counts");
+    let db = server.open_db();
+    let (rows, pieces): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM attachments WHERE digest IS NULL),
+                    (SELECT count(*) FROM attachment_chunks WHERE attachment_id <> ?1)",
+            [again["id"].as_i64().expect("id")],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("count");
+    assert_eq!((rows, pieces), (0, 0), "its bytes are gone");
 }

@@ -114,9 +114,7 @@ fn bodies(messages: &[Value]) -> Vec<String> {
 #[test]
 fn a_backup_taken_while_the_server_takes_writes_is_whole_and_names_its_newest_message() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let first = server.say(&ada.token, id, "before the backup");
     let target = server.dir().join("backup.db");
     let stop = AtomicBool::new(false);
@@ -182,8 +180,7 @@ fn a_backup_taken_while_the_server_takes_writes_is_whole_and_names_its_newest_me
 #[test]
 fn a_backup_does_not_replace_an_existing_file_unless_told_to() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let id = server.group(&ada.token, &[server.user("Bob").id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     let target = server.dir().join("taken.db");
     std::fs::write(&target, "someone's file").expect("write");
     let text = refusal(&backup(&server, &target, &[]));
@@ -243,8 +240,7 @@ fn a_backup_of_a_missing_or_foreign_database_fails_with_a_reason_and_writes_noth
 #[test]
 fn the_database_comes_from_emotechat_db_as_for_the_server() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let id = server.group(&ada.token, &[server.user("Bob").id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     let newest = server.say(&ada.token, id, "from the environment");
     let target = server.dir().join("env.db");
     let output = Command::new(BIN)
@@ -260,8 +256,7 @@ fn the_database_comes_from_emotechat_db_as_for_the_server() {
 #[test]
 fn restore_is_refused_while_a_server_holds_the_database_and_done_once_it_stopped() {
     let mut server = TestServer::start();
-    let ada = server.user("Ada");
-    let id = server.group(&ada.token, &[server.user("Bob").id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     let kept = server.say(&ada.token, id, "in the backup");
     let saved = server.dir().join("saved.db");
     assert!(backup(&server, &saved, &[]).status.success());
@@ -362,8 +357,7 @@ fn after_a_restore_every_resume_point_from_before_gets_resync() {
 #[test]
 fn restore_refuses_what_is_not_a_sound_backup_and_leaves_the_database_as_it_was() {
     let mut server = TestServer::start();
-    let ada = server.user("Ada");
-    server.group(&ada.token, &[server.user("Bob").id]);
+    server.ada_and_bob_group();
     let good = server.dir().join("good.db");
     assert!(backup(&server, &good, &[]).status.success());
     server.terminate();
@@ -517,8 +511,7 @@ fn scheduled_backups_rotate_on_their_interval_and_each_is_a_sound_copy() {
             "2",
         ],
     );
-    let ada = server.user("Ada");
-    let id = server.group(&ada.token, &[server.user("Bob").id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     let newest = server.say(&ada.token, id, "in every backup");
     let backups = server.dir().join("b");
     let mut seen: Vec<String> = Vec::new();
@@ -568,8 +561,7 @@ fn a_failed_scheduled_backup_is_logged_and_tried_again_without_stopping_the_serv
         .wait_for_log("scheduled backup failed")
         .expect("the failure is logged");
     assert!(failed.contains("ERROR"), "{failed}");
-    let ada = server.user("Ada");
-    let id = server.group(&ada.token, &[server.user("Bob").id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     server.say(&ada.token, id, "still serving");
     assert_eq!(server.request("GET", "/healthz").send().status, 200);
 

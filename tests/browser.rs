@@ -1,12 +1,11 @@
 //! The web client in a real headless Chromium against the real binary, through the roles and
 //! accessible names the client promises: what a person and a screen reader meet. Each test skips itself (loudly) when there is no Chromium outside CI.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::util::browser::{self, Name, Page};
-use crate::util::{PASSWORD, TestServer, unique_email};
+use crate::util::client::{fill_registration, open};
+use crate::util::{PASSWORD, TestServer};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
@@ -48,9 +47,7 @@ fn registering_through_the_form_signs_one_in() {
     let server = TestServer::start();
     page.goto(&format!("{}/", server.base));
     page.role("link", "Create an account").click();
-    page.role("textbox", "Name").fill("Ada Lovelace");
-    page.role("textbox", "Email").fill(&unique_email("ada"));
-    page.field("Password").fill(PASSWORD);
+    fill_registration(&page);
     page.viewport(360, 740, true);
     page.assert_no_sideways_scroll();
     page.role("button", "Create account").click();
@@ -76,22 +73,16 @@ fn a_wrong_password_shows_an_alert_and_does_not_sign_in() {
 
 /// Waits for the first mail in the server's outbox and returns the reset link in it.
 fn reset_link(server: &TestServer) -> String {
-    let outbox = server.dir().join("outbox");
-    let deadline = std::time::Instant::now() + browser::WAIT;
-    loop {
-        let mail = std::fs::read_to_string(&outbox).unwrap_or_default();
-        if let Some(start) = mail.find("http") {
-            let link: String = mail[start..]
-                .chars()
-                .take_while(|c| !c.is_whitespace())
-                .collect();
-            if link.contains("token=") {
-                return link;
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "no reset mail");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let link = |mail: &str| -> Option<String> {
+        let start = mail.find("http")?;
+        let link: String = mail[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        link.contains("token=").then_some(link)
+    };
+    let mail = server.wait_for_mail("reset mail", |mail| link(mail).is_some());
+    link(&mail).expect("the reset link")
 }
 
 #[test]
@@ -141,10 +132,7 @@ fn ada_writes_to_bob(server: &TestServer, ada_page: &Page, bob_page: &Page) {
         .find(&["button", "option"], Name::Exactly("Bob"))
         .click();
     ada_page.role("log", "Messages");
-    bob_page
-        .find(&["link", "button"], Name::StartsWith("Ada"))
-        .click();
-    bob_page.role("log", "Messages");
+    open(bob_page, "Ada");
 }
 
 /// Starts watching `page`'s message log for `text`: the time it shows up is kept in
@@ -179,8 +167,9 @@ fn send_with_enter(page: &Page, text: &str) -> f64 {
 
 #[test]
 fn a_message_typed_by_ada_appears_live_on_bobs_page() {
-    let Some(ada) = browser::page() else { return };
-    let bob = browser::page().expect("browser");
+    let Some([ada, bob]) = browser::pages() else {
+        return;
+    };
     let server = TestServer::start();
     ada_writes_to_bob(&server, &ada, &bob);
     let text = "Hello Bob, this arrives live";
@@ -201,8 +190,9 @@ fn a_message_typed_by_ada_appears_live_on_bobs_page() {
 
 #[test]
 fn a_message_that_looks_like_html_shows_as_text() {
-    let Some(ada) = browser::page() else { return };
-    let bob = browser::page().expect("browser");
+    let Some([ada, bob]) = browser::pages() else {
+        return;
+    };
     let server = TestServer::start();
     ada_writes_to_bob(&server, &ada, &bob);
     let text = "<img src=x onerror=alert(1)>";
@@ -244,10 +234,7 @@ fn a_phone_shows_the_list_or_the_conversation_and_a_desktop_both() {
     let server = TestServer::start();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
-    let direct = server.conversation(&bob.token, &[ada.id], None);
-    let direct = direct.body["conversation"]["id"]
-        .as_i64()
-        .expect("direct id");
+    let direct = server.direct(&bob.token, ada.id);
     server.say(&bob.token, direct, "Hello Ada");
     page.viewport(360, 740, true);
     page.sign_in(&server, &ada.email);
@@ -261,8 +248,7 @@ fn a_phone_shows_the_list_or_the_conversation_and_a_desktop_both() {
     page.assert_no_sideways_scroll();
     page.screenshot("conversation-list-phone-light");
 
-    page.find(&["link", "button"], Name::StartsWith("Bob"))
-        .click();
+    open(&page, "Bob");
     let log = page.role("log", "Messages");
     page.wait_until("the message to show", || log.text().contains("Hello Ada"));
     assert!(!page.has("navigation", Name::Exactly("Conversations")));
@@ -281,9 +267,7 @@ fn a_phone_shows_the_list_or_the_conversation_and_a_desktop_both() {
     page.assert_no_sideways_scroll();
 
     // The browser's (the phone's) own back returns to the list as well.
-    page.find(&["link", "button"], Name::StartsWith("Bob"))
-        .click();
-    page.role("log", "Messages");
+    open(&page, "Bob");
     page.eval("history.back()");
     page.role("navigation", "Conversations");
     page.wait_until("the conversation to close", || {
@@ -291,9 +275,7 @@ fn a_phone_shows_the_list_or_the_conversation_and_a_desktop_both() {
     });
 
     page.viewport(1280, 800, false);
-    page.find(&["link", "button"], Name::StartsWith("Bob"))
-        .click();
-    page.role("log", "Messages");
+    open(&page, "Bob");
     page.role("navigation", "Conversations");
     assert!(!page.has("button", Name::Exactly("Back to conversations")));
     page.assert_no_sideways_scroll();

@@ -5,6 +5,7 @@
 
 use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
+use crate::util::client::open;
 
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 
@@ -89,13 +90,9 @@ fn the_signed_in_views_have_no_serious_accessibility_violation() {
     let ada = server.user("Ada Lovelace");
     let bob = server.user("Bob Babbage");
     let mary = server.user("Mary Somerville");
-    let group = server.conversation(&mary.token, &[ada.id, bob.id], Some("Analytical Society"));
-    let group = group.body["conversation"]["id"].as_i64().expect("group id");
+    let group = server.group_titled(&mary.token, &[ada.id, bob.id], "Analytical Society");
     server.say(&mary.token, group, "Tea on Thursday at four?");
-    let direct = server.conversation(&bob.token, &[ada.id], None);
-    let direct = direct.body["conversation"]["id"]
-        .as_i64()
-        .expect("direct id");
+    let direct = server.direct(&bob.token, ada.id);
     server.say(
         &bob.token,
         direct,
@@ -103,8 +100,7 @@ fn the_signed_in_views_have_no_serious_accessibility_violation() {
     );
     page.sign_in(&server, &ada.email);
     page.role("button", "Analytical Society 1 unread");
-    page.find(&["link", "button"], Name::StartsWith("Bob"))
-        .click();
+    open(&page, "Bob");
     let log = page.role("log", "Messages");
     for text in [
         "Wonderful! Bring them along on Thursday.",

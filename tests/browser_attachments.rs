@@ -3,37 +3,13 @@
 //! picture in its reserved box, enlarged in a dialog that Escape closes) or as a named link
 //! with its size. Each test skips itself (loudly) when there is no Chromium outside CI.
 
-use std::path::PathBuf;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::util::browser::{self, Name, Page};
-use crate::util::{TestServer, TestUser};
-
-/// A real PNG of 192×192 (the client's own icon), so the browser can draw it.
-const PNG: &[u8] = include_bytes!("../web/icon-192.png");
-
-fn file(server: &TestServer, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = server.dir().join(name);
-    std::fs::write(&path, bytes).expect("write the file");
-    path
-}
-
-/// Ada signed in on `page`, with her conversation with Bob open; Bob, and its id.
-fn ada_with_bob_open(server: &TestServer, page: &Page) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let reply = server.conversation(&ada.token, &[bob.id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
-    page.sign_in(server, &ada.email);
-    page.find(&["button", "link"], Name::StartsWith("Bob"))
-        .click();
-    page.role("log", "Messages");
-    (ada, bob, id)
-}
+use crate::util::client::{ada_with_bob_open, open};
+use crate::util::{ICON_PNG, TestServer};
 
 /// What the open conversation shows of its messages' attachments: each picture's alt text,
 /// reserved size, whether it has loaded (from a blob: URL) and its drawn width; each file
@@ -67,8 +43,8 @@ fn chosen_files_are_sent_and_shown_inline_or_as_a_link_and_a_picture_enlarges() 
     };
     let server = TestServer::start();
     let (_, bob, id) = ada_with_bob_open(&server, &page);
-    let picture = file(&server, "icon.png", PNG);
-    let notes = file(&server, "notes.txt", b"hello");
+    let picture = server.file("icon.png", ICON_PNG);
+    let notes = server.file("notes.txt", b"hello");
     page.find(
         &["button", "textbox", "generic"],
         Name::StartsWith("Attach file"),
@@ -143,7 +119,7 @@ fn a_pasted_image_goes_with_the_message_typed_beside_it() {
            data.items.add(new File([bytes], 'image.png', {{ type: 'image/png' }}));
            this.dispatchEvent(new ClipboardEvent('paste', {{ clipboardData: data, bubbles: true, cancelable: true }}));
          }}",
-        png = STANDARD.encode(PNG)
+        png = STANDARD.encode(ICON_PNG)
     ));
     page.type_text("look at this");
     page.press("Enter");
@@ -161,16 +137,14 @@ fn a_picture_far_up_the_history_loads_only_when_scrolled_to() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let upload = server
         .request(
             "POST",
             &format!("/api/conversations/{id}/attachments?name=early.png"),
         )
         .token(&ada.token)
-        .body_bytes("image/png", PNG.to_vec())
+        .body_bytes("image/png", ICON_PNG.to_vec())
         .send();
     assert_eq!(upload.status, 201, "{}", upload.body);
     let sent = server.send(
@@ -183,8 +157,7 @@ fn a_picture_far_up_the_history_loads_only_when_scrolled_to() {
         server.say(&bob.token, id, &format!("later message {n}"));
     }
     page.sign_in(&server, &ada.email);
-    page.find(&["button", "link"], Name::StartsWith("Group"))
-        .click();
+    open(&page, "Group");
     let log = page.role("log", "Messages");
     page.wait_until("the newest message", || {
         log.text().contains("later message 39")

@@ -4,39 +4,9 @@
 
 use serde_json::{Value, json};
 
+use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
-use crate::util::{TestServer, TestUser};
-
-/// Opens the conversation whose list entry starts with `name`.
-fn open(page: &Page, name: &str) {
-    page.find(&["button", "link"], Name::StartsWith(name))
-        .click();
-    page.role("log", "Messages");
-}
-
-/// The texts of the open conversation's messages, top to bottom.
-fn shown_texts(page: &Page) -> Vec<String> {
-    let texts = page.role("log", "Messages").call(
-        "function() {
-           return [...this.querySelectorAll('article .body')].map((b) => b.textContent);
-         }",
-    );
-    serde_json::from_value(texts).expect("texts")
-}
-
-/// Waits until the open conversation shows a message saying exactly `text`.
-fn wait_for_message(page: &Page, text: &str) {
-    page.wait_until(&format!("a message saying {text:?}"), || {
-        shown_texts(page).iter().any(|t| t == text)
-    });
-}
-
-/// Ada and Bob with a direct conversation; its id.
-fn direct(server: &TestServer, ada: &TestUser, bob: &TestUser) -> i64 {
-    let reply = server.conversation(&ada.token, &[bob.id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body["conversation"]["id"].as_i64().expect("id")
-}
+use crate::util::client::{open, shown_texts, wait_for_text};
 
 /// What the open conversation says about who is typing (in one look at the page, together
 /// with whether a message saying `text` is shown yet).
@@ -62,14 +32,11 @@ fn typing_line(page: &Page) -> String {
 
 #[test]
 fn bob_sees_ada_typing_until_she_stops_or_her_message_arrives() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Are you coming?");
     ada_page.sign_in(&server, &ada.email);
     bob_page.sign_in(&server, &bob.email);
@@ -182,9 +149,7 @@ const HISTORY: usize = 170;
 fn scrolling_up_loads_older_pages_without_a_jump_down_to_the_first_message() {
     let Some(page) = browser::page() else { return };
     let server = TestServer::start_with(&["--sends-per-user", "1000/1s"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     let texts: Vec<String> = (1..=HISTORY).map(|n| format!("Message {n}")).collect();
     // Bob wrote the first ten, so Ada's 160 after them are unread for him.
     for (n, text) in texts.iter().enumerate() {
@@ -246,8 +211,8 @@ fn unread_messages_count_in_the_title_and_list_and_are_read_from_the_divider() {
     let ada = server.user("Ada");
     let bob = server.user("Bob");
     let cy = server.user("Cy");
-    let with_ada = direct(&server, &ada, &bob);
-    let with_cy = direct(&server, &cy, &bob);
+    let with_ada = server.direct(&ada.token, bob.id);
+    let with_cy = server.direct(&cy.token, bob.id);
     let earlier = server.say(&ada.token, with_ada, "Earlier, already read");
     server.say(&bob.token, with_ada, "Read it");
     server.say(&bob.token, with_cy, "Hello Cy");
@@ -290,7 +255,7 @@ fn unread_messages_count_in_the_title_and_list_and_are_read_from_the_divider() {
     });
 
     open(&page, "Ada");
-    wait_for_message(&page, "New one 4");
+    wait_for_text(&page, "New one 4");
     assert_eq!(divider(&page), json!({"before": "New one 1", "count": 1}));
     wait_for_title(&page, "EmoteChat");
     page.wait_until("Ada's entry without a count", || {

@@ -7,13 +7,7 @@ use serde_json::json;
 
 use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
-
-/// Opens the conversation whose list entry starts with `name`.
-fn open(page: &Page, name: &str) {
-    page.find(&["button", "link"], Name::StartsWith(name))
-        .click();
-    page.role("log", "Messages");
-}
+use crate::util::client::{ada_with_bob_open, open};
 
 /// Whether the conversation list has an entry starting with `name`.
 fn listed(page: &Page, name: &str) -> bool {
@@ -31,17 +25,14 @@ fn member_rows(page: &Page) -> Vec<String> {
 
 #[test]
 fn owners_rename_add_remove_and_promote_and_everyone_sees_it_live() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
     let server = TestServer::start();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
     let cy = server.user("Cy");
-    let reply = server.conversation(&ada.token, &[bob.id], Some("Club"));
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
+    let id = server.group_titled(&ada.token, &[bob.id], "Club");
     ada_page.sign_in(&server, &ada.email);
     bob_page.sign_in(&server, &bob.email);
     open(&ada_page, "Club");
@@ -108,8 +99,7 @@ fn a_member_leaves_after_confirming_and_sees_no_owner_controls() {
     let server = TestServer::start();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
-    let reply = server.conversation(&ada.token, &[bob.id], Some("Club"));
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
+    let id = server.group_titled(&ada.token, &[bob.id], "Club");
     bob_page.sign_in(&server, &bob.email);
     open(&bob_page, "Club");
     bob_page.role("button", "Group settings").click();
@@ -146,12 +136,7 @@ fn mute_and_block_toggle_from_the_conversation_header() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let reply = server.conversation(&ada.token, &[bob.id], None);
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
-    ada_page.sign_in(&server, &ada.email);
-    open(&ada_page, "Bob");
+    let (ada, bob, id) = ada_with_bob_open(&server, &ada_page);
     assert!(!ada_page.has("button", Name::Exactly("Group settings")));
 
     ada_page.role("button", "Mute").click();

@@ -3,8 +3,9 @@
 //! needs a code gets the field shown when it asks. Skips itself (loudly) without Chromium
 //! outside CI.
 
+use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
-use crate::util::{PASSWORD, TestServer, unique_email};
+use crate::util::client::fill_registration;
 
 /// Makes an invite for one account; the code and the printed link.
 fn invite(server: &TestServer) -> (String, String) {
@@ -14,12 +15,6 @@ fn invite(server: &TestServer) -> (String, String) {
         output.line_value("Invite code:"),
         output.line_value("Link:"),
     )
-}
-
-fn fill_the_form(page: &Page) {
-    page.role("textbox", "Name").fill("Ada Lovelace");
-    page.role("textbox", "Email").fill(&unique_email("ada"));
-    page.field("Password").fill(PASSWORD);
 }
 
 fn invite_field_value(page: &Page) -> String {
@@ -37,7 +32,7 @@ fn the_printed_invite_link_opens_the_form_with_the_code_and_registers() {
     page.goto(&link);
     page.role("textbox", "Invite code");
     assert_eq!(invite_field_value(&page), code);
-    fill_the_form(&page);
+    fill_registration(&page);
     page.role("button", "Create account").click();
     page.role("button", "New conversation");
     let list = server.command(&["invite", "list"]);
@@ -55,7 +50,7 @@ fn the_invite_field_appears_when_the_server_asks_for_a_code() {
     page.goto(&format!("{}/register", server.base));
     page.role("textbox", "Name");
     assert!(!page.has("textbox", Name::Exactly("Invite code")));
-    fill_the_form(&page);
+    fill_registration(&page);
     page.role("button", "Create account").click();
     let field = page.role("textbox", "Invite code");
     let alert = page.find(&["alert"], Name::Any);

@@ -4,39 +4,13 @@
 //! Chromium outside CI.
 
 use crate::util::browser::{self, Name, Page};
+use crate::util::client::{articles_with, open, status, wait_for_log, wait_for_reconnecting};
 use crate::util::{TestServer, TestUser};
-
-/// Opens the conversation whose list entry starts with `name`.
-fn open(page: &Page, name: &str) {
-    page.find(&["button", "link"], Name::StartsWith(name))
-        .click();
-    page.role("log", "Messages");
-}
-
-/// How many messages of the open conversation contain `text`.
-fn articles_with(page: &Page, text: &str) -> usize {
-    let count = page.role("log", "Messages").call(&format!(
-        "function() {{
-           return [...this.querySelectorAll('article')]
-             .filter((a) => a.textContent.includes({text})).length;
-         }}",
-        text = serde_json::json!(text)
-    ));
-    usize::try_from(count.as_u64().expect("a count")).expect("small")
-}
 
 /// Waits until the open conversation shows `text` in exactly one message.
 fn wait_for_one(page: &Page, text: &str) {
     page.wait_until(&format!("one message saying {text:?}"), || {
         articles_with(page, text) == 1
-    });
-}
-
-/// Waits until the message log says `text` somewhere, or, with `shown` false, nowhere.
-fn wait_for_log(page: &Page, text: &str, shown: bool) {
-    let log = page.role("log", "Messages");
-    page.wait_until(&format!("the log to show {text:?}: {shown}"), || {
-        log.text().contains(text) == shown
     });
 }
 
@@ -71,24 +45,16 @@ fn assert_failed_only_while_down(page: &Page) {
     );
 }
 
-/// What the connection status says.
-fn status(page: &Page) -> String {
-    page.find(&["status"], Name::Any).text()
-}
-
 #[test]
 fn reactions_edits_and_deletes_appear_live_on_the_other_page() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
     let server = TestServer::start();
     let ada = server.user("Ada");
     let bob = server.register("Bob");
     let bob_id = bob["id"].as_i64().expect("id");
-    let reply = server.conversation(&ada.token, &[bob_id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
+    let id = server.direct(&ada.token, bob_id);
     server.say(&ada.token, id, "Shall we meet at noon?");
     ada_page.sign_in(&server, &ada.email);
     bob_page.sign_in(&server, bob["email"].as_str().expect("email"));
@@ -122,11 +88,9 @@ fn reactions_edits_and_deletes_appear_live_on_the_other_page() {
 
 #[test]
 fn a_group_of_three_made_on_the_page_sees_a_message_live() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page, cy_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
-    let cy_page = browser::page().expect("browser");
     let server = TestServer::start();
     let people = [("Ada", &ada_page), ("Bob", &bob_page), ("Cy", &cy_page)];
     for (name, page) in people {
@@ -169,11 +133,7 @@ fn ada_and_bob_chatting(
     ada_page: &Page,
     bob_page: &Page,
 ) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let reply = server.conversation(&ada.token, &[bob.id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&ada.token, id, "Before the server went away");
     ada_page.sign_in(server, &ada.email);
     bob_page.sign_in(server, &bob.email);
@@ -183,11 +143,6 @@ fn ada_and_bob_chatting(
         wait_for_one(page, "Before the server went away");
     }
     (ada, bob, id)
-}
-
-/// Waits until the page says it is reconnecting.
-fn wait_for_reconnecting(page: &Page) {
-    page.wait_until("\"Reconnecting…\"", || status(page) == "Reconnecting…");
 }
 
 /// Sends a last message through the API and waits for both pages to show it: the live
@@ -202,10 +157,9 @@ fn settle(server: &TestServer, user: &TestUser, id: i64, pages: [&Page; 2]) {
 
 #[test]
 fn after_a_server_restart_both_pages_reconnect_and_show_what_was_sent_once() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
     let mut server = TestServer::start();
     let (ada, bob, id) = ada_and_bob_chatting(&server, &ada_page, &bob_page);
 
@@ -233,10 +187,9 @@ fn after_a_server_restart_both_pages_reconnect_and_show_what_was_sent_once() {
 
 #[test]
 fn a_message_typed_while_the_server_is_down_is_delivered_once_when_it_returns() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
     let mut server = TestServer::start();
     let (ada, _, id) = ada_and_bob_chatting(&server, &ada_page, &bob_page);
     let text = "Typed while the server was down";

@@ -3,20 +3,9 @@
 //! password, sessions, signing out). Each test skips itself (loudly) when there is no Chromium
 //! outside CI.
 
-use std::path::PathBuf;
-
 use crate::util::browser::{self, Name, Page};
-use crate::util::{PASSWORD, TestServer, TestUser, upload};
-
-/// A real PNG (the client's own icon), so the browser can draw it.
-const PNG: &[u8] = include_bytes!("../web/icon-192.png");
-
-/// Writes `bytes` as `name` in the server's temporary directory; its path.
-fn file(server: &TestServer, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = server.dir().join(name);
-    std::fs::write(&path, bytes).expect("write the file");
-    path
-}
+use crate::util::client::{open, token_of, wait_for_log};
+use crate::util::{ICON_PNG, PASSWORD, TestServer, TestUser, upload};
 
 /// Ada and Bob, signed in on their pages, with their direct conversation open on both; it
 /// starts with Ada's `greeting`, if any.
@@ -26,23 +15,15 @@ fn ada_and_bob(
     bob_page: &Page,
     greeting: Option<&str>,
 ) -> (TestUser, TestUser) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let reply = server.conversation(&ada.token, &[bob.id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
+    let (ada, bob, id) = server.ada_and_bob();
     if let Some(text) = greeting {
         server.say(&ada.token, id, text);
     }
     ada_page.sign_in(server, &ada.email);
     bob_page.sign_in(server, &bob.email);
     for (page, other) in [(ada_page, "Bob"), (bob_page, "Ada")] {
-        page.find(&["button", "link"], Name::StartsWith(other))
-            .click();
-        let log = page.role("log", "Messages");
-        page.wait_until("the greeting", || {
-            log.text().contains(greeting.unwrap_or_default())
-        });
+        open(page, other);
+        wait_for_log(page, greeting.unwrap_or_default(), true);
     }
     (ada, bob)
 }
@@ -95,34 +76,36 @@ fn emote_list(page: &Page) -> Vec<String> {
 
 #[test]
 fn a_custom_emote_uploaded_on_the_page_shows_inline_in_the_picker_and_goes_when_deleted() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
     let server = TestServer::start();
     let (_, bob) = ada_and_bob(&server, &ada_page, &bob_page, None);
-    assert_eq!(upload(&server, &bob.token, "bobs_cat", PNG).status, 201);
+    assert_eq!(
+        upload(&server, &bob.token, "bobs_cat", ICON_PNG).status,
+        201
+    );
 
     ada_page.role("button", "Emotes").click();
     wait_for_emote_list(&ada_page, &[":bobs_cat:"]);
-    let image = file(&server, "parrot.png", PNG);
+    let image = server.file("parrot.png", ICON_PNG);
     submit_emote(&ada_page, "party_parrot", &image);
     wait_for_emote_list(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
 
     // The server's word for each bad upload, shown in the alert.
     submit_emote(&ada_page, "bobs_cat", &image);
     wait_for_alert(&ada_page, "taken");
-    let text = file(&server, "notes.png", b"not an image at all");
+    let text = server.file("notes.png", b"not an image at all");
     submit_emote(&ada_page, "not_image", &text);
     wait_for_alert(&ada_page, "must be a PNG, GIF or WebP");
-    let mut big = PNG.to_vec();
+    let mut big = ICON_PNG.to_vec();
     big.resize(256 * 1024 + 1, 0);
-    let big = file(&server, "big.png", &big);
+    let big = server.file("big.png", &big);
     submit_emote(&ada_page, "too_big", &big);
     wait_for_alert(&ada_page, "at most 262144 bytes");
-    let mut huge = PNG.to_vec();
+    let mut huge = ICON_PNG.to_vec();
     huge.resize(450 * 1024, 0);
-    let huge = file(&server, "huge.png", &huge);
+    let huge = server.file("huge.png", &huge);
     submit_emote(&ada_page, "far_too_big", &huge);
     wait_for_alert(&ada_page, "too large");
     wait_for_emote_list(&ada_page, &[":bobs_cat:", ":party_parrot: [Delete]"]);
@@ -192,10 +175,9 @@ fn login_status(server: &TestServer, email: &str, password: &str) -> u16 {
 
 #[test]
 fn the_account_panel_renames_and_the_other_person_sees_the_new_name() {
-    let Some(ada_page) = browser::page() else {
+    let Some([ada_page, bob_page]) = browser::pages() else {
         return;
     };
-    let bob_page = browser::page().expect("browser");
     let server = TestServer::start();
     ada_and_bob(&server, &ada_page, &bob_page, Some("Hello Bob"));
 
@@ -212,20 +194,12 @@ fn the_account_panel_renames_and_the_other_person_sees_the_new_name() {
             .is_some_and(|t| t.contains("Saved."))
     });
     ada_page.role("button", "Close").click();
-    let own = ada_page.role("log", "Messages");
-    ada_page.wait_until("her own message to carry the new name", || {
-        own.text().contains("Ada King")
-    });
+    wait_for_log(&ada_page, "Ada King", true);
     // The server sends no event for a new name: the other page shows it once it reads the
     // conversation again (here after a reload).
     bob_page.goto(&format!("{}/", server.base));
-    bob_page
-        .find(&["button", "link"], Name::StartsWith("Ada King"))
-        .click();
-    let log = bob_page.role("log", "Messages");
-    bob_page.wait_until("the new name on the message", || {
-        log.text().contains("Ada King")
-    });
+    open(&bob_page, "Ada King");
+    wait_for_log(&bob_page, "Ada King", true);
     ada_page.assert_clean();
     bob_page.assert_clean();
 }
@@ -259,14 +233,6 @@ fn the_account_panel_changes_the_password_and_refuses_a_wrong_current_one() {
     page.assert_clean();
 }
 
-/// The token the page keeps for its session.
-fn token_of(page: &Page) -> String {
-    page.eval("localStorage.getItem('emotechat.token')")
-        .as_str()
-        .expect("a token")
-        .to_owned()
-}
-
 /// Whether the API still takes `token`.
 fn token_works(server: &TestServer, token: &str) -> bool {
     match server.get("/api/auth/validate", token).status {
@@ -285,10 +251,9 @@ fn wait_for_sign_in_view(page: &Page) {
 
 #[test]
 fn the_session_list_marks_this_device_and_signs_the_other_one_out() {
-    let Some(laptop) = browser::page() else {
+    let Some([laptop, phone]) = browser::pages() else {
         return;
     };
-    let phone = browser::page().expect("browser");
     let server = TestServer::start();
     let ada = server.register("Ada");
     let email = ada["email"].as_str().expect("email");
@@ -357,10 +322,9 @@ fn session_count(sessions: &crate::util::browser::Element) -> u64 {
 
 #[test]
 fn sign_out_everywhere_ends_every_session_and_sign_out_revokes_this_one() {
-    let Some(first) = browser::page() else {
+    let Some([first, second]) = browser::pages() else {
         return;
     };
-    let second = browser::page().expect("browser");
     let server = TestServer::start();
     let ada = server.user("Ada");
     first.sign_in(&server, &ada.email);

@@ -7,6 +7,9 @@
 use serde_json::{Value, json};
 
 use crate::util::browser::{self, Focused, Name, Page};
+use crate::util::client::{
+    articles_with, kept, open, token_of, wait_for_log, wait_for_reconnecting,
+};
 use crate::util::{PASSWORD, TestServer, TestUser};
 
 /// Fails unless what has the focus is a control a person can see, showing a focus ring.
@@ -67,12 +70,6 @@ fn wait_for_focus(page: &Page, role: &str, name: &str) {
 /// Whether the open conversation's log shows `text`.
 fn log_shows(page: &Page, text: &str) -> bool {
     page.role("log", "Messages").text().contains(text)
-}
-
-fn wait_for_log(page: &Page, text: &str, shown: bool) {
-    page.wait_until(&format!("the log to show {text:?}: {shown}"), || {
-        log_shows(page, text) == shown
-    });
 }
 
 /// The bodies of the stored messages, oldest first.
@@ -275,22 +272,12 @@ fn seen(page: &Page) -> Value {
 /// Ada (signed in on `page`) and Bob with a direct conversation that Ada has open, showing
 /// Bob's first message; Bob and the conversation's id.
 fn ada_reading_bob(server: &TestServer, page: &Page) -> (TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let reply = server.conversation(&ada.token, &[bob.id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = reply.body["conversation"]["id"].as_i64().expect("id");
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Before anything else");
     page.sign_in(server, &ada.email);
-    open_conversation(page, "Bob");
+    open(page, "Bob");
     wait_for_log(page, "Before anything else", true);
     (bob, id)
-}
-
-fn open_conversation(page: &Page, name: &str) {
-    page.find(&["button", "link"], Name::StartsWith(name))
-        .click();
-    page.role("log", "Messages");
 }
 
 #[test]
@@ -402,7 +389,7 @@ fn reloaded_while_the_server_is_down_the_app_opens_and_keeps_messages_until_it_r
     wait_for_log(&page, "Sending…", true);
     page.reload();
     wait_for_reconnecting(&page);
-    open_conversation(&page, "Bob");
+    open(&page, "Bob");
     wait_for_log(&page, before, true);
     page.role("textbox", "Message").submit(after);
     page.wait_until("both to wait", || pending(&page) == 2);
@@ -411,12 +398,7 @@ fn reloaded_while_the_server_is_down_the_app_opens_and_keeps_messages_until_it_r
     page.wait_until("both to be sent", || pending(&page) == 0);
     wait_for_log(&page, "Before anything else", true);
     for text in [before, after] {
-        let shown = page.role("log", "Messages").call(&format!(
-            "function() {{ return [...this.querySelectorAll('article')]
-                 .filter((a) => a.textContent.includes({})).length; }}",
-            json!(text)
-        ));
-        assert_eq!(shown, 1, "{text}");
+        assert_eq!(articles_with(&page, text), 1, "{text}");
     }
     let bodies = stored_bodies(&server);
     assert_eq!(
@@ -425,11 +407,6 @@ fn reloaded_while_the_server_is_down_the_app_opens_and_keeps_messages_until_it_r
         "stored once each, in order"
     );
     page.assert_clean();
-}
-
-/// The names of what the client keeps in the page's localStorage.
-fn kept(page: &Page) -> Value {
-    page.eval("Object.keys(localStorage).filter((k) => k.startsWith('emotechat.')).sort()")
 }
 
 #[test]
@@ -445,23 +422,15 @@ fn what_the_browser_kept_for_a_session_ended_elsewhere_is_forgotten() {
             .is_some_and(|k| k.contains(&json!(list)))
     });
 
-    let token = page.eval("localStorage.getItem('emotechat.token')");
     let reply = server
         .request("POST", "/api/auth/logout")
-        .token(token.as_str().expect("a token"))
+        .token(&token_of(&page))
         .send();
     assert!(reply.status < 300, "{} {}", reply.status, reply.body);
     page.reload();
     page.role("button", "Sign in");
     assert_eq!(kept(&page), json!([]));
     page.assert_clean();
-}
-
-/// Waits until the page says it is reconnecting.
-fn wait_for_reconnecting(page: &Page) {
-    page.wait_until("\"Reconnecting…\"", || {
-        page.find(&["status"], Name::Any).text() == "Reconnecting…"
-    });
 }
 
 /// How many messages the open conversation shows as still being sent.

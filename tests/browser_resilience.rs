@@ -15,7 +15,10 @@ use serde_json::Value;
 
 use crate::heartbeats::served_version;
 use crate::util::browser::{self, Name, Page};
-use crate::util::{BIN, PASSWORD, PNG, TestServer, TestUser, upload};
+use crate::util::client::{
+    ada_with_bob_open, conversation_names, open, shown_texts, wait_for_text,
+};
+use crate::util::{BIN, PASSWORD, PNG, TestServer, upload};
 
 /// Run in each document before the page's own scripts: (1) `__seen` counts stream events by
 /// type; (2) with `__holdRetries` set, the stream's retry waits are held until
@@ -67,47 +70,6 @@ const HOLDS: &str = r#"
   };
 })();
 "#;
-
-/// A page that runs `HOLDS`, or `None` when the browser is missing (and this is not CI).
-fn holding_page() -> Option<Page> {
-    let page = browser::page()?;
-    page.before_each_document(HOLDS);
-    Some(page)
-}
-
-/// Signs in through the form of the page at `base` (the server, or a relay in front of it).
-fn sign_in_at(page: &Page, base: &str, email: &str) {
-    page.goto(&format!("{base}/"));
-    page.role("textbox", "Email").fill(email);
-    page.field("Password").fill(PASSWORD);
-    page.role("button", "Sign in").click();
-    page.role("button", "New conversation");
-}
-
-fn open(page: &Page, name: &str) {
-    page.find(&["button", "link"], Name::StartsWith(name))
-        .click();
-    page.role("log", "Messages");
-}
-
-fn direct(server: &TestServer, a: &TestUser, b: &TestUser) -> i64 {
-    let reply = server.conversation(&a.token, &[b.id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body["conversation"]["id"].as_i64().expect("id")
-}
-
-fn shown_texts(page: &Page) -> Vec<String> {
-    let texts = page.role("log", "Messages").call(
-        "function() { return [...this.querySelectorAll('article .body')].map((b) => b.textContent); }",
-    );
-    serde_json::from_value(texts).expect("texts")
-}
-
-fn wait_for_text(page: &Page, text: &str) {
-    page.wait_until(&format!("a message saying {text:?}"), || {
-        shown_texts(page).iter().any(|t| t == text)
-    });
-}
 
 /// The connection line (the bar's `role="status"`).
 fn connection(page: &Page) -> String {
@@ -186,16 +148,14 @@ fn pass(
 
 #[test]
 fn a_stream_that_dies_without_closing_is_noticed_and_resumed_without_loss() {
-    let Some(page) = holding_page() else {
+    let Some(page) = browser::page_with(HOLDS) else {
         return;
     };
     let server = TestServer::start_with(&["--sse-ping-secs", "1"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Before");
     let relay = Relay::start(&server);
-    sign_in_at(&page, &relay.base, &ada.email);
+    page.sign_in_at(&relay.base, &ada.email);
     open(&page, "Bob");
     wait_for_text(&page, "Before");
     page.wait_for_js("window.__seen.heartbeat >= 1");
@@ -222,17 +182,9 @@ fn a_stream_that_dies_without_closing_is_noticed_and_resumed_without_loss() {
     page.assert_clean();
 }
 
-/// The names the conversation list shows.
-fn listed(page: &Page) -> Vec<String> {
-    let names = page.role("navigation", "Conversations").call(
-        "function() { return [...this.querySelectorAll('button .name')].map((n) => n.textContent); }",
-    );
-    serde_json::from_value(names).expect("names")
-}
-
 fn wait_for_listed(page: &Page, count: usize) {
     page.wait_until(&format!("{count} conversations listed"), || {
-        listed(page).len() == count
+        conversation_names(page).len() == count
     });
 }
 
@@ -245,8 +197,7 @@ fn every_conversation_is_listed_past_one_page_of_100() {
     let ada = server.user("Ada");
     let bob = server.user("Bob");
     let group = |n: usize| {
-        let reply = server.conversation(&ada.token, &[bob.id], Some(&format!("Group {n:03}")));
-        assert_eq!(reply.status, 201, "{}", reply.body);
+        server.group_titled(&ada.token, &[bob.id], &format!("Group {n:03}"));
     };
     (1..=100).for_each(group);
     first.sign_in(&server, &ada.email);
@@ -257,7 +208,7 @@ fn every_conversation_is_listed_past_one_page_of_100() {
     let second = browser::page().expect("the browser is there");
     second.sign_in(&server, &ada.email);
     wait_for_listed(&second, 101);
-    let mut names = listed(&second);
+    let mut names = conversation_names(&second);
     names.sort();
     let expected: Vec<String> = (1..=101).map(|n| format!("Group {n:03}")).collect();
     assert_eq!(names, expected);
@@ -278,9 +229,7 @@ fn every_emote_is_known_past_one_page_of_100() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     // Ada's quota is 100: the list is one page, and the 100th emote is its last item.
     for n in 0..100 {
         let reply = upload(&server, &ada.token, &format!("e{n:03}"), PNG);
@@ -339,13 +288,11 @@ fn page_version(page: &Page) -> String {
 
 #[test]
 fn a_page_open_across_an_upgrade_offers_a_reload_and_keeps_what_is_typed() {
-    let Some(page) = holding_page() else {
+    let Some(page) = browser::page_with(HOLDS) else {
         return;
     };
     let mut server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "Hello");
     page.sign_in(&server, &ada.email);
     open(&page, "Bob");
@@ -377,7 +324,7 @@ fn a_page_open_across_an_upgrade_offers_a_reload_and_keeps_what_is_typed() {
 
 #[test]
 fn signing_in_on_a_page_whose_build_is_gone_offers_a_reload() {
-    let Some(page) = holding_page() else {
+    let Some(page) = browser::page_with(HOLDS) else {
         return;
     };
     let mut server = TestServer::start();
@@ -395,9 +342,7 @@ fn signing_in_on_a_page_whose_build_is_gone_offers_a_reload() {
     );
     page.command("Network.enable", serde_json::json!({}));
     page.command("Network.clearBrowserCache", serde_json::json!({}));
-    page.role("textbox", "Email").fill(&ada.email);
-    page.field("Password").fill(PASSWORD);
-    page.role("button", "Sign in").click();
+    page.submit_sign_in_form(&ada.email, PASSWORD);
     let reload = page.role("button", "Reload to update");
     assert!(
         !page.has("button", Name::Exactly("New conversation")),
@@ -411,15 +356,11 @@ fn signing_in_on_a_page_whose_build_is_gone_offers_a_reload() {
 
 #[test]
 fn a_rate_limited_send_waits_as_long_as_the_server_asks() {
-    let Some(page) = holding_page() else {
+    let Some(page) = browser::page_with(HOLDS) else {
         return;
     };
     let server = TestServer::start_with(&["--rate-limits", "on", "--sends-per-user", "1/60s"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    direct(&server, &ada, &bob);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     page.eval("window.__holdFlush = true");
     page.role("textbox", "Message").submit("One");
     wait_for_text(&page, "One");
@@ -437,15 +378,11 @@ fn a_rate_limited_send_waits_as_long_as_the_server_asks() {
 
 #[test]
 fn sends_that_cannot_reach_the_server_back_off_with_jitter_up_to_a_minute() {
-    let Some(page) = holding_page() else {
+    let Some(page) = browser::page_with(HOLDS) else {
         return;
     };
     let mut server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    direct(&server, &ada, &bob);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     page.eval("window.__holdFlush = true");
     server.stop();
     page.role("textbox", "Message").submit("Kept for later");

@@ -7,8 +7,12 @@
 
 use serde_json::{Value, json};
 
+use crate::util::TestServer;
 use crate::util::browser::{self, Name, Page};
-use crate::util::{TestServer, TestUser};
+use crate::util::client::{
+    ada_with_bob_open, conversation_names, kept, open, shown_texts, status, wait_for_reconnecting,
+    wait_for_text,
+};
 
 /// Run in each document before the page's own scripts: switches a test turns on to hold back
 /// (1) the answer to the newest-page request of a conversation, already received, until
@@ -55,68 +59,18 @@ const HOLDS: &str = r#"
 })();
 "#;
 
-/// A page that runs `HOLDS`, or `None` when the browser is missing (and this is not CI).
-fn holding_page() -> Option<Page> {
-    let page = browser::page()?;
-    page.before_each_document(HOLDS);
-    Some(page)
-}
-
-/// Opens the conversation whose list entry starts with `name`.
-fn open(page: &Page, name: &str) {
-    page.find(&["button", "link"], Name::StartsWith(name))
-        .click();
-    page.role("log", "Messages");
-}
-
-/// A direct conversation of `a` and `b`; its id.
-fn direct(server: &TestServer, a: &TestUser, b: &TestUser) -> i64 {
-    let reply = server.conversation(&a.token, &[b.id], None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body["conversation"]["id"].as_i64().expect("id")
-}
-
 /// Evaluates `function() {…}` on the message log.
 fn on_log(page: &Page, function: &str) -> Value {
     page.role("log", "Messages").call(function)
 }
 
-/// The texts of the open conversation's messages, top to bottom.
-fn shown_texts(page: &Page) -> Vec<String> {
-    let texts = on_log(
-        page,
-        "function() { return [...this.querySelectorAll('article .body')].map((b) => b.textContent); }",
-    );
-    serde_json::from_value(texts).expect("texts")
-}
-
-fn wait_for_text(page: &Page, text: &str) {
-    page.wait_until(&format!("a message saying {text:?}"), || {
-        shown_texts(page).iter().any(|t| t == text)
-    });
-}
-
-/// The names the conversation list shows, top to bottom.
-fn list_order(page: &Page) -> Vec<String> {
-    let names = page.role("navigation", "Conversations").call(
-        "function() { return [...this.querySelectorAll('button .name')].map((n) => n.textContent); }",
-    );
-    serde_json::from_value(names).expect("names")
-}
-
-fn status(page: &Page) -> String {
-    page.find(&["status"], Name::Any).text()
-}
-
 #[test]
 fn an_edit_or_delete_shown_while_the_history_loads_is_not_undone_by_it() {
-    let Some(bob_page) = holding_page() else {
+    let Some(bob_page) = browser::page_with(HOLDS) else {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&ada.token, id, "First of all");
     let edited = server.say(&ada.token, id, "Meet at noon");
     let deleted = server.say(&ada.token, id, "A second thought");
@@ -152,19 +106,19 @@ fn an_edit_or_delete_shown_while_the_history_loads_is_not_undone_by_it() {
 
 #[test]
 fn a_message_one_sends_moves_its_conversation_to_the_top() {
-    let Some(ada_page) = holding_page() else {
+    let Some(ada_page) = browser::page_with(HOLDS) else {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
+    let (ada, bob, with_bob) = server.ada_and_bob();
     let cy = server.user("Cy");
-    let with_bob = direct(&server, &ada, &bob);
-    let with_cy = direct(&server, &ada, &cy);
+    let with_cy = server.direct(&ada.token, cy.id);
     server.say(&bob.token, with_bob, "Hello from Bob");
     server.say(&cy.token, with_cy, "Hello from Cy");
     ada_page.sign_in(&server, &ada.email);
-    ada_page.wait_until("Cy above Bob", || list_order(&ada_page) == ["Cy", "Bob"]);
+    ada_page.wait_until("Cy above Bob", || {
+        conversation_names(&ada_page) == ["Cy", "Bob"]
+    });
     open(&ada_page, "Bob");
 
     // The reply to sending comes before the stream's event, as it may on any network.
@@ -180,7 +134,9 @@ fn a_message_one_sends_moves_its_conversation_to_the_top() {
             .contains("Sending…")
     });
     ada_page.eval("window.__releaseEvents()");
-    ada_page.wait_until("Bob above Cy", || list_order(&ada_page) == ["Bob", "Cy"]);
+    ada_page.wait_until("Bob above Cy", || {
+        conversation_names(&ada_page) == ["Bob", "Cy"]
+    });
     ada_page.assert_clean();
 }
 
@@ -190,9 +146,7 @@ fn a_message_from_another_day_shows_its_date_and_one_from_today_only_its_time() 
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     let old = server.say(&bob.token, id, "From long ago");
     server.say(&bob.token, id, "From just now");
     const DAYS_400: i64 = 400 * 86_400_000;
@@ -230,7 +184,7 @@ fn a_message_from_another_day_shows_its_date_and_one_from_today_only_its_time() 
 
 #[test]
 fn coming_back_to_the_tab_reconnects_at_once_without_waiting_out_the_backoff() {
-    let Some(page) = holding_page() else {
+    let Some(page) = browser::page_with(HOLDS) else {
         return;
     };
     let mut server = TestServer::start();
@@ -240,7 +194,7 @@ fn coming_back_to_the_tab_reconnects_at_once_without_waiting_out_the_backoff() {
     page.eval("window.__holdRetries = true");
 
     server.stop();
-    page.wait_until("\"Reconnecting…\"", || status(&page) == "Reconnecting…");
+    wait_for_reconnecting(&page);
     page.wait_for_js("window.__heldRetries > 0");
     server.start_again();
     // Away to another tab and back.
@@ -263,11 +217,7 @@ fn the_composer_grows_with_its_text_up_to_a_limit_and_shrinks_once_sent() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    direct(&server, &ada, &bob);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     let one_line = composer_height(&page);
 
     page.role("textbox", "Message").fill("First line");
@@ -306,9 +256,7 @@ fn choosing_the_open_conversation_again_keeps_the_half_typed_message() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     server.say(&bob.token, id, "How was the trip?");
     page.sign_in(&server, &ada.email);
     open(&page, "Bob");
@@ -338,12 +286,11 @@ fn signing_out_while_the_server_is_away_signs_out_cleanly() {
     let ada = server.user("Ada");
     page.sign_in(&server, &ada.email);
     server.stop();
-    page.wait_until("\"Reconnecting…\"", || status(&page) == "Reconnecting…");
+    wait_for_reconnecting(&page);
 
     page.role("button", "Sign out").click();
     page.role("button", "Sign in");
-    let kept = page.eval("Object.keys(localStorage).filter((k) => k.startsWith('emotechat.'))");
-    assert_eq!(kept, json!([]), "the browser forgot the session");
+    assert_eq!(kept(&page), json!([]), "the browser forgot the session");
     page.assert_clean();
 }
 
@@ -353,9 +300,7 @@ fn a_link_ends_before_the_punctuation_that_ends_its_sentence() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     let text = "Read https://example.com/a. Or (see https://example.com/b), \
                 and https://en.wikipedia.org/wiki/Tea_(drink)!";
     server.say(&bob.token, id, text);
@@ -387,9 +332,7 @@ fn an_edit_in_progress_outlives_a_reaction_to_its_message() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = direct(&server, &ada, &bob);
+    let (ada, bob, id) = server.ada_and_bob();
     let said = server.say(&ada.token, id, "Let us meet at noon");
     page.sign_in(&server, &ada.email);
     open(&page, "Bob");
@@ -427,11 +370,7 @@ fn a_message_the_server_refuses_goes_back_into_the_composer() {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    direct(&server, &ada, &bob);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    ada_with_bob_open(&server, &page);
     // One character past the longest message the server stores.
     let too_long = "a".repeat(4001);
 
@@ -455,11 +394,7 @@ fn a_request_that_finds_the_session_gone_leads_to_the_sign_in_form() {
     };
     // The stream would notice only within the hour: what notices here is sending a message.
     let server = TestServer::start_with(&["--stream-session-check", "3600"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    direct(&server, &ada, &bob);
-    page.sign_in(&server, &ada.email);
-    open(&page, "Bob");
+    let (ada, _, _) = ada_with_bob_open(&server, &page);
     page.wait_until("the stream to open", || status(&page).is_empty());
     server
         .open_db()
@@ -471,8 +406,7 @@ fn a_request_that_finds_the_session_gone_leads_to_the_sign_in_form() {
 
     page.role("textbox", "Message").submit("Are you there?");
     page.role("button", "Sign in");
-    let kept = page.eval("Object.keys(localStorage).filter((k) => k.startsWith('emotechat.'))");
-    assert_eq!(kept, json!([]), "the browser forgot the session");
+    assert_eq!(kept(&page), json!([]), "the browser forgot the session");
     page.assert_clean();
 }
 
@@ -498,7 +432,7 @@ fn long_unbroken_words_links_and_names_fit_a_phone_and_a_desktop() {
     let long_name = "W".repeat(100);
     let ada = server.user("Ada");
     let bob = server.user(&long_name);
-    let id = direct(&server, &ada, &bob);
+    let id = server.direct(&ada.token, bob.id);
     let word = "x".repeat(300);
     let link = format!("https://example.com/{}", "y".repeat(280));
     server.say(&bob.token, id, &word);
@@ -520,15 +454,13 @@ fn long_unbroken_words_links_and_names_fit_a_phone_and_a_desktop() {
 
 #[test]
 fn opening_a_conversation_shows_who_is_typing_in_it_already() {
-    let Some(page) = holding_page() else {
+    let Some(page) = browser::page_with(HOLDS) else {
         return;
     };
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
+    let (ada, bob, with_bob) = server.ada_and_bob();
     let cy = server.user("Cy");
-    let with_bob = direct(&server, &ada, &bob);
-    direct(&server, &ada, &cy);
+    server.direct(&ada.token, cy.id);
     page.sign_in(&server, &ada.email);
     open(&page, "Cy");
     page.wait_until("the stream to open", || status(&page).is_empty());

@@ -14,12 +14,6 @@ fn server() -> TestServer {
     TestServer::start_with(&["--rate-limits", "off"])
 }
 
-fn group(server: &TestServer, ada: &TestUser, bob: &TestUser, title: &str) -> i64 {
-    let reply = server.conversation(&ada.token, &[bob.id], Some(title));
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body["conversation"]["id"].as_i64().expect("id")
-}
-
 /// Sends `count` filler messages.
 fn fill(server: &TestServer, user: &TestUser, id: i64, count: usize) {
     for i in 0..count {
@@ -45,7 +39,7 @@ fn a_search_result_opens_its_conversation_at_the_message() {
     let server = server();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
-    let trip = group(&server, &ada, &bob, "Trip");
+    let trip = server.group_titled(&ada.token, &[bob.id], "Trip");
     server.say(
         &bob.token,
         trip,
@@ -53,7 +47,7 @@ fn a_search_result_opens_its_conversation_at_the_message() {
     );
     // far enough back that the newest page does not hold it
     fill(&server, &bob, trip, 70);
-    let other = group(&server, &ada, &bob, "Other");
+    let other = server.group_titled(&ada.token, &[bob.id], "Other");
     server.say(&ada.token, other, "nothing here");
 
     page.sign_in(&server, &ada.email);
@@ -110,7 +104,7 @@ fn replying_shows_the_quote_which_follows_edits_and_jumps_to_the_original() {
     let server = server();
     let ada = server.user("Ada");
     let bob = server.user("Bob");
-    let id = group(&server, &ada, &bob, "Lunch");
+    let id = server.group_titled(&ada.token, &[bob.id], "Lunch");
     let original = server.say(&bob.token, id, "Lunch at noon?\nor later");
 
     page.sign_in(&server, &ada.email);
@@ -165,5 +159,61 @@ fn replying_shows_the_quote_which_follows_edits_and_jumps_to_the_original() {
     page.wait_until("the original has the focus", || {
         focused_message(&page) == "Lunch at one?"
     });
+    page.assert_clean();
+}
+
+/// Cy joined a group that hides its earlier history: a reply to an earlier message shows Cy a
+/// quote that says nothing of it, live and after a reload, and the page holds none of its text.
+#[test]
+fn a_reply_to_a_message_hidden_from_the_reader_quotes_nothing() {
+    let Some(page) = browser::page() else {
+        return;
+    };
+    let server = server();
+    let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
+    let id = server.group_titled(&ada.token, &[bob.id], "Party");
+    let secret = server.say(&ada.token, id, "the surprise is on Friday");
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("/api/conversations/{id}"),
+            json!({"history_visible": false}),
+        ),
+        (
+            "POST",
+            format!("/api/conversations/{id}/members"),
+            json!({"user_ids": [cy.id]}),
+        ),
+    ] {
+        let changed = server
+            .request(method, &path)
+            .token(&ada.token)
+            .json(&body)
+            .send();
+        assert_eq!(changed.status, 200, "{}", changed.body);
+    }
+
+    page.sign_in(&server, &cy.email);
+    page.find(&["button"], Name::StartsWith("Party")).click();
+    let sent = server.send(
+        &bob.token,
+        id,
+        json!({"body": "count me in", "reply_to": secret}),
+    );
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let quote = || {
+        page.wait_until("the reply is shown", || {
+            page.eval("[...document.querySelectorAll('article .body')].some((b) => b.textContent === 'count me in')") == true
+        });
+        page.eval("document.querySelector('.quote')?.textContent ?? ''")
+    };
+    let shown = |page: &Page| page.eval("document.body.textContent.includes('surprise')");
+    assert_eq!(quote(), "A message you cannot see", "live");
+    assert_eq!(shown(&page), false);
+    page.reload();
+    page.find(&["button"], Name::StartsWith("Party")).click();
+    assert_eq!(quote(), "A message you cannot see", "from history");
+    assert_eq!(shown(&page), false);
+    assert!(!page.has("button", Name::StartsWith("Reply to")));
     page.assert_clean();
 }

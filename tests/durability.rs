@@ -45,9 +45,7 @@ const WRITERS: usize = 4;
 #[test]
 fn acknowledged_messages_survive_twenty_kills() {
     let mut server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let conversation = server.group(&ada.token, &[bob.id]);
+    let (ada, _, conversation) = server.ada_and_bob_group();
     let mut acknowledged = Vec::new();
     for round in 0..20 {
         let writers: Vec<_> = (0..WRITERS)

@@ -160,9 +160,7 @@ fn no_response_or_log_line_carries_a_secret() {
 #[test]
 fn path_parameters_that_are_not_percent_encoded_utf8_are_validation_errors() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     let mid = server.say(&ada.token, id, "hello");
     let message = format!("/api/conversations/{id}/messages/{mid}");
     // Half an emoji, a byte that is never UTF-8, and escapes that are not escapes.

@@ -157,9 +157,7 @@ fn resume_from_start(server: &TestServer, token: &str) -> String {
 #[test]
 fn edited_and_deleted_text_is_gone_from_every_stored_event_and_every_resume() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let kept = server.say(&ada.token, id, "first draft alpha");
     let gone = server.say(&ada.token, id, "regrettable bravo");
     let edit = |mid: i64, text: &str| {

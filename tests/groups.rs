@@ -40,6 +40,14 @@ fn promote(server: &TestServer, who: &TestUser, id: i64, user: i64) -> Reply {
         .send()
 }
 
+/// `PUT` blocks `user`, `DELETE` unblocks them.
+fn block(server: &TestServer, who: &TestUser, method: &str, user: i64) -> Reply {
+    server
+        .request(method, &format!("/api/blocks/{user}"))
+        .token(&who.token)
+        .send()
+}
+
 fn conversation(server: &TestServer, who: &TestUser, id: i64) -> Reply {
     server.get(&format!("/api/conversations/{id}"), &who.token)
 }
@@ -283,16 +291,22 @@ fn the_last_owner_leaving_hands_the_group_to_the_longest_standing_member() {
     );
 }
 
+/// The last member's leaving removes the group; every former member still gets their own
+/// `member.left` when their stream resumes from before it, and the group's id is never given
+/// to a new conversation (whose members would otherwise be sent the gone group's events).
 #[test]
 fn a_group_whose_last_member_left_is_gone() {
     let server = TestServer::start();
-    let (ada, bob) = (server.user("Ada"), server.user("Bob"));
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
+    let dee = server.user("Dee");
+    let id = server.group(&ada.token, &[bob.id, cy.id]);
     server.say(&ada.token, id, "secret");
+    let before_removal = newest_event_id(&server);
+    assert_eq!(remove(&server, &ada, id, bob.id).status, 200);
     assert_eq!(remove(&server, &ada, id, ada.id).status, 200);
-    let mut bob_stream = subscribe(&server, &bob, None);
-    assert_eq!(remove(&server, &bob, id, bob.id).status, 200);
-    let last = next_stored(&mut bob_stream);
+    let mut cy_stream = subscribe(&server, &cy, None);
+    assert_eq!(remove(&server, &cy, id, cy.id).status, 200);
+    let last = next_stored(&mut cy_stream);
     assert_eq!(last.kind, "member.left");
     assert_eq!(last.data["conversation"]["members"], json!([]));
 
@@ -305,11 +319,33 @@ fn a_group_whose_last_member_left_is_gone() {
     );
     assert_eq!(
         count("SELECT count(*) FROM events WHERE conversation_id = ?1"),
-        1,
-        "only the last member's last event is kept"
+        3,
+        "only each former member's last event is kept"
     );
     conversation(&server, &bob, id).assert_error(404, "not_found");
-    conversation(&server, &ada, id).assert_error(404, "not_found");
+    conversation(&server, &cy, id).assert_error(404, "not_found");
+    // Bob was offline when removed: resuming, he learns it, and nothing else of the group.
+    let resumed = subscribe(&server, &bob, Some(before_removal)).stored(1);
+    assert_eq!(resumed[0].kind, "member.left");
+    assert_eq!(resumed[0].data["user"]["id"], bob.id);
+
+    let new = server.group(&cy.token, &[dee.id]);
+    assert!(new > id, "a gone group's id is not given again");
+    // Resumed in id order, the gone group's kept events would come first.
+    let everything = subscribe(&server, &dee, Some(before_removal)).stored(1);
+    assert_eq!(
+        everything[0].kind, "conversation.created",
+        "nothing of the gone group"
+    );
+    assert_eq!(everything[0].data["conversation"]["id"], new);
+}
+
+/// The newest stored event's id: a point to resume a stream from.
+fn newest_event_id(server: &TestServer) -> i64 {
+    server
+        .open_db()
+        .query_row("SELECT max(id) FROM events", [], |row| row.get(0))
+        .expect("events")
 }
 
 #[test]
@@ -498,16 +534,10 @@ fn a_muted_conversation_still_counts_unread_and_is_marked_in_the_list() {
 fn a_blocked_persons_direct_messages_stop_reaching_you_and_they_are_not_told() {
     let server = TestServer::start();
     let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
-    let direct = server.conversation(&ada.token, &[bob.id], None);
-    let dm = direct.body["conversation"]["id"].as_i64().expect("id");
+    let dm = server.direct(&ada.token, bob.id);
     let group = server.group(&ada.token, &[bob.id]);
     server.say(&bob.token, dm, "before the block");
-    let block = |method: &str, user: i64| {
-        server
-            .request(method, &format!("/api/blocks/{user}"))
-            .token(&ada.token)
-            .send()
-    };
+    let block = |method: &str, user: i64| block(&server, &ada, method, user);
     let blocked = block("PUT", bob.id);
     assert_eq!(blocked.status, 200, "{}", blocked.body);
     assert_eq!(
@@ -567,6 +597,22 @@ fn a_blocked_persons_direct_messages_stop_reaching_you_and_they_are_not_told() {
         next_stored(&mut bob_stream).data["message"]["body"],
         "from Ada"
     );
+    // Bob's newer message does not make Ada's newest one disappear from her list.
+    server.say(&bob.token, dm, "still there?");
+    assert_eq!(
+        next_stored(&mut bob_stream).data["message"]["body"],
+        "still there?"
+    );
+    let ada_dm = conversation(&server, &ada, dm).body["conversation"].clone();
+    assert_eq!(ada_dm["last_message"]["body"], "from Ada");
+    let listed = server.get("/api/conversations", &ada.token).body["conversations"].clone();
+    let listed_dm = listed
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .find(|c| c["id"] == dm)
+        .expect("the direct conversation");
+    assert_eq!(listed_dm["last_message"]["body"], "from Ada");
     // A person Ada does not block reaches her in a new direct conversation.
     let cy_dm = server.conversation(&cy.token, &[ada.id], None);
     assert_eq!(cy_dm.status, 201);
@@ -576,4 +622,125 @@ fn a_blocked_persons_direct_messages_stop_reaching_you_and_they_are_not_told() {
     let next = ada_stream.stored(2);
     assert_eq!(next[0].kind, "conversation.created");
     assert_eq!(next[1].data["message"]["body"], "after the unblock");
+}
+
+/// A message hidden from a member (from before they joined a group that hides its history,
+/// or from a person they block) answers every action on it as a missing one does: reacting,
+/// taking a reaction back, editing, deleting, marking it read.
+#[test]
+fn a_hidden_message_answers_every_action_as_a_missing_one() {
+    let server = TestServer::start();
+    let (ada, bob, cy) = (server.user("Ada"), server.user("Bob"), server.user("Cy"));
+    let group = server.group(&ada.token, &[bob.id]);
+    let old = server.say(&ada.token, group, "our new address is 12 Elm St");
+    assert_eq!(
+        rename(&server, &ada, group, json!({"history_visible": false})).status,
+        200
+    );
+    assert_eq!(add(&server, &ada, group, &[cy.id]).status, 200);
+    let dm = server.direct(&ada.token, bob.id);
+    let from_bob = server.say(&bob.token, dm, "only Bob's");
+    assert_eq!(block(&server, &ada, "PUT", bob.id).status, 200);
+
+    let missing = 999_999;
+    for (who, conversation, hidden) in [(&cy, group, old), (&ada, dm, from_bob)] {
+        for message in [hidden, missing] {
+            let path = format!("/api/conversations/{conversation}/messages/{message}");
+            for method in ["PUT", "DELETE"] {
+                server
+                    .request(method, &format!("{path}/reactions/%E2%9D%A4"))
+                    .token(&who.token)
+                    .send()
+                    .assert_error(404, "not_found");
+            }
+            server
+                .request("PATCH", &path)
+                .token(&who.token)
+                .json(&json!({"body": "x"}))
+                .send()
+                .assert_error(404, "not_found");
+            server
+                .request("DELETE", &path)
+                .token(&who.token)
+                .send()
+                .assert_error(404, "not_found");
+            server
+                .request("POST", &format!("/api/conversations/{conversation}/read"))
+                .token(&who.token)
+                .json(&json!({"message_id": message}))
+                .send()
+                .assert_field_error(400, "validation_failed", "message_id");
+        }
+    }
+    assert!(
+        history(&server, &ada, group).body["messages"][0]["reactions"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "nothing was added"
+    );
+}
+
+/// While Ada blocks Bob, his typing and his reactions in their direct conversation do not
+/// reach her either; in a group they still do.
+#[test]
+fn a_blocked_persons_typing_and_reactions_do_not_reach_who_blocks_them() {
+    let server = TestServer::start();
+    let (ada, bob) = (server.user("Ada"), server.user("Bob"));
+    let dm = server.direct(&ada.token, bob.id);
+    let hi = server.say(&ada.token, dm, "hi Bob");
+    assert_eq!(block(&server, &ada, "PUT", bob.id).status, 200);
+    let react = server
+        .request(
+            "PUT",
+            &format!("/api/conversations/{dm}/messages/{hi}/reactions/%F0%9F%91%8D"),
+        )
+        .token(&bob.token)
+        .send();
+    assert_eq!(react.status, 200, "{}", react.body);
+    assert_eq!(
+        react.body["message"]["reactions"][0]["count"], 1,
+        "Bob sees his own"
+    );
+    let reactions =
+        |who: &TestUser| history(&server, who, dm).body["messages"][0]["reactions"].clone();
+    assert_eq!(reactions(&ada), json!([]));
+    assert_eq!(
+        reactions(&bob),
+        json!([{"emote": "👍", "count": 1, "me": true}])
+    );
+    // Ada's edit of her message does not take Bob's reaction from what Bob is sent.
+    let mut bob_stream = subscribe(&server, &bob, None);
+    let edited = server
+        .request("PATCH", &format!("/api/conversations/{dm}/messages/{hi}"))
+        .token(&ada.token)
+        .json(&json!({"body": "hi Bob!"}))
+        .send();
+    assert_eq!(edited.status, 200);
+    assert_eq!(edited.body["message"]["reactions"], json!([]));
+    let update = next_stored(&mut bob_stream);
+    assert_eq!(update.kind, "message.updated");
+    assert_eq!(update.data["message"]["reactions"][0]["count"], 1);
+
+    // Bob types; Ada's stream then gets her own message with no typing before it.
+    let mut ada_stream = subscribe(&server, &ada, None);
+    let typing = |who: &TestUser, id: i64| {
+        server
+            .request("POST", &format!("/api/conversations/{id}/typing"))
+            .token(&who.token)
+            .send()
+            .status
+    };
+    assert_eq!(typing(&bob, dm), 204);
+    server.say(&ada.token, dm, "anyone?");
+    let first = ada_stream.next(Duration::from_secs(10)).expect("an event");
+    assert_eq!(first.kind, "message.created", "Bob's typing is withheld");
+    // In a group Bob's typing still reaches Ada.
+    let group = server.group(&ada.token, &[bob.id]);
+    assert_eq!(next_stored(&mut ada_stream).kind, "conversation.created");
+    assert_eq!(typing(&bob, group), 204);
+    let seen = ada_stream.next(Duration::from_secs(10)).expect("an event");
+    assert_eq!(
+        (seen.kind.as_str(), &seen.data["user"]["id"]),
+        ("typing", &json!(bob.id))
+    );
 }

@@ -26,9 +26,7 @@ fn heartbeats(server: &TestServer, user: &TestUser) -> Stream {
 #[test]
 fn a_stream_that_asks_gets_a_heartbeat_at_once_and_after_each_quiet_interval() {
     let server = TestServer::start_with(&["--sse-ping-secs", "1"]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let mut stream = heartbeats(&server, &ada);
     let first = stream.next(Duration::from_secs(5)).expect("a heartbeat");
     let expected = json!({"interval": 1, "client_version": served_version(&server)});

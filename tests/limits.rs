@@ -104,15 +104,9 @@ fn a_limited_reset_request_looks_like_any_other() {
     let bob_email = bob["email"].as_str().expect("email");
     let marker = server.post("/api/password/reset-request", json!({"email": bob_email}));
     assert_eq!(marker.status, 200);
-    let outbox = server.dir().join("outbox");
-    let mut sent = String::new();
-    for _ in 0..500 {
-        sent = std::fs::read_to_string(&outbox).unwrap_or_default();
-        if sent.contains(bob_email) && sent.matches("Subject: ").count() >= 4 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let sent = server.wait_for_mail("marker mail", |sent| {
+        sent.contains(bob_email) && sent.matches("Subject: ").count() >= 4
+    });
     assert!(sent.contains(bob_email), "the marker mail arrived: {sent}");
     // Only three of Ada's went out: the fourth request was limited, silently.
     assert_eq!(sent.matches("Subject: ").count(), 3 + 1);
@@ -121,9 +115,7 @@ fn a_limited_reset_request_looks_like_any_other() {
 #[test]
 fn message_sends_are_limited_per_user() {
     let server = limited(&[]);
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     for i in 0..30 {
         server.say(&ada.token, id, &format!("m{i}"));
     }
@@ -304,15 +296,7 @@ fn an_address_past_its_reset_limit_cannot_spend_anyone_elses() {
     assert_eq!(reset_from("198.51.100.1", ada_email), 200);
     // Mails go out in the order asked: once Bob's is out, Ada's would be too.
     assert_eq!(reset_from("192.0.2.7", bob_email), 200);
-    let outbox = server.dir().join("outbox");
-    let mut sent = String::new();
-    for _ in 0..500 {
-        sent = std::fs::read_to_string(&outbox).unwrap_or_default();
-        if sent.contains(bob_email) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let sent = server.wait_for_mail("marker mail", |sent| sent.contains(bob_email));
     assert!(sent.contains(bob_email), "the marker mail arrived: {sent}");
     assert!(sent.contains(ada_email), "Ada's reset mail was sent");
 }

@@ -8,13 +8,6 @@ use serde_json::{Value, json};
 
 use crate::util::{TestServer, TestUser, at_once};
 
-fn pair(server: &TestServer) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
-    (ada, bob, id)
-}
-
 fn history(server: &TestServer, token: &str, id: i64, query: &str) -> (Vec<i64>, bool) {
     let reply = server.get(&format!("/api/conversations/{id}/messages{query}"), token);
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -30,7 +23,7 @@ fn history(server: &TestServer, token: &str, id: i64, query: &str) -> (Vec<i64>,
 #[test]
 fn a_sent_message_has_the_contract_shape() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let reply = server.send(&ada.token, id, json!({"body": "  Hello, Bob! 👋 "}));
     assert_eq!(reply.status, 201, "{}", reply.body);
     let message = &reply.body["message"];
@@ -49,7 +42,7 @@ fn a_sent_message_has_the_contract_shape() {
 #[test]
 fn message_bodies_and_client_ids_are_validated_at_their_limits() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let send = |body: Value| server.send(&ada.token, id, body);
     assert_eq!(send(json!({"body": "é".repeat(4000)})).status, 201);
     send(json!({"body": "é".repeat(4001)})).assert_field_error(400, "validation_failed", "body");
@@ -77,7 +70,7 @@ fn message_bodies_and_client_ids_are_validated_at_their_limits() {
 #[test]
 fn a_retry_with_the_same_client_id_returns_the_original() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let first = server.send(
         &ada.token,
         id,
@@ -109,7 +102,7 @@ fn a_retry_with_the_same_client_id_returns_the_original() {
 #[test]
 fn concurrent_retries_store_one_message() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let replies: Vec<(u16, Value)> = at_once(12, |_| {
         let reply = server.send(&ada.token, id, json!({"body": "hi", "client_id": "same"}));
         (reply.status, reply.body["message"]["id"].clone())
@@ -131,7 +124,7 @@ fn concurrent_retries_store_one_message() {
 #[test]
 fn history_pages_newest_first_and_by_cursor() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let sent: Vec<i64> = (0..120)
         .map(|i| server.say(&ada.token, id, &format!("m{i}")))
         .collect();
@@ -184,7 +177,7 @@ fn history_pages_newest_first_and_by_cursor() {
 #[test]
 fn cursor_walks_have_no_gap_or_duplicate_while_messages_arrive() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let sent: Vec<i64> = (0..250)
         .map(|i| server.say(&ada.token, id, &format!("m{i}")))
         .collect();
@@ -244,7 +237,7 @@ fn cursor_walks_have_no_gap_or_duplicate_while_messages_arrive() {
 #[test]
 fn only_the_sender_edits_and_a_deleted_message_cannot_be_edited() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let mid = server.say(&ada.token, id, "typo");
     let path = format!("/api/conversations/{id}/messages/{mid}");
     let edit = |token: &str, body: Value| {
@@ -298,7 +291,7 @@ fn only_the_sender_edits_and_a_deleted_message_cannot_be_edited() {
 #[test]
 fn a_message_is_only_reachable_through_its_own_conversation() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let other = server.group(&ada.token, &[bob.id]);
     let mid = server.say(&ada.token, id, "here");
     server

@@ -14,16 +14,14 @@ fn request_reset(server: &TestServer, email: &str) -> Reply {
 
 /// Waits for the `n`th mail in the outbox and returns it.
 fn mail(server: &TestServer, n: usize) -> String {
-    let outbox = server.dir().join("outbox");
-    for _ in 0..500 {
-        let text = std::fs::read_to_string(&outbox).unwrap_or_default();
-        let mails: Vec<&str> = text.split("From: ").filter(|m| !m.is_empty()).collect();
-        if let Some(found) = mails.get(n - 1) {
-            return (*found).to_owned();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("mail {n} never arrived");
+    let mails = |text: &str| -> Vec<String> {
+        text.split("From: ")
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let text = server.wait_for_mail(&format!("mail {n}"), |text| mails(text).len() >= n);
+    mails(&text).swap_remove(n - 1)
 }
 
 fn token_in(mail: &str) -> String {

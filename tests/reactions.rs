@@ -17,9 +17,7 @@ fn react(server: &TestServer, method: &str, token: &str, id: i64, mid: i64, emot
 #[test]
 fn emoji_reactions_are_idempotent_and_tallied_with_me() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let mid = server.say(&ada.token, id, "react to me");
     let thumbs = "%F0%9F%91%8D";
 
@@ -61,9 +59,7 @@ fn emoji_reactions_are_idempotent_and_tallied_with_me() {
 #[test]
 fn custom_emotes_react_by_shortcode_when_they_exist() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let mid = server.say(&ada.token, id, "custom");
     react(&server, "PUT", &bob.token, id, mid, ":party:").assert_field_error(
         400,
@@ -82,8 +78,7 @@ fn custom_emotes_react_by_shortcode_when_they_exist() {
 #[test]
 fn anything_but_one_emoji_or_a_shortcode_is_refused() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let id = server.group(&ada.token, &[server.user("Bob").id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     let mid = server.say(&ada.token, id, "x");
     for bad in [
         "a",
@@ -117,9 +112,7 @@ fn anything_but_one_emoji_or_a_shortcode_is_refused() {
 #[test]
 fn a_message_carries_at_most_50_distinct_emotes() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let mid = server.say(&ada.token, id, "so many");
     // 51 distinct emoji: U+1F600 onwards.
     let emoji: Vec<String> = (0x1F600..0x1F600 + 51)
@@ -149,8 +142,7 @@ fn a_message_carries_at_most_50_distinct_emotes() {
 #[test]
 fn a_deleted_message_takes_no_reactions_and_loses_its_own() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let id = server.group(&ada.token, &[server.user("Bob").id]);
+    let (ada, _, id) = server.ada_and_bob_group();
     let mid = server.say(&ada.token, id, "bye");
     react(&server, "PUT", &ada.token, id, mid, "%F0%9F%91%8D");
     let deleted = server

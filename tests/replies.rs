@@ -3,14 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::util::sse::{SseEvent, Stream, subscribe};
 use crate::util::{TestServer, TestUser};
-
-fn pair(server: &TestServer) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
-    (ada, bob, id)
-}
 
 fn reply(server: &TestServer, token: &str, id: i64, to: Value, text: &str) -> crate::util::Reply {
     server.send(token, id, json!({"body": text, "reply_to": to}))
@@ -20,6 +14,17 @@ fn history(server: &TestServer, token: &str, id: i64, query: &str) -> Value {
     let reply = server.get(&format!("/api/conversations/{id}/messages{query}"), token);
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body
+}
+
+/// The preview of a live original its reader sees.
+fn quoting(original: i64, sender: (&TestUser, &str), excerpt: &str) -> Value {
+    json!({
+        "id": original,
+        "sender": {"id": sender.0.id, "name": sender.1},
+        "excerpt": excerpt,
+        "deleted": false,
+        "hidden": false
+    })
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -34,16 +39,11 @@ fn ids(page: &Value) -> Vec<i64> {
 #[test]
 fn a_reply_carries_a_preview_of_the_original() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let original = server.say(&ada.token, id, "\n  Lunch at noon?  \nBring the plans.");
     let sent = reply(&server, &bob.token, id, json!(original), "Yes!");
     assert_eq!(sent.status, 201, "{}", sent.body);
-    let preview = json!({
-        "id": original,
-        "sender": {"id": ada.id, "name": "Ada"},
-        "excerpt": "Lunch at noon?",
-        "deleted": false
-    });
+    let preview = quoting(original, (&ada, "Ada"), "Lunch at noon?");
     assert_eq!(sent.body["message"]["reply_to"], preview);
     let page = history(&server, &ada.token, id, "");
     assert_eq!(page["messages"][1]["reply_to"], preview);
@@ -59,7 +59,7 @@ fn a_reply_carries_a_preview_of_the_original() {
 #[test]
 fn a_preview_is_the_first_line_cut_at_100_characters() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let exact = server.say(&ada.token, id, &"é".repeat(100));
     let long = server.say(&ada.token, id, &format!("{}\nmore", "a".repeat(150)));
     let to_exact = reply(&server, &ada.token, id, json!(exact), "r");
@@ -77,7 +77,7 @@ fn a_preview_is_the_first_line_cut_at_100_characters() {
 #[test]
 fn the_preview_follows_edits_and_deletes_everywhere() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let original = server.say(&ada.token, id, "first draft of the plan");
     let answer = reply(&server, &bob.token, id, json!(original), "looks good");
     assert_eq!(answer.status, 201, "{}", answer.body);
@@ -98,7 +98,7 @@ fn the_preview_follows_edits_and_deletes_everywhere() {
     let page = history(&server, &bob.token, id, "");
     assert_eq!(
         page["messages"][1]["reply_to"],
-        json!({"id": original, "sender": {"id": ada.id, "name": "Ada"}, "excerpt": "", "deleted": true})
+        json!({"id": original, "sender": {"id": ada.id, "name": "Ada"}, "excerpt": "", "deleted": true, "hidden": false})
     );
     let stored = serde_json::to_string(&server.events()).expect("json");
     assert!(!stored.contains("final plan"), "{stored}");
@@ -118,7 +118,7 @@ fn the_preview_follows_edits_and_deletes_everywhere() {
 #[test]
 fn reply_to_must_name_a_live_message_of_the_same_conversation() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let elsewhere = server.group(&ada.token, &[bob.id]);
     let other = server.say(&ada.token, elsewhere, "in another conversation");
     let gone = server.say(&ada.token, id, "soon deleted");
@@ -158,7 +158,7 @@ fn reply_to_must_name_a_live_message_of_the_same_conversation() {
 #[test]
 fn history_around_a_message_loads_both_sides() {
     let server = TestServer::start();
-    let (ada, _, id) = pair(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let sent: Vec<i64> = (0..10)
         .map(|i| server.say(&ada.token, id, &format!("m{i}")))
         .collect();
@@ -216,15 +216,9 @@ fn history_around_a_message_loads_both_sides() {
 #[test]
 fn a_message_hidden_from_the_sender_cannot_be_replied_to() {
     let server = TestServer::start();
-    let (ada, bob, id) = pair(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let before = server.say(&ada.token, id, "from before Bob joined");
-    server
-        .open_db()
-        .execute(
-            "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
-            [before, id, bob.id],
-        )
-        .expect("hide the history from Bob");
+    server.hide_history_before(id, bob.id, before);
     reply(&server, &bob.token, id, json!(before), "x").assert_field_error(
         400,
         "validation_failed",
@@ -234,4 +228,110 @@ fn a_message_hidden_from_the_sender_cannot_be_replied_to() {
         reply(&server, &ada.token, id, json!(before), "x").status,
         201
     );
+}
+
+/// The newest stored event's id: a point to resume a stream from.
+fn newest_event(server: &TestServer) -> i64 {
+    server
+        .open_db()
+        .query_row("SELECT max(id) FROM events", [], |row| row.get(0))
+        .expect("events")
+}
+
+/// A reply to a message hidden from a newcomer (from before they joined a group that hides its
+/// history) quotes nothing of it to them: not live, not resumed (also once they are gone), not
+/// in history, the conversation's last message or search; the others see the whole preview.
+#[test]
+fn a_reply_quotes_nothing_of_an_original_hidden_from_the_reader() {
+    let server = TestServer::start();
+    let (ada, bob, id) = server.ada_and_bob_group();
+    let cy = server.user("Cy");
+    let secret = server.say(&ada.token, id, "the surprise party is on Friday");
+    let hide = server
+        .request("PATCH", &format!("/api/conversations/{id}"))
+        .token(&ada.token)
+        .json(&json!({"history_visible": false}))
+        .send();
+    assert_eq!(hide.status, 200, "{}", hide.body);
+    let members = format!("/api/conversations/{id}/members");
+    let added = server
+        .request("POST", &members)
+        .token(&ada.token)
+        .json(&json!({"user_ids": [cy.id]}))
+        .send();
+    assert_eq!(added.status, 200, "{}", added.body);
+    let before_reply = newest_event(&server);
+    let mut cy_stream = subscribe(&server, &cy, None);
+    let mut ada_stream = subscribe(&server, &ada, None);
+
+    let sent = reply(&server, &bob.token, id, json!(secret), "I'll bring cake");
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let whole = quoting(secret, (&ada, "Ada"), "the surprise party is on Friday");
+    let hidden =
+        json!({"id": secret, "sender": null, "excerpt": "", "deleted": false, "hidden": true});
+    assert_eq!(sent.body["message"]["reply_to"], whole);
+    let quote = |event: SseEvent, kind: &str| {
+        assert_eq!(event.kind, kind, "{}", event.data);
+        event.data["message"]["reply_to"].clone()
+    };
+    assert_eq!(quote(next(&mut cy_stream), "message.created"), hidden);
+    assert_eq!(quote(next(&mut ada_stream), "message.created"), whole);
+
+    let newest = |who: &TestUser| {
+        let page = history(&server, &who.token, id, "");
+        page["messages"]
+            .as_array()
+            .and_then(|m| m.last().cloned())
+            .expect("a message")
+    };
+    assert_eq!(newest(&cy)["reply_to"], hidden);
+    assert_eq!(newest(&ada)["reply_to"], whole);
+    let listed = server.get(&format!("/api/conversations/{id}"), &cy.token);
+    assert_eq!(
+        listed.body["conversation"]["last_message"]["reply_to"],
+        hidden
+    );
+    let found = server.get("/api/search/messages?q=cake", &cy.token);
+    assert_eq!(
+        found.body["hits"][0]["message"]["reply_to"], hidden,
+        "{}",
+        found.body
+    );
+
+    let reply_id = sent.body["message"]["id"].as_i64().expect("id");
+    let edited = server
+        .request(
+            "PATCH",
+            &format!("/api/conversations/{id}/messages/{reply_id}"),
+        )
+        .token(&bob.token)
+        .json(&json!({"body": "I'll bring two cakes"}))
+        .send();
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(quote(next(&mut cy_stream), "message.updated"), hidden);
+    assert_eq!(quote(next(&mut ada_stream), "message.updated"), whole);
+
+    let resumed = |who: &TestUser| subscribe(&server, who, Some(before_reply)).stored(2);
+    for event in resumed(&cy) {
+        assert_eq!(event.data["message"]["reply_to"], hidden, "{}", event.kind);
+    }
+    for event in resumed(&ada) {
+        assert_eq!(event.data["message"]["reply_to"], whole, "{}", event.kind);
+    }
+    // Gone from the group, Cy resumes from inside the span the membership had.
+    let removed = server
+        .request("DELETE", &format!("{members}/{}", cy.id))
+        .token(&ada.token)
+        .send();
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let kept = subscribe(&server, &cy, Some(before_reply)).stored(3);
+    let kinds: Vec<&str> = kept.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["message.created", "message.updated", "member.left"]);
+    assert_eq!(kept[0].data["message"]["reply_to"], hidden);
+    assert_eq!(kept[1].data["message"]["reply_to"], hidden);
+}
+
+/// The next stored event; panics if none comes.
+fn next(stream: &mut Stream) -> SseEvent {
+    stream.stored(1).pop().expect("an event")
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::util::{Reply, TestServer, TestUser};
+use crate::util::{Reply, TestServer};
 
 fn search(server: &TestServer, token: &str, q: &str, extra: &str) -> Reply {
     let q = utf8_percent_encode(q, NON_ALPHANUMERIC);
@@ -31,17 +31,10 @@ fn found(server: &TestServer, token: &str, q: &str) -> Vec<i64> {
     hits(server, token, q, "").0
 }
 
-fn trio(server: &TestServer) -> (TestUser, TestUser, i64) {
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
-    (ada, bob, id)
-}
-
 #[test]
 fn case_and_diacritics_are_folded_both_ways() {
     let server = TestServer::start();
-    let (ada, bob, id) = trio(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let dessert = server.say(&ada.token, id, "Crème brûlée at the CAFÉ");
     let plain = server.say(&bob.token, id, "a plain cafe, naive and resume");
     server.say(&bob.token, id, "nothing to see");
@@ -54,7 +47,7 @@ fn case_and_diacritics_are_folded_both_ways() {
 #[test]
 fn the_last_word_is_a_prefix_and_the_others_whole_words() {
     let server = TestServer::start();
-    let (ada, _, id) = trio(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let conference = server.say(&ada.token, id, "The conference call is at noon");
     assert_eq!(found(&server, &ada.token, "conf"), [conference]);
     assert_eq!(found(&server, &ada.token, "call conf"), [conference]);
@@ -65,7 +58,7 @@ fn the_last_word_is_a_prefix_and_the_others_whole_words() {
 #[test]
 fn hits_carry_the_message_its_conversation_and_a_snippet_as_text() {
     let server = TestServer::start();
-    let (ada, bob, group) = trio(&server);
+    let (ada, bob, group) = server.ada_and_bob_group();
     let direct = server.conversation(&ada.token, &[bob.id], None).body["conversation"]["id"]
         .as_i64()
         .expect("direct id");
@@ -101,7 +94,7 @@ fn hits_carry_the_message_its_conversation_and_a_snippet_as_text() {
 #[test]
 fn a_search_can_be_kept_to_one_conversation() {
     let server = TestServer::start();
-    let (ada, bob, first) = trio(&server);
+    let (ada, bob, first) = server.ada_and_bob_group();
     let second = server.group(&bob.token, &[ada.id]);
     let here = server.say(&ada.token, first, "apples here");
     let there = server.say(&ada.token, second, "apples there");
@@ -123,7 +116,7 @@ fn a_search_can_be_kept_to_one_conversation() {
 #[test]
 fn deleted_messages_and_replaced_text_are_never_found() {
     let server = TestServer::start();
-    let (ada, bob, id) = trio(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let edited = server.say(&ada.token, id, "the original password hint");
     let gone = server.say(&ada.token, id, "a regrettable remark");
     let path = |m: i64| format!("/api/conversations/{id}/messages/{m}");
@@ -147,7 +140,7 @@ fn deleted_messages_and_replaced_text_are_never_found() {
 #[test]
 fn only_conversations_the_caller_is_a_member_of_now_are_searched() {
     let server = TestServer::start();
-    let (ada, bob, id) = trio(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let cy = server.user("Cy");
     let secret = server.say(&ada.token, id, "zebra crossing");
     assert!(found(&server, &cy.token, "zebra").is_empty());
@@ -175,7 +168,7 @@ fn only_conversations_the_caller_is_a_member_of_now_are_searched() {
 #[test]
 fn pages_walk_back_with_the_before_cursor() {
     let server = TestServer::start();
-    let (ada, _, id) = trio(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let sent: Vec<i64> = (0..5)
         .map(|i| server.say(&ada.token, id, &format!("page item {i}")))
         .collect();
@@ -219,7 +212,7 @@ fn pages_walk_back_with_the_before_cursor() {
 #[test]
 fn queries_are_at_most_200_characters() {
     let server = TestServer::start();
-    let (ada, _, id) = trio(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let long_word = "é".repeat(200);
     let sent = server.say(&ada.token, id, &long_word);
     assert_eq!(found(&server, &ada.token, &long_word), [sent]);
@@ -250,7 +243,7 @@ fn queries_without_a_word_are_a_clear_400() {
 #[test]
 fn fts_syntax_in_a_query_is_text() {
     let server = TestServer::start();
-    let (ada, _, id) = trio(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let quoted = server.say(&ada.token, id, "she said \"hi\" to me");
     let near = server.say(&ada.token, id, "near the station");
     let both = server.say(&ada.token, id, "hello world");
@@ -320,15 +313,9 @@ fn an_upgraded_database_has_its_messages_indexed() {
 #[test]
 fn history_hidden_from_a_newcomer_is_not_found() {
     let server = TestServer::start();
-    let (ada, bob, id) = trio(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let before = server.say(&ada.token, id, "secret plans from before");
-    server
-        .open_db()
-        .execute(
-            "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
-            [before, id, bob.id],
-        )
-        .expect("hide the history from Bob");
+    server.hide_history_before(id, bob.id, before);
     let after = server.say(&ada.token, id, "plans from now on");
     assert_eq!(found(&server, &bob.token, "plans"), [after]);
     assert_eq!(found(&server, &ada.token, "plans"), [after, before]);
@@ -341,7 +328,7 @@ fn history_hidden_from_a_newcomer_is_not_found() {
 #[test]
 fn a_prefix_finds_every_word_it_starts_however_many() {
     let server = TestServer::start();
-    let (ada, bob, id) = trio(&server);
+    let (ada, bob, id) = server.ada_and_bob_group();
     // more words starting with "pre" than the server completes (16)
     let many: Vec<i64> = (0..20u8)
         .map(|i| {
@@ -380,12 +367,12 @@ fn a_prefix_finds_every_word_it_starts_however_many() {
     assert_eq!(hits(&server, token, "mee", &next), (vec![meet], false));
 }
 
-/// A database at schema version 10 (search without the per-letter postings): the upgrade
-/// builds the index anew, so what it held is found, by short prefixes too.
+/// A database at the schema version before the per-letter postings (the index as version 10
+/// made it): the upgrade builds the index anew, so what it held is found, by short prefixes too.
 #[test]
-fn an_index_from_version_10_is_rebuilt_on_upgrade() {
+fn an_index_from_before_the_prefix_postings_is_rebuilt_on_upgrade() {
     let mut server = TestServer::start();
-    let (ada, _, id) = trio(&server);
+    let (ada, _, id) = server.ada_and_bob_group();
     let sent = server.say(&ada.token, id, "written before the upgrade");
     server.stop();
     server
@@ -396,10 +383,13 @@ fn an_index_from_version_10_is_rebuilt_on_upgrade() {
              CREATE VIRTUAL TABLE messages_fts USING fts5(
                  body, content = 'messages', content_rowid = 'id', columnsize = 0,
                  tokenize = 'unicode61 remove_diacritics 2');
-             INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
-             PRAGMA user_version = 10;",
+             INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');",
         )
         .expect("the version-10 index");
+    server
+        .open_db()
+        .pragma_update(None, "user_version", crate::util::schema_version() - 1)
+        .expect("the version before");
     server.start_again();
     let db = server.open_db();
     let version: i64 = db

@@ -9,27 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::util::raw::{
-    self, HEALTHZ, closed, connect, connect_from, exchange, read_response, served,
+    CAP_OF_THREE, HEALTHZ, awaiting_bodies, closed, connect, connect_from, exchange, healthz_for,
+    healthz_on, held_connections, read_response, refused_for_the_cap, refused_unanswered, served,
+    wait_for_a_freed_slot,
 };
 use crate::util::{BIN, TestServer, at_once};
-
-/// Sends a health check on a kept-open connection and reads the answer.
-fn healthz_on(stream: &TcpStream) -> raw::Response {
-    let mut writer = stream;
-    writer.write_all(HEALTHZ).expect("write");
-    read_response(&mut BufReader::new(stream), false)
-}
-
-/// True if the server closed a new connection without a word, as it does past a cap.
-fn refused_unanswered(stream: TcpStream) -> bool {
-    // The write may already fail; what counts is that nothing comes back.
-    let _ = (&stream).write_all(HEALTHZ);
-    let mut answer = Vec::new();
-    match (&stream).read_to_end(&mut answer) {
-        Ok(_) => answer.is_empty(),
-        Err(err) => !raw::is_timeout(&err),
-    }
-}
 
 fn healthz_ms(server: &TestServer) -> u128 {
     let started = Instant::now();
@@ -382,30 +366,16 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
 
 #[test]
 fn one_address_at_its_connection_cap_leaves_room_for_others() {
-    let server = TestServer::start_with(&[
-        "--max-connections-per-ip",
-        "3",
-        "--request-timeout",
-        "120",
-        "--idle-timeout",
-        "120",
-    ]);
+    let server = TestServer::start_with(CAP_OF_THREE);
     // At the cap: three kept-alive connections from one address are all served.
-    let held: Vec<TcpStream> = (0..3).map(|_| connect(&server)).collect();
-    for stream in &held {
-        assert_eq!(healthz_on(stream).status, 200);
-    }
+    let held = held_connections(&server, 3);
     // One past it: the fourth is closed at once, unanswered.
     assert!(refused_unanswered(connect(&server)));
     // Another address is served meanwhile.
     assert_eq!(healthz_on(&connect_from(&server, "127.0.0.2")).status, 200);
     // A slot given back can be taken again.
     drop(held.into_iter().next());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !served(&connect(&server)) {
-        assert!(Instant::now() < deadline, "the freed slot never came back");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_freed_slot(&server);
 }
 
 /// The default cap is a sixteenth of --max-connections: one address opening every slot gets
@@ -441,30 +411,15 @@ fn behind_a_trusted_proxy_the_cap_applies_to_the_forwarded_client() {
         "--body-timeout",
         "120",
     ]);
-    let forwarded_for = |client: &str| {
-        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\r\n")
-    };
     // Two requests for one client in flight: their bodies have not arrived.
-    let in_flight: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let stream = connect(&server);
-            (&stream)
-                .write_all(
-                    b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-                      Content-Length: 2\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",
-                )
-                .expect("head");
-            stream
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let (past, _) = exchange(&server, forwarded_for("203.0.113.9").as_bytes());
+    let in_flight = awaiting_bodies(&server, 2, "203.0.113.9");
+    let past = refused_for_the_cap(&server, "203.0.113.9");
     assert_eq!(past.status, 429, "one past the forwarded client's cap");
     let body: serde_json::Value = serde_json::from_slice(&past.body).expect("json");
     assert_eq!(body["error"], "rate_limited");
     assert_eq!(past.header("retry-after"), Some("1"));
     // The proxy's own fourth connection carries another client and is served.
-    let (other, _) = exchange(&server, forwarded_for("198.51.100.2").as_bytes());
+    let (other, _) = exchange(&server, healthz_for("198.51.100.2").as_bytes());
     assert_eq!(other.status, 200);
     // Once a request is answered, its client has the slot back.
     let finished = &in_flight[0];
@@ -472,7 +427,7 @@ fn behind_a_trusted_proxy_the_cap_applies_to_the_forwarded_client() {
     let mut reader = BufReader::new(finished);
     assert_eq!(read_response(&mut reader, false).status, 400);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while exchange(&server, forwarded_for("203.0.113.9").as_bytes())
+    while exchange(&server, healthz_for("203.0.113.9").as_bytes())
         .0
         .status
         != 200

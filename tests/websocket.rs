@@ -88,9 +88,7 @@ fn a_member_receives_every_kind_of_event_and_a_non_member_none() {
 #[test]
 fn typing_frames_reach_the_other_members() {
     let server = TestServer::start();
-    let ada = server.user("Ada");
-    let bob = server.user("Bob");
-    let id = server.group(&ada.token, &[bob.id]);
+    let (ada, bob, id) = server.ada_and_bob_group();
     let mut ada_socket = connect(&server, &ada, "");
     let mut bob_socket = connect(&server, &bob, "");
     send(

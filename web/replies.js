@@ -5,8 +5,11 @@ import { h } from './dom.js';
 
 const PREVIEW_CHARS = 100;
 
-// A reply's quote: the original's author and first line, as a button that jumps to it.
+// A reply's quote: the original's author and first line, as a button that jumps to it; or,
+// when the original is hidden from this reader (from before they joined, or from someone they
+// block), a plain line saying so, with nothing to jump to.
 export function quoteView(preview, jump) {
+  if (preview.hidden) return h('p', { class: 'quote', 'data-key': 'quote' }, h('em', {}, 'A message you cannot see'));
   return h('button', {
     type: 'button',
     class: 'quote',
@@ -25,7 +28,7 @@ export function previewOf(original) {
   const line = original.body.split('\n').map((l) => l.trim()).find((l) => l) ?? '';
   const chars = [...line];
   const excerpt = chars.length <= PREVIEW_CHARS ? line : `${chars.slice(0, PREVIEW_CHARS - 1).join('')}…`;
-  return { id: original.id, sender: original.sender, excerpt: original.deleted ? '' : excerpt, deleted: original.deleted };
+  return { id: original.id, sender: original.sender, excerpt: original.deleted ? '' : excerpt, deleted: original.deleted, hidden: false };
 }
 
 // The line above the composer while a reply is being written, with its Cancel button.

@@ -74,14 +74,29 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
 }
 
-/// What a reply shows of the message it answers, as that message is now.
+/// What a reply shows of the message it answers, as that message is now: nothing but its id
+/// (`original: None`) to a viewer whose history hides it, so that a reply never reveals a
+/// message its reader may not see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyPreview {
     pub id: MessageId,
+    pub original: Option<Quoted>,
+}
+
+/// What a preview quotes of a message its viewer may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quoted {
     pub sender: UserRef,
     /// The original's first line, cut to `PREVIEW_CHARS`; empty once it is deleted.
     pub excerpt: String,
     pub deleted: bool,
+}
+
+impl ReplyPreview {
+    /// The preview for a viewer who may not see the original.
+    pub fn hidden(id: MessageId) -> ReplyPreview {
+        ReplyPreview { id, original: None }
+    }
 }
 
 /// The characters of a reply's preview of its original.
@@ -192,12 +207,14 @@ pub struct CurrentMember {
     pub history_from: MessageId,
 }
 
-/// A membership that ended: sent the events from `from_event` through `to_event`.
+/// A membership that ended: sent the events from `from_event` through `to_event`, with the
+/// history it had (`history_from`, as a current member's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PastMember {
     pub user: UserId,
     pub from_event: EventId,
     pub to_event: EventId,
+    pub history_from: MessageId,
 }
 
 /// A stored custom emote, without its image bytes.

@@ -51,7 +51,7 @@ pub fn upload(
         name: &name,
         declared_size: body.len(),
     };
-    let attachment = uploads::store(&app.pool, &app.config.quotas, &incoming, &mut body)?;
+    let attachment = uploads::store(&app.pool, &app.config, &incoming, &mut body)?;
     Ok(reply::created(&OneAttachment {
         attachment: attachment.into(),
     }))

@@ -221,7 +221,7 @@ fn join(tx: &Tx, id: ConversationId, user: UserId, by: &User) -> Result<(), ApiE
 fn leave(tx: &Tx, id: ConversationId, user: UserId, by: &User) -> Result<(), ApiError> {
     let before = conversations::get(tx, id, by.id)?;
     let leaving = member_ref(&before, user)?;
-    let joined_event = conversations::remove(tx, id, user)?;
+    let ended = conversations::remove(tx, id, user)?;
     let (members, owners) = conversations::head_count(tx, id)?;
     if members > 0
         && owners == 0
@@ -240,9 +240,9 @@ fn leave(tx: &Tx, id: ConversationId, user: UserId, by: &User) -> Result<(), Api
     };
     let event = Event::member(EventKind::MemberLeft, after, leaving, by);
     let left_event = events::record(tx, id, &event)?;
-    conversations::left_at_event(tx, id, user, joined_event, left_event)?;
+    conversations::left_at_event(tx, id, ended, left_event)?;
     if members == 0 {
-        conversations::delete_group(tx, id, left_event)?;
+        conversations::delete_group(tx, id)?;
     }
     Ok(())
 }

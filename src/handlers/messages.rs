@@ -182,13 +182,7 @@ fn require_repliable(
     original: MessageId,
     sender: &User,
 ) -> Result<(), ApiError> {
-    let hidden = conversations::hidden_from(tx, &[id], sender.id)?
-        .remove(&id)
-        .unwrap_or_default();
-    match messages::get(tx, id, original, Some(sender.id)) {
-        Ok(message) if !hidden.shows(message.id) || Some(message.sender.id) == hidden.sender => {
-            Err(not_repliable())
-        }
+    match messages::get_shown(tx, id, original, sender.id) {
         Ok(message) if message.deleted => {
             Err(ApiError::conflict("A deleted message cannot be replied to"))
         }
@@ -259,7 +253,7 @@ enum Changed {
 }
 
 /// Runs `change` on the caller's own message in one write, and answers with the message as
-/// it then is; a change that wrote something is recorded as a `kind` event.
+/// it then is to the caller; a change that wrote something is recorded as a `kind` event.
 fn change_own(
     app: &App,
     params: &Params,
@@ -274,24 +268,25 @@ fn change_own(
         if let Changed::No = change(tx, &original)? {
             return Ok(original);
         }
-        let changed = messages::get(tx, id, message_id, Some(caller.user.id))?;
-        events::record(tx, id, &Event::message(kind, changed.clone()))?;
-        Ok(changed)
+        // The event carries the message whole; the answer, as the caller sees it.
+        let whole = messages::get(tx, id, message_id, None)?;
+        events::record(tx, id, &Event::message(kind, whole))?;
+        Ok(messages::get(tx, id, message_id, Some(caller.user.id))?)
     })?;
     Ok(reply::ok(&OneMessage {
         message: message.into(),
     }))
 }
 
-/// The message, if the caller is a member (`404` otherwise) and its sender (`403` otherwise).
+/// The message, if the caller is a member who sees it (`404` otherwise, as for a missing one)
+/// and its sender (`403` otherwise).
 fn own_message(
     tx: &Tx,
     id: ConversationId,
     message_id: MessageId,
     caller: &Caller,
 ) -> Result<Message, ApiError> {
-    conversations::require_member(tx, id, caller.user.id)?;
-    let message = messages::get(tx, id, message_id, Some(caller.user.id))?;
+    let message = messages::get_shown(tx, id, message_id, caller.user.id)?;
     if message.sender.id != caller.user.id {
         return Err(ApiError::forbidden("Only its sender can change a message"));
     }

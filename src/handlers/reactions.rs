@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::http::{Params, reply};
 use crate::realtime::event::EventKind;
 use crate::repo::reactions::{Addition, MAX_DISTINCT_EMOTES};
-use crate::repo::{Tx, conversations, emotes, events, messages, reactions};
+use crate::repo::{Tx, emotes, events, messages, reactions};
 use crate::wire::{Event, OneMessage};
 
 pub fn add(app: &App, _: &Request, params: &Params, caller: &Caller) -> Result<Response, ApiError> {
@@ -74,7 +74,8 @@ fn target(params: &Params) -> Result<(ConversationId, MessageId, Reaction), ApiE
     Ok((params.id("id")?, params.id("message_id")?, reaction))
 }
 
-/// The message, if the caller is a member and a custom emote exists.
+/// The message, if the caller is a member who sees it (`404` otherwise, as for a missing one)
+/// and a custom emote exists.
 fn reactable(
     tx: &Tx,
     id: ConversationId,
@@ -82,8 +83,7 @@ fn reactable(
     reaction: &Reaction,
     caller: &Caller,
 ) -> Result<Message, ApiError> {
-    conversations::require_member(tx, id, caller.user.id)?;
-    let message = messages::get(tx, id, message_id, Some(caller.user.id))?;
+    let message = messages::get_shown(tx, id, message_id, caller.user.id)?;
     if let Reaction::Custom(name) = reaction
         && !emotes::exists(tx, name)?
     {

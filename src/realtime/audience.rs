@@ -11,12 +11,30 @@
 //! Two finer rules withhold single events from a member: one about a message from before
 //! they joined a group that hides its history from newcomers (an edit, a reaction), and, in a
 //! direct conversation, one caused by a person they block (their message, reaction or read
-//! marker). Those need the payload, which is looked at only when such a rule applies.
+//! marker). A third sends an event without part of it: a reply whose original is hidden from
+//! the member by either rule goes with a hidden preview (`Delivery::WithoutQuote`). These need
+//! the payload, which is looked at only when such a rule can apply.
 
 use serde::Deserialize;
 
 use super::event::Event;
 use crate::domain::{Audience, MessageId, UserId};
+
+/// How an event is sent to one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// As stored.
+    Whole,
+    /// With the preview of the original its reply quotes hidden (`Event::without_quote`).
+    WithoutQuote,
+}
+
+/// Everyone an event is for, by how it is sent to them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recipients {
+    pub whole: Vec<UserId>,
+    pub without_quote: Vec<UserId>,
+}
 
 /// The parts of an event's payload the finer rules need.
 #[derive(Deserialize, Default)]
@@ -31,6 +49,13 @@ struct Probe {
 struct MessageProbe {
     id: MessageId,
     sender: UserProbe,
+    reply_to: Option<QuoteProbe>,
+}
+
+#[derive(Deserialize)]
+struct QuoteProbe {
+    id: MessageId,
+    sender: Option<UserProbe>,
 }
 
 #[derive(Deserialize)]
@@ -56,44 +81,80 @@ impl Probe {
             .or(self.user.as_ref().map(|u| u.id))
             .or(self.user_id)
     }
+
+    /// The original a reply quotes, and who sent it.
+    fn quoted(&self) -> Option<(MessageId, Option<UserId>)> {
+        let quote = self.message.as_ref()?.reply_to.as_ref()?;
+        Some((quote.id, quote.sender.as_ref().map(|s| s.id)))
+    }
 }
 
 impl Audience {
-    /// Everyone the event is for.
-    pub fn recipients(&self, event: &Event) -> Vec<UserId> {
+    /// Everyone the event is for, and how.
+    pub fn recipients(&self, event: &Event) -> Recipients {
         let probe = self.needs_probe().then(|| Probe::of(event));
+        let mut recipients = Recipients::default();
+        for (user, history_from) in self.in_span(event) {
+            match self.delivery(probe.as_ref(), user, history_from) {
+                Some(Delivery::Whole) => recipients.whole.push(user),
+                Some(Delivery::WithoutQuote) => recipients.without_quote.push(user),
+                None => {}
+            }
+        }
+        recipients
+    }
+
+    /// How the event is sent to `user`; `None`: it is not for them.
+    pub fn delivery_to(&self, event: &Event, user: UserId) -> Option<Delivery> {
+        let probe = self.needs_probe().then(|| Probe::of(event));
+        self.in_span(event)
+            .filter(|(member, _)| *member == user)
+            .find_map(|(_, history_from)| self.delivery(probe.as_ref(), user, history_from))
+    }
+
+    /// The members whose span holds the event, each with the history their membership shows.
+    fn in_span<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = (UserId, MessageId)> + 'a {
         let current = self
             .current
             .iter()
             .filter(|m| event.id >= m.joined_event)
-            .filter(|m| !self.withholds(probe.as_ref(), m.user, m.history_from))
-            .map(|m| m.user);
+            .map(|m| (m.user, m.history_from));
         let past = self
             .past
             .iter()
             .filter(|p| p.from_event <= event.id && event.id <= p.to_event)
-            .map(|p| p.user);
-        current.chain(past).collect()
-    }
-
-    /// Whether `user` is among the event's recipients.
-    pub fn reaches(&self, event: &Event, user: UserId) -> bool {
-        self.recipients(event).contains(&user)
+            .map(|p| (p.user, p.history_from));
+        current.chain(past)
     }
 
     fn needs_probe(&self) -> bool {
-        !self.blocks.is_empty() || self.current.iter().any(|m| m.history_from.0 > 0)
+        !self.blocks.is_empty()
+            || self.current.iter().any(|m| m.history_from.0 > 0)
+            || self.past.iter().any(|p| p.history_from.0 > 0)
     }
 
-    fn withholds(&self, probe: Option<&Probe>, user: UserId, history_from: MessageId) -> bool {
+    fn delivery(
+        &self,
+        probe: Option<&Probe>,
+        user: UserId,
+        history_from: MessageId,
+    ) -> Option<Delivery> {
         let Some(probe) = probe else {
-            return false;
+            return Some(Delivery::Whole);
+        };
+        let blocked = |sender: Option<UserId>| {
+            sender.is_some_and(|sender| self.blocks.contains(&(user, sender)))
         };
         let before_joining = probe.message().is_some_and(|m| m <= history_from);
-        let blocked = probe
-            .actor()
-            .is_some_and(|actor| self.blocks.contains(&(user, actor)));
-        before_joining || blocked
+        if before_joining || blocked(probe.actor()) {
+            return None;
+        }
+        match probe.quoted() {
+            Some((original, sender)) if original <= history_from || blocked(sender) => {
+                Some(Delivery::WithoutQuote)
+            }
+            _ => Some(Delivery::Whole),
+        }
     }
 }
 
@@ -135,10 +196,11 @@ mod tests {
                 user: UserId(2),
                 from_event: EventId(0),
                 to_event: EventId(15),
+                history_from: MessageId(0),
             }],
             blocks: Vec::new(),
         };
-        let ids = |id| audience.recipients(&message(id, id, 1));
+        let ids = |id| audience.recipients(&message(id, id, 1)).whole;
         assert_eq!(ids(10), vec![UserId(1), UserId(2)]);
         assert_eq!(ids(15), vec![UserId(1), UserId(2)], "their last event");
         assert_eq!(ids(16), vec![UserId(1)]);
@@ -155,9 +217,10 @@ mod tests {
             let data = format!(r#"{{"message_id":{message},"user":{{"id":1}},"emote":"x"}}"#);
             event(30, EventKind::ReactionAdded, &data)
         };
-        assert!(!audience.reaches(&reaction(40), UserId(2)));
-        assert!(audience.reaches(&reaction(41), UserId(2)));
-        assert!(audience.reaches(&reaction(40), UserId(1)));
+        let whole = Some(Delivery::Whole);
+        assert_eq!(audience.delivery_to(&reaction(40), UserId(2)), None);
+        assert_eq!(audience.delivery_to(&reaction(41), UserId(2)), whole);
+        assert_eq!(audience.delivery_to(&reaction(40), UserId(1)), whole);
     }
 
     #[test]
@@ -167,9 +230,12 @@ mod tests {
             blocks: vec![(UserId(1), UserId(2))],
             ..Audience::default()
         };
-        assert_eq!(audience.recipients(&message(9, 9, 2)), vec![UserId(2)]);
         assert_eq!(
-            audience.recipients(&message(10, 10, 1)),
+            audience.recipients(&message(9, 9, 2)).whole,
+            vec![UserId(2)]
+        );
+        assert_eq!(
+            audience.recipients(&message(10, 10, 1)).whole,
             vec![UserId(1), UserId(2)]
         );
         let read = event(
@@ -177,6 +243,61 @@ mod tests {
             EventKind::ReadUpdated,
             r#"{"conversation_id":1,"user_id":2,"last_read_message_id":10}"#,
         );
-        assert_eq!(audience.recipients(&read), vec![UserId(2)]);
+        assert_eq!(audience.recipients(&read).whole, vec![UserId(2)]);
+    }
+
+    /// A reply (message 50, from user 1) to message `original` sent by `sender`.
+    fn reply(original: i64, sender: i64) -> Event {
+        let data = format!(
+            r#"{{"message":{{"id":50,"sender":{{"id":1}},
+                "reply_to":{{"id":{original},"sender":{{"id":{sender}}}}}}}}}"#
+        );
+        event(60, EventKind::MessageCreated, &data)
+    }
+
+    #[test]
+    fn a_reply_goes_without_its_quote_to_whom_the_original_is_hidden() {
+        let audience = Audience {
+            current: vec![member(1, 0, 0), member(2, 5, 40)],
+            past: vec![PastMember {
+                user: UserId(3),
+                from_event: EventId(5),
+                to_event: EventId(70),
+                history_from: MessageId(40),
+            }],
+            blocks: Vec::new(),
+        };
+        assert_eq!(
+            audience.recipients(&reply(40, 1)),
+            Recipients {
+                whole: vec![UserId(1)],
+                without_quote: vec![UserId(2), UserId(3)],
+            }
+        );
+        assert_eq!(
+            audience.recipients(&reply(41, 1)).whole,
+            vec![UserId(1), UserId(2), UserId(3)]
+        );
+        assert_eq!(
+            audience.delivery_to(&reply(40, 1), UserId(3)),
+            Some(Delivery::WithoutQuote),
+            "a resumed stream of a former member, too"
+        );
+    }
+
+    #[test]
+    fn a_reply_quoting_a_blocked_person_goes_without_the_quote_to_who_blocks_them() {
+        let audience = Audience {
+            current: vec![member(1, 0, 0), member(2, 0, 0)],
+            blocks: vec![(UserId(1), UserId(2))],
+            ..Audience::default()
+        };
+        assert_eq!(
+            audience.recipients(&reply(7, 2)),
+            Recipients {
+                whole: vec![UserId(2)],
+                without_quote: vec![UserId(1)],
+            }
+        );
     }
 }

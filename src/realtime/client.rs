@@ -71,13 +71,13 @@ impl Typist {
         }
     }
 
-    /// Tells the other members, at most once per user and conversation every two seconds;
-    /// `404` unless the user is a member.
+    /// Tells the other members (not one who blocks the user, in a direct conversation), at
+    /// most once per user and conversation every two seconds; `404` unless the user is a member.
     pub fn typing_in(&self, id: ConversationId) -> Result<(), ApiError> {
         let me = self.user.id;
         let members = repo::read(&self.pool, |conn| {
             conversations::require_member(conn, id, me)?;
-            conversations::member_ids(conn, id)
+            conversations::members_reached_by(conn, id, me)
         })?;
         if !self.hub.allow_typing(me, id) {
             return Ok(());

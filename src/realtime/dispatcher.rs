@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::audience::Recipients;
 use super::event::Event;
 use super::hub::{Frame, Hub};
 use crate::domain::{Audience, ConversationId, EventId};
@@ -101,12 +102,28 @@ impl Dispatcher {
                     .get(&event.conversation_id)
                     .map(|audience| audience.recipients(&event))
                     .unwrap_or_default();
-                self.hub.publish(&Frame::Stored(Arc::new(event)), &to, None);
+                self.publish(event, to);
             }
             if !full {
                 return Ok(());
             }
         }
+    }
+
+    /// Sends the event to its recipients: as stored, or without the quote of an original
+    /// hidden from them (withheld entirely if it cannot be taken out).
+    fn publish(&self, event: Event, to: Recipients) {
+        if !to.without_quote.is_empty() {
+            match event.without_quote() {
+                Some(hidden) => {
+                    let frame = Frame::Stored(Arc::new(hidden));
+                    self.hub.publish(&frame, &to.without_quote, None);
+                }
+                None => log::error!("event {} has no quote to hide; withheld", event.id),
+            }
+        }
+        self.hub
+            .publish(&Frame::Stored(Arc::new(event)), &to.whole, None);
     }
 }
 
@@ -215,10 +232,10 @@ mod tests {
 
         let before = append(&pool, group, ada);
         let left = repo::write(&pool, |tx| {
-            let joined = conversations::remove(tx, group, bob)?;
+            let ended = conversations::remove(tx, group, bob)?;
             let read = wire::Event::read_updated(group, ada, MessageId(1));
             let left = events::record(tx, group, &read)?;
-            conversations::left_at_event(tx, group, bob, joined, left)?;
+            conversations::left_at_event(tx, group, ended, left)?;
             Ok::<_, RepoError>(left)
         })
         .expect("bob leaves");

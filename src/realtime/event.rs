@@ -8,9 +8,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::domain::{ConversationId, EventId};
+use crate::domain::{ConversationId, EventId, MessageId, ReplyPreview};
+use crate::wire;
 
 /// What an event reports, named on the wire and in the `events.type` column by the same
 /// strings. `Typing` and `Resync` are ephemeral: sent to a stream, never stored.
@@ -110,6 +112,24 @@ pub struct Event {
     pub data: Box<RawValue>,
 }
 
+impl Event {
+    /// The event with the preview its reply carries (`message.reply_to`) hidden, for a
+    /// recipient whose history hides the original: the same event, quoting nothing of it.
+    /// `None` if the payload is not what a message event holds (then nothing is sent).
+    pub fn without_quote(&self) -> Option<Event> {
+        let mut data: Value = serde_json::from_str(self.data.get()).ok()?;
+        let quote = data.pointer_mut("/message/reply_to")?;
+        let id: MessageId = serde_json::from_value(quote.get("id")?.clone()).ok()?;
+        *quote = serde_json::to_value(wire::ReplyPreview::from(ReplyPreview::hidden(id))).ok()?;
+        Some(Event {
+            id: self.id,
+            conversation_id: self.conversation_id,
+            kind: self.kind,
+            data: serde_json::value::to_raw_value(&data).ok()?,
+        })
+    }
+}
+
 /// An event as a transport sends it: a stored one carries its id and its resume token
 /// (`<epoch>-<id>`, what the client hands back); an ephemeral one has neither.
 #[derive(Serialize)]
@@ -200,6 +220,31 @@ mod tests {
             wire.json(),
             r#"{"id":7,"resume":"9f3a-7","type":"message.created","data":{"message":{"id":9, "body":"hé"}}}"#
         );
+    }
+
+    #[test]
+    fn without_its_quote_a_reply_says_nothing_of_the_original_but_its_id() {
+        let event = Event {
+            id: EventId(7),
+            conversation_id: ConversationId(3),
+            kind: EventKind::MessageCreated,
+            data: raw(r#"{"message":{"id":9,"body":"yes","reply_to":{"id":4,
+                "sender":{"id":2,"name":"Ada"},"excerpt":"the secret","deleted":false,
+                "hidden":false}}}"#),
+        };
+        let hidden = event.without_quote().expect("a message event");
+        assert_eq!((hidden.id, hidden.kind), (event.id, event.kind));
+        let data: Value = serde_json::from_str(hidden.data.get()).expect("json");
+        assert_eq!(
+            data,
+            serde_json::json!({"message": {"id": 9, "body": "yes", "reply_to": {
+                "id": 4, "sender": null, "excerpt": "", "deleted": false, "hidden": true}}})
+        );
+        let reaction = Event {
+            data: raw(r#"{"message_id":9}"#),
+            ..event
+        };
+        assert!(reaction.without_quote().is_none());
     }
 
     #[test]

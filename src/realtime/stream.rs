@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::to_raw_value;
 
 use super::Realtime;
+use super::audience::Delivery;
 use super::event::{EventKind, WireEvent};
 use super::hub::{EndReason, Frame, Full, Subscription, Transport, TransportCount};
 use super::resume::{self, Epoch, ResumePoint};
@@ -171,19 +172,26 @@ impl EventStream {
                 let audiences = conversations::audiences(conn, &ids, from)?;
                 Ok::<_, RepoError>((batch, audiences))
             })?;
-            for event in &batch {
+            let full = batch.len() == BACKFILL_BATCH as usize;
+            for event in batch {
                 last = event.id;
                 // The finer rules: a member's span was already the query's.
-                let withheld = audiences
-                    .get(&event.conversation_id)
-                    .is_some_and(|audience| !audience.reaches(event, self.user));
-                if withheld {
-                    continue;
-                }
+                let delivery = match audiences.get(&event.conversation_id) {
+                    Some(audience) => audience.delivery_to(&event, self.user),
+                    None => Some(Delivery::Whole),
+                };
+                let event = match delivery {
+                    Some(Delivery::Whole) => event,
+                    Some(Delivery::WithoutQuote) => match event.without_quote() {
+                        Some(hidden) => hidden,
+                        None => continue,
+                    },
+                    None => continue,
+                };
                 let token = resume::token(&self.epoch, event.id);
-                sink.send(&WireEvent::stored(event, &token))?;
+                sink.send(&WireEvent::stored(&event, &token))?;
             }
-            if batch.len() < BACKFILL_BATCH as usize {
+            if !full {
                 return Ok(last);
             }
         }

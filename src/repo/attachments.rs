@@ -50,11 +50,16 @@ pub fn usage_of(conn: &Connection, user_id: UserId) -> RepoResult<u64> {
     Ok(bytes.unsigned_abs())
 }
 
+/// Adds a piece of an upload's bytes. `NotFound` if the upload is gone (pruned, or its
+/// conversation deleted) while its bytes were arriving.
 pub fn add_chunk(tx: &Tx, id: AttachmentId, seq: u32, data: &[u8]) -> RepoResult<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES (?1, ?2, ?3)",
+        "INSERT INTO attachment_chunks (attachment_id, seq, data)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM attachments WHERE id = ?1)",
     )?;
-    stmt.execute(params![id, seq, data])?;
+    if stmt.execute(params![id, seq, data])? == 0 {
+        return Err(RepoError::NotFound);
+    }
     Ok(())
 }
 
@@ -93,22 +98,36 @@ pub fn remove(tx: &Tx, id: AttachmentId) -> RepoResult<()> {
     Ok(())
 }
 
-/// Deletes up to `limit` uploads never sent with a message and made at or before `cutoff`;
-/// how many.
-pub fn delete_unattached(tx: &Tx, cutoff: Timestamp, limit: u32) -> RepoResult<usize> {
+/// Which unsent uploads are past their time. A complete one made at or before `complete`; one
+/// still incomplete only when made at or before `incomplete` (no later than `complete`), a
+/// cutoff far enough back that its body can no longer be arriving: so an upload in progress is
+/// never deleted under its feet, and one abandoned half-way (its request's thread gone) still
+/// is.
+#[derive(Clone, Copy)]
+pub struct Stale {
+    pub complete: Timestamp,
+    pub incomplete: Timestamp,
+}
+
+/// Deletes up to `limit` uploads never sent with a message and past their time; how many.
+pub fn delete_unattached(tx: &Tx, stale: Stale, limit: u32) -> RepoResult<usize> {
     Ok(tx.execute(
         "DELETE FROM attachments WHERE id IN (
-             SELECT id FROM attachments WHERE message_id IS NULL AND created_at <= ?1 LIMIT ?2)",
-        params![cutoff.0, limit],
+             SELECT id FROM attachments
+             WHERE message_id IS NULL AND created_at <= ?1
+                 AND (digest IS NOT NULL OR created_at <= ?2)
+             LIMIT ?3)",
+        params![stale.complete.0, stale.incomplete.0, limit],
     )?)
 }
 
-/// Deletes a user's own unsent uploads made at or before `cutoff`.
-pub fn delete_unattached_of(tx: &Tx, user_id: UserId, cutoff: Timestamp) -> RepoResult<usize> {
+/// Deletes a user's own unsent uploads past their time.
+pub fn delete_unattached_of(tx: &Tx, user_id: UserId, stale: Stale) -> RepoResult<usize> {
     Ok(tx.execute(
         "DELETE FROM attachments
-         WHERE uploader_id = ?1 AND message_id IS NULL AND created_at <= ?2",
-        params![user_id, cutoff.0],
+         WHERE uploader_id = ?1 AND message_id IS NULL AND created_at <= ?2
+             AND (digest IS NOT NULL OR created_at <= ?3)",
+        params![user_id, stale.complete.0, stale.incomplete.0],
     )?)
 }
 

@@ -9,8 +9,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{RepoError, RepoResult, Tx, id_array, messages};
 use crate::domain::{
     Audience, Conversation, ConversationId, ConversationKind, CurrentMember, EventId, Membership,
-    MessageId, PageRequest, PastMember, Timestamp, Title, UserId, UserRef,
+    MessageId, PageRequest, PastMember, ReplyPreview, Timestamp, Title, UserId, UserRef,
 };
+
+/// A new conversation's id: past every id in use, and past those of gone groups whose
+/// `member.left` events and spans are still kept, so that no stream ever takes a gone group's
+/// events for a new conversation's (each part is one index lookup).
+const NEXT_CONVERSATION_ID: &str = "(SELECT max(coalesce((SELECT max(id) FROM conversations), 0),
+                   coalesce((SELECT max(conversation_id) FROM events), 0),
+                   coalesce((SELECT max(conversation_id) FROM past_members), 0)) + 1)";
 
 /// Creates the direct conversation of two users, or finds the one they already have. The
 /// unique `direct_key` decides, so two simultaneous creations end in one conversation.
@@ -24,9 +31,12 @@ pub fn create_direct(
     let key = format!("{}:{}", creator.min(other), creator.max(other));
     let created: Option<ConversationId> = tx
         .query_row(
-            "INSERT INTO conversations (kind, direct_key, created_by, created_at, last_activity_at)
-             VALUES ('direct', ?1, ?2, ?3, ?3)
-             ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+            &format!(
+                "INSERT INTO conversations
+                     (id, kind, direct_key, created_by, created_at, last_activity_at)
+                 VALUES ({NEXT_CONVERSATION_ID}, 'direct', ?1, ?2, ?3, ?3)
+                 ON CONFLICT (direct_key) DO NOTHING RETURNING id"
+            ),
             params![key, creator, now.0],
             |row| row.get(0),
         )
@@ -56,8 +66,10 @@ pub fn create_group(
     now: Timestamp,
 ) -> RepoResult<ConversationId> {
     let id = tx.query_row(
-        "INSERT INTO conversations (kind, title, created_by, created_at, last_activity_at)
-         VALUES ('group', ?1, ?2, ?3, ?3) RETURNING id",
+        &format!(
+            "INSERT INTO conversations (id, kind, title, created_by, created_at, last_activity_at)
+             VALUES ({NEXT_CONVERSATION_ID}, 'group', ?1, ?2, ?3, ?3) RETURNING id"
+        ),
         params![title.map(Title::as_str), creator, now.0],
         |row| row.get(0),
     )?;
@@ -134,32 +146,44 @@ pub fn joined_at_event(
     Ok(())
 }
 
-/// Ends a membership; the event it began at (`NotFound` if they were no member). The span is
+/// Ends a membership; the membership it was (`NotFound` if they were no member). Its span is
 /// kept by `left_at_event` once the `member.left` event is written.
-pub fn remove(tx: &Tx, id: ConversationId, user: UserId) -> RepoResult<EventId> {
+pub fn remove(tx: &Tx, id: ConversationId, user: UserId) -> RepoResult<CurrentMember> {
     tx.prepare_cached(
-        "DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2 RETURNING joined_event",
+        "DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2
+         RETURNING joined_event, history_from",
     )?
-    .query_row(params![id, user], |row| row.get(0))
+    .query_row(params![id, user], |row| {
+        Ok(CurrentMember {
+            user,
+            joined_event: row.get(0)?,
+            history_from: row.get(1)?,
+        })
+    })
     .optional()?
     .ok_or(RepoError::NotFound)
 }
 
-/// Keeps an ended membership's span, from `joined_event` through `left_event` (the
-/// `member.left` event, the last one they are sent), for the dispatcher and for streams
-/// resuming from before it.
+/// Keeps an ended membership's span, from the event it began at through `left_event` (the
+/// `member.left` event, the last one they are sent), and the history it showed, for the
+/// dispatcher and for streams resuming from before it.
 pub fn left_at_event(
     tx: &Tx,
     id: ConversationId,
-    user: UserId,
-    joined_event: EventId,
+    ended: CurrentMember,
     left_event: EventId,
 ) -> RepoResult<()> {
     tx.prepare_cached(
-        "INSERT INTO past_members (conversation_id, user_id, from_event, to_event)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO past_members (conversation_id, user_id, from_event, to_event, history_from)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![id, user, joined_event, left_event])?;
+    .execute(params![
+        id,
+        ended.user,
+        ended.joined_event,
+        left_event,
+        ended.history_from
+    ])?;
     Ok(())
 }
 
@@ -178,15 +202,18 @@ pub fn prune_past_members(tx: &Tx, batch: u32) -> RepoResult<usize> {
 }
 
 /// Removes a group whose last member left: its messages, reactions and members go with it
-/// (foreign keys), and so do its stored events and past members, except the last member's
-/// `member.left` (`last_event`) and their span, so that their last event still reaches them.
-pub fn delete_group(tx: &Tx, id: ConversationId, last_event: EventId) -> RepoResult<()> {
+/// (foreign keys), and so do its stored events, except each former member's `member.left`,
+/// kept with their spans, so that a stream resuming from before it still gets its last event
+/// (retention prunes them later, as any other). Its id is never given again
+/// (`NEXT_CONVERSATION_ID`).
+pub fn delete_group(tx: &Tx, id: ConversationId) -> RepoResult<()> {
     tx.prepare_cached("DELETE FROM conversations WHERE id = ?1")?
         .execute([id])?;
-    tx.prepare_cached("DELETE FROM events WHERE conversation_id = ?1 AND id <> ?2")?
-        .execute(params![id, last_event])?;
-    tx.prepare_cached("DELETE FROM past_members WHERE conversation_id = ?1 AND to_event <> ?2")?
-        .execute(params![id, last_event])?;
+    tx.prepare_cached(
+        "DELETE FROM events WHERE conversation_id = ?1
+           AND id NOT IN (SELECT to_event FROM past_members WHERE conversation_id = ?1)",
+    )?
+    .execute([id])?;
     Ok(())
 }
 
@@ -298,7 +325,7 @@ pub fn audiences(
             });
     }
     let mut stmt = conn.prepare_cached(
-        "SELECT conversation_id, user_id, from_event, to_event FROM past_members
+        "SELECT conversation_id, user_id, from_event, to_event, history_from FROM past_members
          WHERE conversation_id IN rarray(?1) AND to_event >= ?2",
     )?;
     let mut rows = stmt.query(params![&list, from])?;
@@ -311,6 +338,7 @@ pub fn audiences(
                 user: row.get(1)?,
                 from_event: row.get(2)?,
                 to_event: row.get(3)?,
+                history_from: row.get(4)?,
             });
     }
     let mut stmt = conn.prepare_cached(
@@ -441,7 +469,8 @@ pub fn get(conn: &Connection, id: ConversationId, viewer: UserId) -> RepoResult<
 }
 
 /// Conversations by id, in the order given, with members, last message and the viewer's
-/// unread count: five queries whatever the number of conversations.
+/// unread count: five queries whatever the number of conversations (and one for each direct
+/// conversation with a person the viewer blocks).
 fn load(
     conn: &Connection,
     ids: &[ConversationId],
@@ -477,10 +506,16 @@ fn load(
     let (mut members, mut owners) = members_of(conn, ids)?;
     let mut unread = unread_counts(conn, ids, viewer)?;
     let hidden = hidden_from(conn, ids, viewer)?;
-    let last_ids: Vec<MessageId> = rows
-        .iter()
-        .filter_map(|(id, (_, last))| last.filter(|m| hidden.get(id).is_none_or(|h| h.shows(*m))))
-        .collect();
+    let mut last_ids = Vec::new();
+    for (id, (_, last)) in &mut rows {
+        *last = newest_shown(
+            conn,
+            *id,
+            *last,
+            hidden.get(id).copied().unwrap_or_default(),
+        )?;
+        last_ids.extend(*last);
+    }
     let mut last_messages: HashMap<MessageId, _> = messages::load(conn, &last_ids, Some(viewer))?
         .into_iter()
         .map(|m| (m.id, m))
@@ -493,13 +528,25 @@ fn load(
             conversation.members = members.remove(&conversation.id).unwrap_or_default();
             conversation.owners = owners.remove(&conversation.id).unwrap_or_default();
             conversation.unread_count = unread.remove(&conversation.id).unwrap_or(0);
-            let blocked = hidden.get(&conversation.id).and_then(|h| h.sender);
-            conversation.last_message = last_id
-                .and_then(|m| last_messages.remove(&m))
-                .filter(|m| Some(m.sender.id) != blocked);
+            conversation.last_message = last_id.and_then(|m| last_messages.remove(&m));
             conversation
         })
         .collect())
+}
+
+/// The newest message of a conversation the viewer sees, from its newest one (`last`): in a
+/// direct conversation with a person they block, the newest one that person did not send.
+fn newest_shown(
+    conn: &Connection,
+    id: ConversationId,
+    last: Option<MessageId>,
+    hidden: Hidden,
+) -> RepoResult<Option<MessageId>> {
+    let newest = match (last, hidden.sender) {
+        (Some(_), Some(blocked)) => messages::newest_not_from(conn, id, blocked)?,
+        (last, _) => last,
+    };
+    Ok(newest.filter(|m| hidden.shows(*m)))
 }
 
 type MembersAndOwners = (
@@ -583,6 +630,39 @@ impl Hidden {
     pub fn shows(&self, message: MessageId) -> bool {
         message > self.through
     }
+
+    /// Whether a message shows, by its id and by who sent it.
+    pub fn shows_from(&self, message: MessageId, sender: UserId) -> bool {
+        self.shows(message) && Some(sender) != self.sender
+    }
+
+    /// Whether a reply's preview may quote its original.
+    pub fn shows_original(&self, preview: &ReplyPreview) -> bool {
+        preview
+            .original
+            .as_ref()
+            .is_some_and(|quoted| self.shows_from(preview.id, quoted.sender.id))
+    }
+}
+
+/// The members `actor` reaches in a conversation: all of them, but in a direct conversation
+/// not one who blocks the actor (what they do there stops reaching who blocks them).
+pub fn members_reached_by(
+    conn: &Connection,
+    id: ConversationId,
+    actor: UserId,
+) -> RepoResult<Vec<UserId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mb.user_id FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+         WHERE mb.conversation_id = ?1
+           AND NOT (c.kind = 'direct' AND EXISTS (SELECT 1 FROM blocks b
+                                                  WHERE b.user_id = mb.user_id
+                                                    AND b.blocked_id = ?2))",
+    )?;
+    let ids = stmt
+        .query_map(params![id, actor], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
 }
 
 /// The ids of a conversation's members.
@@ -621,9 +701,9 @@ mod tests {
                 ids.push(users::insert(tx, &name, &email, "unused-hash", now)?.id);
             }
             let group = create_group(tx, ids[0], None, &[ids[1]], now)?;
-            let joined = remove(tx, group, ids[1])?;
+            let ended = remove(tx, group, ids[1])?;
             let left = record(tx, group, ids[1])?;
-            left_at_event(tx, group, ids[1], joined, left)?;
+            left_at_event(tx, group, ended, left)?;
             record(tx, group, ids[0])?;
             Ok::<_, RepoError>(left)
         })

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::conversations::Hidden;
+use super::conversations::{self, Hidden};
 use super::{RepoError, RepoResult, Tx, attachments, events, id_array, reactions};
 use crate::domain::{
-    ClientId, ConversationId, Message, MessageBody, MessageId, ReplyPreview, Timestamp, UserId,
-    UserRef, excerpt,
+    ClientId, ConversationId, Message, MessageBody, MessageId, Quoted, ReplyPreview, Timestamp,
+    UserId, UserRef, excerpt,
 };
 
 /// Which way a page of history goes from its cursor.
@@ -69,12 +69,14 @@ fn preview_from_row(row: &Row) -> rusqlite::Result<Option<ReplyPreview>> {
     let body: String = row.get(12)?;
     Ok(Some(ReplyPreview {
         id,
-        sender: UserRef {
-            id: row.get(10)?,
-            name: row.get(11)?,
-        },
-        excerpt: excerpt(&body),
-        deleted: row.get(13)?,
+        original: Some(Quoted {
+            sender: UserRef {
+                id: row.get(10)?,
+                name: row.get(11)?,
+            },
+            excerpt: excerpt(&body),
+            deleted: row.get(13)?,
+        }),
     }))
 }
 
@@ -138,8 +140,8 @@ pub fn get(
     }
 }
 
-/// Messages by id, in id order, with their reactions and attachments: three queries whatever
-/// the count.
+/// Messages by id, in id order, as `viewer` sees them (see `for_viewer`): four queries
+/// whatever the count (three without a viewer).
 pub fn load(
     conn: &Connection,
     ids: &[MessageId],
@@ -152,7 +154,7 @@ pub fn load(
     let messages = stmt
         .query_map([id_array(ids.iter().copied())], message_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    with_reactions_and_attachments(conn, messages, viewer)
+    for_viewer(conn, messages, viewer)
 }
 
 /// A page of history from `cursor`, at most `limit` messages, without what is `hidden` from
@@ -205,7 +207,7 @@ pub fn page(
         }
     };
     Ok(Page {
-        messages: with_reactions_and_attachments(conn, messages, Some(viewer))?,
+        messages: for_viewer(conn, messages, Some(viewer))?,
         has_more,
         has_newer,
     })
@@ -256,17 +258,56 @@ fn walk(
     Ok((messages, has_more))
 }
 
-fn with_reactions_and_attachments(
+/// Completes messages as `viewer` sees them: reactions (their own marked, none from a person
+/// they block in a direct conversation), attachments, and previews that quote no original the
+/// viewer's history hides. Without a viewer (what a stored event carries) the messages are
+/// whole: a stream hides previews per recipient.
+fn for_viewer(
     conn: &Connection,
     mut messages: Vec<Message>,
     viewer: Option<UserId>,
 ) -> RepoResult<Vec<Message>> {
-    let mut counts: HashMap<MessageId, _> =
-        reactions::counts(conn, messages.iter().map(|m| m.id), viewer)?;
+    let hidden = match viewer {
+        Some(viewer) => {
+            let mut ids: Vec<ConversationId> = messages.iter().map(|m| m.conversation_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            Some(conversations::hidden_from(conn, &ids, viewer)?)
+        }
+        None => None,
+    };
+    let unseen_sender = |message: &Message| {
+        hidden
+            .as_ref()
+            .and_then(|h| h.get(&message.conversation_id))
+            .and_then(|h| h.sender)
+    };
+    // Reactions by whose reactions the viewer does not see: one query for most pages, one
+    // more per direct conversation with a blocked person.
+    let mut by_unseen: HashMap<Option<UserId>, Vec<MessageId>> = HashMap::new();
+    for message in &messages {
+        by_unseen
+            .entry(unseen_sender(message))
+            .or_default()
+            .push(message.id);
+    }
+    let mut counts = HashMap::new();
+    for (unseen, ids) in by_unseen {
+        counts.extend(reactions::counts(conn, ids, viewer, unseen)?);
+    }
     let mut attached = attachments::of_messages(conn, messages.iter().map(|m| m.id))?;
     for message in &mut messages {
         message.reactions = counts.remove(&message.id).unwrap_or_default();
         message.attachments = attached.remove(&message.id).unwrap_or_default();
+        if let (Some(hidden), Some(preview)) = (&hidden, &mut message.reply_to) {
+            // Not a member (no entry): nothing is vouched for, so nothing is quoted.
+            let shows = hidden
+                .get(&message.conversation_id)
+                .is_some_and(|h| h.shows_original(preview));
+            if !shows {
+                *preview = ReplyPreview::hidden(preview.id);
+            }
+        }
     }
     Ok(messages)
 }
@@ -317,18 +358,51 @@ fn rewrite_reply_previews(tx: &Tx, original: MessageId) -> RepoResult<()> {
     Ok(())
 }
 
-/// Whether the conversation holds a message with this id.
-pub fn exists_in(
+/// The newest message of the conversation that `sender` did not send.
+pub fn newest_not_from(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    sender: UserId,
+) -> RepoResult<Option<MessageId>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM messages WHERE conversation_id = ?1 AND sender_id IS NOT ?2
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![conversation_id, sender], |row| row.get(0))
+        .optional()?)
+}
+
+/// Whether the conversation holds this message and `viewer`'s history shows it (not from
+/// before they joined a group that hides it, nor from a person they block); `NotFound` unless
+/// they are a member.
+pub fn shown_to(
     conn: &Connection,
     conversation_id: ConversationId,
     id: MessageId,
+    viewer: UserId,
 ) -> RepoResult<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
-            params![id, conversation_id],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+    let hidden = conversations::hidden_from(conn, &[conversation_id], viewer)?
+        .remove(&conversation_id)
+        .ok_or(RepoError::NotFound)?;
+    let sender: Option<UserId> = conn
+        .prepare_cached("SELECT sender_id FROM messages WHERE id = ?1 AND conversation_id = ?2")?
+        .query_row(params![id, conversation_id], |row| row.get(0))
+        .optional()?;
+    Ok(sender.is_some_and(|sender| hidden.shows_from(id, sender)))
+}
+
+/// One message as `viewer` sees it; `NotFound` unless they are a member and their history
+/// shows it (`shown_to`): what every action on a single message starts from, so that none
+/// tells a hidden message from a missing one.
+pub fn get_shown(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    id: MessageId,
+    viewer: UserId,
+) -> RepoResult<Message> {
+    if !shown_to(conn, conversation_id, id, viewer)? {
+        return Err(RepoError::NotFound);
+    }
+    get(conn, conversation_id, id, Some(viewer))
 }

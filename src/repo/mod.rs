@@ -38,7 +38,7 @@ use writer::Writer;
 /// The schema a new file gets.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `SCHEMA` sets with `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 /// The steps from version 1 on: the first takes a file to version 2, the next to 3, and so on.
 const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/002_chat.sql")),
@@ -51,7 +51,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("migrations/008_groups.sql")),
     Step::Sql(include_str!("migrations/009_attachments.sql")),
     Step::Sql(include_str!("migrations/010_search_replies.sql")),
-    Step::Sql(include_str!("migrations/011_search_speed.sql")),
+    Step::Sql(include_str!("migrations/011_past_history.sql")),
+    Step::Sql(include_str!("migrations/012_search_speed.sql")),
 ];
 
 /// One step of a migration: SQL, or Rust for what SQL cannot do (Unicode normalisation). Each

@@ -61,11 +61,13 @@ pub fn delete_all(tx: &Tx, message_id: MessageId) -> RepoResult<()> {
 }
 
 /// Per-emote tallies of the given messages in one query, each message's emotes in the order
-/// they were first used; `me` says whether `viewer` is among those who reacted.
+/// they were first used, leaving out the reactions of `unseen` (a person the viewer blocks);
+/// `me` says whether `viewer` is among those who reacted.
 pub fn counts(
     conn: &Connection,
     message_ids: impl IntoIterator<Item = MessageId>,
     viewer: Option<UserId>,
+    unseen: Option<UserId>,
 ) -> RepoResult<HashMap<MessageId, Vec<ReactionCount>>> {
     let message_ids: Vec<MessageId> = message_ids.into_iter().collect();
     let (Some(&first), Some(&last)) = (message_ids.iter().min(), message_ids.iter().max()) else {
@@ -83,10 +85,10 @@ pub fn counts(
     }
     let mut stmt = conn.prepare_cached(
         "SELECT message_id, emote, count(*), max(user_id IS ?2), min(created_at) AS first_use
-         FROM reactions WHERE message_id IN rarray(?1)
+         FROM reactions WHERE message_id IN rarray(?1) AND user_id IS NOT ?3
          GROUP BY message_id, emote ORDER BY message_id, first_use, emote",
     )?;
-    let mut rows = stmt.query(params![id_array(message_ids), viewer])?;
+    let mut rows = stmt.query(params![id_array(message_ids), viewer, unseen])?;
     let mut counts: HashMap<MessageId, Vec<ReactionCount>> = HashMap::new();
     while let Some(row) = rows.next()? {
         counts.entry(row.get(0)?).or_default().push(ReactionCount {

@@ -131,6 +131,19 @@ pub fn page() -> Option<Page> {
     browser().map(|browser| Page::open(&browser.cdp, true))
 }
 
+/// `N` new tabs, each in its own incognito context (`N` people), or `None` as for `page`.
+pub fn pages<const N: usize>() -> Option<[Page; N]> {
+    browser().map(|browser| std::array::from_fn(|_| Page::open(&browser.cdp, true)))
+}
+
+/// A new tab (as `page`) that runs `script` in every document before the page's own scripts,
+/// to watch or hold back what the client does.
+pub fn page_with(script: &str) -> Option<Page> {
+    let page = page()?;
+    page.before_each_document(script);
+    Some(page)
+}
+
 /// A new tab in the browser's own profile rather than an incognito context: what Chromium
 /// requires before it calls an app installable. Its storage outlives the tab, so use it only
 /// for a server (origin) no other page uses.
@@ -391,7 +404,17 @@ pub struct Page {
 impl Page {
     /// Opens the server's `/` and submits the sign-in form.
     pub fn submit_sign_in(&self, server: &TestServer, email: &str, password: &str) {
-        self.goto(&format!("{}/", server.base));
+        self.submit_sign_in_at(&server.base, email, password);
+    }
+
+    /// Opens `base`'s `/` (the server, or a relay in front of it) and submits the sign-in form.
+    fn submit_sign_in_at(&self, base: &str, email: &str, password: &str) {
+        self.goto(&format!("{base}/"));
+        self.submit_sign_in_form(email, password);
+    }
+
+    /// Fills in and submits the sign-in form the page shows now.
+    pub fn submit_sign_in_form(&self, email: &str, password: &str) {
         self.role("textbox", "Email").fill(email);
         self.field("Password").fill(password);
         self.role("button", "Sign in").click();
@@ -400,7 +423,13 @@ impl Page {
     /// Signs in through the form with the test password, and waits until signed in (where
     /// "New conversation" is offered).
     pub fn sign_in(&self, server: &TestServer, email: &str) {
-        self.submit_sign_in(server, email, PASSWORD);
+        self.sign_in_at(&server.base, email);
+    }
+
+    /// Signs in as `sign_in` does, through the form of the page at `base` (the server, or a
+    /// relay in front of it).
+    pub fn sign_in_at(&self, base: &str, email: &str) {
+        self.submit_sign_in_at(base, email, PASSWORD);
         self.role("button", "New conversation");
     }
 

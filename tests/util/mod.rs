@@ -1,11 +1,13 @@
 //! The test harness: a real `emotechat` binary on a free loopback port with a fresh SQLite file
 //! in a temp dir, and the clients the tests speak to it with: `Call` for ordinary requests,
-//! `raw` for HTTP/1.1 on a bare socket, `sse` for event streams, `ws` for WebSocket, and
-//! `browser` for a real headless Chromium.
+//! `raw` for HTTP/1.1 on a bare socket, `sse` for event streams, `ws` for WebSocket,
+//! `browser` for a real headless Chromium and `client` for what the browser tests do on the
+//! web client.
 //! `TestServer::start` returns once the server has printed its `listening on` line, so no
 //! test sleeps to wait for readiness.
 
 pub mod browser;
+pub mod client;
 pub mod raw;
 pub mod sse;
 pub mod ws;
@@ -104,6 +106,13 @@ impl TestServer {
 
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+
+    /// Writes `bytes` as `name` in the server's temporary directory; its path.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write the file");
+        path
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -508,6 +517,36 @@ impl TestServer {
         db
     }
 
+    /// Hides the history of `conversation` before `message` from `user`, as joining a group
+    /// that hides its history from newcomers does (`history_from`).
+    pub fn hide_history_before(&self, conversation: i64, user: i64, message: i64) {
+        self.open_db()
+            .execute(
+                "UPDATE members SET history_from = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+                [message, conversation, user],
+            )
+            .expect("hide the history");
+    }
+
+    /// Waits, polling for up to 10 s, until what the server has mailed to `{dir}/outbox`
+    /// (with `--mail-command "cat >> {dir}/outbox"`) satisfies `done`; all of it. Fails
+    /// naming `what` otherwise.
+    pub fn wait_for_mail(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let outbox = self.dir.path().join("outbox");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mail = std::fs::read_to_string(&outbox).unwrap_or_default();
+            if done(&mail) {
+                return mail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} in the outbox: {mail:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Adds `count` users straight to the database, for tests that need many members but not
     /// their logins (registering each over HTTP would cost a scrypt hash apiece).
     pub fn insert_users(&self, count: usize) -> Vec<i64> {
@@ -558,7 +597,36 @@ impl TestServer {
 
     /// Creates a group of the caller and `members`; its id.
     pub fn group(&self, token: &str, members: &[i64]) -> i64 {
-        let reply = self.conversation(token, members, Some("Group"));
+        self.group_titled(token, members, "Group")
+    }
+
+    /// Creates a group of the caller and `members` named `title`; its id.
+    pub fn group_titled(&self, token: &str, members: &[i64], title: &str) -> i64 {
+        let reply = self.conversation(token, members, Some(title));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body["conversation"]["id"].as_i64().expect("id")
+    }
+
+    /// Ada and Bob (as `user` makes them) and the direct conversation Ada starts with Bob;
+    /// its id.
+    pub fn ada_and_bob(&self) -> (TestUser, TestUser, i64) {
+        let ada = self.user("Ada");
+        let bob = self.user("Bob");
+        let id = self.direct(&ada.token, bob.id);
+        (ada, bob, id)
+    }
+
+    /// Ada and Bob (as `user` makes them) and a group of the two that Ada starts; its id.
+    pub fn ada_and_bob_group(&self) -> (TestUser, TestUser, i64) {
+        let ada = self.user("Ada");
+        let bob = self.user("Bob");
+        let id = self.group(&ada.token, &[bob.id]);
+        (ada, bob, id)
+    }
+
+    /// Creates the direct conversation of the caller and `other`; its id.
+    pub fn direct(&self, token: &str, other: i64) -> i64 {
+        let reply = self.conversation(token, &[other], None);
         assert_eq!(reply.status, 201, "{}", reply.body);
         reply.body["conversation"]["id"].as_i64().expect("id")
     }
@@ -584,6 +652,9 @@ impl TestServer {
 /// A 1×1 PNG.
 pub const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// A real PNG of 192×192 (the web client's own icon), for a browser to draw.
+pub const ICON_PNG: &[u8] = include_bytes!("../../web/icon-192.png");
 
 /// Uploads `image` as the custom emote `name`.
 pub fn upload(server: &TestServer, token: &str, name: &str, image: &[u8]) -> Reply {

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{TestServer, header_in};
 
@@ -12,6 +12,17 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A health check: the cheapest request the server answers.
 pub const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Settings for a cap of three connections per address, none of them cut short by a
+/// timeout while the test holds it open.
+pub const CAP_OF_THREE: &[&str] = &[
+    "--max-connections-per-ip",
+    "3",
+    "--request-timeout",
+    "120",
+    "--idle-timeout",
+    "120",
+];
 
 /// One parsed response: status, headers as sent, and body.
 #[derive(Debug)]
@@ -71,6 +82,87 @@ pub fn served(stream: &TcpStream) -> bool {
     let _ = (&*stream).write_all(HEALTHZ);
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("HTTP/1.1 200")
+}
+
+/// Sends a health check on a kept-open connection and reads the answer.
+pub fn healthz_on(stream: &TcpStream) -> Response {
+    (&*stream).write_all(HEALTHZ).expect("write");
+    read_response(&mut BufReader::new(stream), false)
+}
+
+/// True if the server closed a new connection without a word, as it does past a cap.
+pub fn refused_unanswered(stream: TcpStream) -> bool {
+    // The write may already fail; what counts is that nothing comes back.
+    let _ = (&stream).write_all(HEALTHZ);
+    let mut answer = Vec::new();
+    match (&stream).read_to_end(&mut answer) {
+        Ok(_) => answer.is_empty(),
+        Err(err) => !is_timeout(&err),
+    }
+}
+
+/// `n` kept-alive connections, each served a health check: a client holding `n` slots.
+pub fn held_connections(server: &TestServer, n: usize) -> Vec<TcpStream> {
+    let held: Vec<TcpStream> = (0..n).map(|_| connect(server)).collect();
+    for stream in &held {
+        assert_eq!(healthz_on(stream).status, 200);
+    }
+    held
+}
+
+/// Waits, polling for up to 10 s, until a new connection is served again once a slot was
+/// given back.
+pub fn wait_for_a_freed_slot(server: &TestServer) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !served(&connect(server)) {
+        assert!(Instant::now() < deadline, "the freed slot never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A health check as a proxy forwards it for `client`.
+pub fn healthz_for(client: &str) -> String {
+    format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\r\n")
+}
+
+/// `n` requests forwarded for `client` whose bodies never come, each on its own connection:
+/// each holds one of the client's slots while the server waits for its body.
+pub fn awaiting_bodies(server: &TestServer, n: usize, client: &str) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let stream = connect(server);
+            (&stream)
+                .write_all(
+                    format!(
+                        "POST /api/auth/login HTTP/1.1\r\nHost: x\r\n\
+                         Content-Type: application/json\r\nContent-Length: 2\r\n\
+                         X-Forwarded-For: {client}\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .expect("head");
+            stream
+        })
+        .collect()
+}
+
+/// Waits, polling for up to 10 s, until a health check forwarded for `client` is refused for
+/// the client's cap (the server reads the heads of `awaiting_bodies` in its own time); the
+/// refusal.
+pub fn refused_for_the_cap(server: &TestServer, client: &str) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (past, _) = exchange(server, healthz_for(client).as_bytes());
+        if past.status == 429 {
+            return past;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cap never applied: still {} for {client}",
+            past.status
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Reads a response head: the status and the header fields.

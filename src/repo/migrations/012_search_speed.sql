@@ -1,4 +1,4 @@
--- Version 11: search that stays fast on a large history.
+-- Version 12: search that stays fast on a large history.
 --
 -- The last word of a query is a prefix. FTS5 answers a prefix by merging the postings of
 -- every word that starts with it before it yields the first (newest) hit: a whole index read
