@@ -39,6 +39,7 @@ sending the search back to back for BENCH_SEARCH_SECONDS per word, then stopping
 Reported per word: requests/s, median and p99 latency seen by the client, each the median over
 the runs (every run is in the raw figures). Figures, not assertions; the client (Python) shares the machine's cores.
 """
+import atexit
 import http.client
 import itertools
 import json
@@ -69,10 +70,16 @@ BASELINE = os.environ.get("BENCH_SEARCH_BASELINE")
 GROUPS, ADA_IN = 20, 10
 
 
+# Servers started and not yet stopped: stopped at exit too, should the benchmark fail.
+RUNNING = []
+atexit.register(lambda: [stop(proc) for proc in list(RUNNING)])
+
+
 def start(binary, db, log):
     proc = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--db", db,
                              "--rate-limits", "off"],
                             stderr=open(log, "w"), text=True)
+    RUNNING.append(proc)
     line = None
     for _ in range(1000):
         with open(log) as f:
@@ -90,6 +97,7 @@ def start(binary, db, log):
 def stop(proc):
     proc.send_signal(signal.SIGTERM)
     proc.wait()
+    RUNNING.remove(proc)
 
 
 def call(conn, method, path, body=None, token=None):
