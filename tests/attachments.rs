@@ -480,15 +480,7 @@ fn an_upload_cut_short_or_chunked_stores_nothing() {
     );
     assert!(chunked.starts_with("HTTP/1.1 411"), "{chunked}");
     assert!(chunked.contains("length_required"), "{chunked}");
-    let db = server.open_db();
-    let (rows, pieces): (i64, i64) = db
-        .query_row(
-            "SELECT (SELECT count(*) FROM attachments), (SELECT count(*) FROM attachment_chunks)",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .expect("count");
-    assert_eq!((rows, pieces), (0, 0));
+    assert_eq!(stored_uploads(&server), (0, 0));
     upload_as(&server, &ada, group, "", PNG).assert_field_error(400, "invalid_parameter", "name");
     upload_as(&server, &ada, group, &"n".repeat(256), PNG).assert_field_error(
         400,
@@ -758,6 +750,18 @@ fn an_upload_in_progress_is_not_pruned_by_the_uploaders_next_one() {
     );
 }
 
+/// How many uploads and pieces of them the database holds.
+fn stored_uploads(server: &TestServer) -> (i64, i64) {
+    server
+        .open_db()
+        .query_row(
+            "SELECT (SELECT count(*) FROM attachments), (SELECT count(*) FROM attachment_chunks)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("count")
+}
+
 #[test]
 fn an_upload_whose_conversation_is_gone_meanwhile_is_a_404() {
     let server = TestServer::start();
@@ -774,15 +778,7 @@ fn an_upload_whose_conversation_is_gone_meanwhile_is_a_404() {
         (404, &json!("not_found")),
         "{reply}"
     );
-    let db = server.open_db();
-    let (rows, pieces): (i64, i64) = db
-        .query_row(
-            "SELECT (SELECT count(*) FROM attachments), (SELECT count(*) FROM attachment_chunks)",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .expect("count");
-    assert_eq!((rows, pieces), (0, 0));
+    assert_eq!(stored_uploads(&server), (0, 0));
 }
 
 #[test]
