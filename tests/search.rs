@@ -365,6 +365,11 @@ fn a_prefix_finds_every_word_it_starts_however_many() {
     );
     let next = format!("&limit=1&before={meeting}");
     assert_eq!(hits(&server, token, "mee", &next), (vec![meet], false));
+    // A term of symbols the tokenizer does not keep as a word does not keep a completed
+    // prefix from matching (it is dropped, as it always was).
+    let parking = server.say(&ada.token, id, "meet at the station 🅿️ lot");
+    assert_eq!(found(&server, token, "🅿️ sta"), [parking]);
+    assert_eq!(found(&server, token, "🅿️ station"), [parking]);
 }
 
 /// A database at the schema version before the per-letter postings (the index as version 10

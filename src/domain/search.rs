@@ -38,11 +38,20 @@ impl SearchQuery {
     /// words of the index that start with it: `"a" AND ("b-cd" OR "b-ce")` for `a b-c` (FTS5
     /// needs the AND spelled out before a parenthesis). FTS5 reads
     /// whole words newest first and lazily, where a prefix is merged in full first. `None`
-    /// when the query has no `last_prefix`, or a completion is not a lower-case ASCII word
-    /// starting with it (then only the prefix expression is certain to match the same).
+    /// when the query has no `last_prefix`, a completion is not a lower-case ASCII word
+    /// starting with it, or another term might hold no word the tokenizer keeps (then only the
+    /// prefix expression is certain to match the same: FTS5 drops an empty phrase from a list
+    /// of terms, but an empty phrase in an explicit AND matches nothing, as for `🅿️ sta`).
     pub fn fts_expression_completed(&self, completions: &[String]) -> Option<String> {
         let (head, _) = self.last_term_split()?;
         let prefix = self.last_prefix()?;
+        let (_, others) = self.terms.split_last()?;
+        if !others
+            .iter()
+            .all(|term| term.chars().any(|c| c.is_ascii_alphanumeric()))
+        {
+            return None;
+        }
         let fits = |word: &String| {
             word.starts_with(&prefix)
                 && word
@@ -288,6 +297,15 @@ mod tests {
         assert_eq!(q.fts_expression_completed(&words(&["Conf"])), None);
         assert_eq!(
             query("café").fts_expression_completed(&words(&["cafe"])),
+            None
+        );
+        // Symbols that count as letters in Rust but part words for the tokenizer.
+        assert_eq!(
+            query("🅿️ sta").fts_expression_completed(&words(&["station"])),
+            None
+        );
+        assert_eq!(
+            query("hello Ⓐ wor").fts_expression_completed(&words(&["world"])),
             None
         );
     }
