@@ -744,3 +744,28 @@ fn a_blocked_persons_typing_and_reactions_do_not_reach_who_blocks_them() {
         ("typing", &json!(bob.id))
     );
 }
+
+/// A retry with a `client_id` from an earlier membership, whose message the group's history
+/// now hides from the sender, does not show that message again.
+#[test]
+fn a_client_id_retry_does_not_show_a_message_the_senders_history_hides() {
+    let server = TestServer::start();
+    let (ada, bob, id) = server.ada_and_bob_group();
+    assert_eq!(
+        rename(&server, &ada, id, json!({"history_visible": false})).status,
+        200
+    );
+    let first = json!({"body": "bob's old one", "client_id": "retry-1"});
+    assert_eq!(server.send(&bob.token, id, first.clone()).status, 201);
+    assert_eq!(
+        server.send(&bob.token, id, first.clone()).status,
+        200,
+        "a retry"
+    );
+    assert_eq!(remove(&server, &ada, id, bob.id).status, 200);
+    assert_eq!(add(&server, &ada, id, &[bob.id]).status, 200);
+    server
+        .send(&bob.token, id, first)
+        .assert_error(409, "conflict");
+    assert_eq!(bodies(&history(&server, &bob, id)), Vec::<String>::new());
+}

@@ -152,7 +152,14 @@ fn store(
         let client_id =
             client_id.ok_or_else(|| ApiError::internal("insert ignored without client_id"))?;
         let original = messages::id_by_client_id(tx, id, sender.id, client_id)?;
-        return Ok((messages::get(tx, id, original, Some(sender.id))?, false));
+        // From an earlier membership whose history the sender no longer sees: not shown again.
+        return match messages::get_shown(tx, id, original, sender.id) {
+            Ok(message) => Ok((message, false)),
+            Err(repo::RepoError::NotFound) => Err(ApiError::conflict(
+                "client_id was used for a message no longer in your history",
+            )),
+            Err(other) => Err(other.into()),
+        };
     };
     if attachments::attach(tx, attachments, message_id, id, sender.id)? != attachments.len() {
         return Err(ApiError::invalid_field(
