@@ -14,7 +14,8 @@ use crate::domain::{
 
 /// A new conversation's id: past every id in use, and past those of gone groups whose
 /// `member.left` events and spans are still kept, so that no stream ever takes a gone group's
-/// events for a new conversation's (each part is one index lookup).
+/// events for a new conversation's (each part is one index lookup). Once retention pruned
+/// them, an id may come back: a stream from before then gets a `resync`.
 const NEXT_CONVERSATION_ID: &str = "(SELECT max(coalesce((SELECT max(id) FROM conversations), 0),
                    coalesce((SELECT max(conversation_id) FROM events), 0),
                    coalesce((SELECT max(conversation_id) FROM past_members), 0)) + 1)";
@@ -204,8 +205,8 @@ pub fn prune_past_members(tx: &Tx, batch: u32) -> RepoResult<usize> {
 /// Removes a group whose last member left: its messages, reactions and members go with it
 /// (foreign keys), and so do its stored events, except each former member's `member.left`,
 /// kept with their spans, so that a stream resuming from before it still gets its last event
-/// (retention prunes them later, as any other). Its id is never given again
-/// (`NEXT_CONVERSATION_ID`).
+/// (retention prunes them later, as any other). Its id is not given again while they are
+/// kept (`NEXT_CONVERSATION_ID`).
 pub fn delete_group(tx: &Tx, id: ConversationId) -> RepoResult<()> {
     tx.prepare_cached("DELETE FROM conversations WHERE id = ?1")?
         .execute([id])?;
