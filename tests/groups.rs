@@ -769,3 +769,35 @@ fn a_client_id_retry_does_not_show_a_message_the_senders_history_hides() {
         .assert_error(409, "conflict");
     assert_eq!(bodies(&history(&server, &bob, id)), Vec::<String>::new());
 }
+
+/// A removed member whose stream resumes from before they left is not sent a message as it was
+/// edited after they left (stored events carry a message as it is now).
+#[test]
+fn a_former_member_resuming_is_not_sent_what_was_edited_after_they_left() {
+    let server = TestServer::start();
+    let (ada, bob, id) = server.ada_and_bob_group();
+    let before = newest_event_id(&server);
+    let plan = server.say(&ada.token, id, "plan: meet at noon");
+    let other = server.say(&ada.token, id, "bring umbrellas");
+    assert_eq!(remove(&server, &ada, id, bob.id).status, 200);
+    let edited = server
+        .request("PATCH", &format!("/api/conversations/{id}/messages/{plan}"))
+        .token(&ada.token)
+        .json(&json!({"body": "plan changed after Bob left: 3pm at the pier"}))
+        .send();
+    assert_eq!(edited.status, 200, "{}", edited.body);
+
+    let resumed = subscribe(&server, &bob, Some(before)).stored(2);
+    let kinds: Vec<(&str, &Value)> = resumed
+        .iter()
+        .map(|e| (e.kind.as_str(), &e.data["message"]["id"]))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("message.created", &json!(other)),
+            ("member.left", &Value::Null)
+        ],
+        "the message edited since is withheld"
+    );
+}

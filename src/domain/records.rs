@@ -208,13 +208,16 @@ pub struct CurrentMember {
 }
 
 /// A membership that ended: sent the events from `from_event` through `to_event`, with the
-/// history it had (`history_from`, as a current member's).
+/// history it had (`history_from`, as a current member's), and when it ended (`left_at`: the
+/// time of `to_event`), so that what changed after it is not sent through a stored event
+/// rewritten since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PastMember {
     pub user: UserId,
     pub from_event: EventId,
     pub to_event: EventId,
     pub history_from: MessageId,
+    pub left_at: Timestamp,
 }
 
 /// A stored custom emote, without its image bytes.

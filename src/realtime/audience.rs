@@ -12,13 +12,16 @@
 //! they joined a group that hides its history from newcomers (an edit, a reaction), and, in a
 //! direct conversation, one caused by a person they block (their message, reaction or read
 //! marker). A third sends an event without part of it: a reply whose original is hidden from
-//! the member by either rule goes with a hidden preview (`Delivery::WithoutQuote`). These need
-//! the payload, which is looked at only when such a rule can apply.
+//! the member by either rule goes with a hidden preview (`Delivery::WithoutQuote`). And since
+//! a stored event carries its message as it is now (edits rewrite it), a former member is not
+//! sent a message edited after they left, and is sent replies without their quote (which may
+//! show an original as edited since). These need the payload, which is looked at only when
+//! such a rule can apply.
 
 use serde::Deserialize;
 
 use super::event::Event;
-use crate::domain::{Audience, MessageId, UserId};
+use crate::domain::{Audience, MessageId, Timestamp, UserId};
 
 /// How an event is sent to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +53,9 @@ struct MessageProbe {
     id: MessageId,
     sender: UserProbe,
     reply_to: Option<QuoteProbe>,
+    /// RFC 3339 in UTC with milliseconds, as `Timestamp` writes it: fixed width, so the order
+    /// of the texts is the order of the times.
+    edited_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +88,12 @@ impl Probe {
             .or(self.user_id)
     }
 
+    /// Whether the message it carries was edited after `time`.
+    fn edited_after(&self, time: Timestamp) -> bool {
+        let edited = self.message.as_ref().and_then(|m| m.edited_at.as_deref());
+        edited.is_some_and(|edited| edited > time.to_string().as_str())
+    }
+
     /// The original a reply quotes, and who sent it.
     fn quoted(&self) -> Option<(MessageId, Option<UserId>)> {
         let quote = self.message.as_ref()?.reply_to.as_ref()?;
@@ -89,15 +101,24 @@ impl Probe {
     }
 }
 
+/// A member whose span holds an event: the history their membership shows, and when it
+/// ended if it did.
+#[derive(Clone, Copy)]
+struct Span {
+    user: UserId,
+    history_from: MessageId,
+    left_at: Option<Timestamp>,
+}
+
 impl Audience {
     /// Everyone the event is for, and how.
     pub fn recipients(&self, event: &Event) -> Recipients {
         let probe = self.needs_probe().then(|| Probe::of(event));
         let mut recipients = Recipients::default();
-        for (user, history_from) in self.in_span(event) {
-            match self.delivery(probe.as_ref(), user, history_from) {
-                Some(Delivery::Whole) => recipients.whole.push(user),
-                Some(Delivery::WithoutQuote) => recipients.without_quote.push(user),
+        for span in self.in_span(event) {
+            match self.delivery(probe.as_ref(), span) {
+                Some(Delivery::Whole) => recipients.whole.push(span.user),
+                Some(Delivery::WithoutQuote) => recipients.without_quote.push(span.user),
                 None => {}
             }
         }
@@ -108,49 +129,54 @@ impl Audience {
     pub fn delivery_to(&self, event: &Event, user: UserId) -> Option<Delivery> {
         let probe = self.needs_probe().then(|| Probe::of(event));
         self.in_span(event)
-            .filter(|(member, _)| *member == user)
-            .find_map(|(_, history_from)| self.delivery(probe.as_ref(), user, history_from))
+            .filter(|span| span.user == user)
+            .find_map(|span| self.delivery(probe.as_ref(), span))
     }
 
-    /// The members whose span holds the event, each with the history their membership shows.
-    fn in_span<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = (UserId, MessageId)> + 'a {
+    /// The members whose span holds the event.
+    fn in_span<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = Span> + 'a {
         let current = self
             .current
             .iter()
             .filter(|m| event.id >= m.joined_event)
-            .map(|m| (m.user, m.history_from));
+            .map(|m| Span {
+                user: m.user,
+                history_from: m.history_from,
+                left_at: None,
+            });
         let past = self
             .past
             .iter()
             .filter(|p| p.from_event <= event.id && event.id <= p.to_event)
-            .map(|p| (p.user, p.history_from));
+            .map(|p| Span {
+                user: p.user,
+                history_from: p.history_from,
+                left_at: Some(p.left_at),
+            });
         current.chain(past)
     }
 
     fn needs_probe(&self) -> bool {
         !self.blocks.is_empty()
+            || !self.past.is_empty()
             || self.current.iter().any(|m| m.history_from.0 > 0)
-            || self.past.iter().any(|p| p.history_from.0 > 0)
     }
 
-    fn delivery(
-        &self,
-        probe: Option<&Probe>,
-        user: UserId,
-        history_from: MessageId,
-    ) -> Option<Delivery> {
+    fn delivery(&self, probe: Option<&Probe>, span: Span) -> Option<Delivery> {
         let Some(probe) = probe else {
             return Some(Delivery::Whole);
         };
         let blocked = |sender: Option<UserId>| {
-            sender.is_some_and(|sender| self.blocks.contains(&(user, sender)))
+            sender.is_some_and(|sender| self.blocks.contains(&(span.user, sender)))
         };
-        let before_joining = probe.message().is_some_and(|m| m <= history_from);
-        if before_joining || blocked(probe.actor()) {
+        let before_joining = probe.message().is_some_and(|m| m <= span.history_from);
+        let edited_since_leaving = span.left_at.is_some_and(|left| probe.edited_after(left));
+        if before_joining || edited_since_leaving || blocked(probe.actor()) {
             return None;
         }
         match probe.quoted() {
-            Some((original, sender)) if original <= history_from || blocked(sender) => {
+            Some(_) if span.left_at.is_some() => Some(Delivery::WithoutQuote),
+            Some((original, sender)) if original <= span.history_from || blocked(sender) => {
                 Some(Delivery::WithoutQuote)
             }
             _ => Some(Delivery::Whole),
@@ -197,6 +223,7 @@ mod tests {
                 from_event: EventId(0),
                 to_event: EventId(15),
                 history_from: MessageId(0),
+                left_at: Timestamp(0),
             }],
             blocks: Vec::new(),
         };
@@ -264,6 +291,7 @@ mod tests {
                 from_event: EventId(5),
                 to_event: EventId(70),
                 history_from: MessageId(40),
+                left_at: Timestamp(1_000),
             }],
             blocks: Vec::new(),
         };
@@ -275,13 +303,51 @@ mod tests {
             }
         );
         assert_eq!(
-            audience.recipients(&reply(41, 1)).whole,
-            vec![UserId(1), UserId(2), UserId(3)]
+            audience.recipients(&reply(41, 1)),
+            Recipients {
+                whole: vec![UserId(1), UserId(2)],
+                without_quote: vec![UserId(3)],
+            },
+            "a former member gets no quote at all"
         );
         assert_eq!(
             audience.delivery_to(&reply(40, 1), UserId(3)),
             Some(Delivery::WithoutQuote),
             "a resumed stream of a former member, too"
+        );
+    }
+
+    #[test]
+    fn a_former_member_is_not_sent_what_was_edited_after_they_left() {
+        let left_at = Timestamp(1_764_763_200_000);
+        let audience = Audience {
+            current: vec![member(1, 0, 0)],
+            past: vec![PastMember {
+                user: UserId(2),
+                from_event: EventId(0),
+                to_event: EventId(70),
+                history_from: MessageId(0),
+                left_at,
+            }],
+            blocks: Vec::new(),
+        };
+        let edited = |at: Timestamp| {
+            let data =
+                format!(r#"{{"message":{{"id":9,"sender":{{"id":1}},"edited_at":"{at}"}}}}"#);
+            event(30, EventKind::MessageCreated, &data)
+        };
+        let before = edited(Timestamp(left_at.0 - 1));
+        let after = edited(Timestamp(left_at.0 + 1));
+        assert_eq!(
+            audience.delivery_to(&before, UserId(2)),
+            Some(Delivery::Whole)
+        );
+        assert_eq!(audience.delivery_to(&after, UserId(2)), None);
+        assert_eq!(audience.recipients(&after).whole, vec![UserId(1)]);
+        assert_eq!(
+            audience.delivery_to(&reply(41, 1), UserId(2)),
+            Some(Delivery::WithoutQuote),
+            "a quote may show an original as edited since"
         );
     }
 

@@ -326,8 +326,10 @@ pub fn audiences(
             });
     }
     let mut stmt = conn.prepare_cached(
-        "SELECT conversation_id, user_id, from_event, to_event, history_from FROM past_members
-         WHERE conversation_id IN rarray(?1) AND to_event >= ?2",
+        "SELECT p.conversation_id, p.user_id, p.from_event, p.to_event, p.history_from,
+                coalesce(e.created_at, 0)
+         FROM past_members p LEFT JOIN events e ON e.id = p.to_event
+         WHERE p.conversation_id IN rarray(?1) AND p.to_event >= ?2",
     )?;
     let mut rows = stmt.query(params![&list, from])?;
     while let Some(row) = rows.next()? {
@@ -340,6 +342,7 @@ pub fn audiences(
                 from_event: row.get(2)?,
                 to_event: row.get(3)?,
                 history_from: row.get(4)?,
+                left_at: Timestamp(row.get(5)?),
             });
     }
     let mut stmt = conn.prepare_cached(
