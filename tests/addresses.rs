@@ -133,8 +133,8 @@ fn an_ipv6_proxy_forwards_for_ipv6_clients_counted_and_named_each() {
         ],
     );
     // Two requests for one client in flight: their bodies have not arrived.
-    let in_flight = awaiting_bodies(&server, 2, "2001:db8::9");
-    refused_for_the_cap(&server, "2001:db8::9");
+    let mut in_flight = awaiting_bodies(&server, 2, "2001:db8::9");
+    refused_for_the_cap(&server, "2001:db8::9", &mut in_flight);
     // Another IPv6 client, written as a proxy may (bracketed, with a port), is served.
     let (other, _) = exchange(&server, healthz_for("[2001:db8::10]:5555").as_bytes());
     assert_eq!(other.status, 200);

@@ -412,8 +412,8 @@ fn behind_a_trusted_proxy_the_cap_applies_to_the_forwarded_client() {
         "120",
     ]);
     // Two requests for one client in flight: their bodies have not arrived.
-    let in_flight = awaiting_bodies(&server, 2, "203.0.113.9");
-    let past = refused_for_the_cap(&server, "203.0.113.9");
+    let mut in_flight = awaiting_bodies(&server, 2, "203.0.113.9");
+    let past = refused_for_the_cap(&server, "203.0.113.9", &mut in_flight);
     assert_eq!(past.status, 429, "one past the forwarded client's cap");
     let body: serde_json::Value = serde_json::from_slice(&past.body).expect("json");
     assert_eq!(body["error"], "rate_limited");

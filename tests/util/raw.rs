@@ -147,9 +147,15 @@ pub fn awaiting_bodies(server: &TestServer, n: usize, client: &str) -> Vec<TcpSt
 }
 
 /// Waits, polling for up to 10 s, until a health check forwarded for `client` is refused for
-/// the client's cap (the server reads the heads of `awaiting_bodies` in its own time); the
-/// refusal.
-pub fn refused_for_the_cap(server: &TestServer, client: &str) -> Response {
+/// the client's cap, `in_flight` being that client's requests from `awaiting_bodies` (the
+/// server reads their heads in its own time); the refusal. A probe holds one of the client's
+/// slots while it is served: a head read meanwhile is refused in its place, so an in-flight
+/// request that got an answer is sent again.
+pub fn refused_for_the_cap(
+    server: &TestServer,
+    client: &str,
+    in_flight: &mut [TcpStream],
+) -> Response {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (past, _) = exchange(server, healthz_for(client).as_bytes());
@@ -161,8 +167,21 @@ pub fn refused_for_the_cap(server: &TestServer, client: &str) -> Response {
             "the cap never applied: still {} for {client}",
             past.status
         );
+        for stream in in_flight.iter_mut() {
+            if answered(stream) {
+                *stream = awaiting_bodies(server, 1, client).remove(0);
+            }
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether the server has answered (or closed) a connection, without waiting.
+fn answered(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).expect("nonblocking");
+    let peeked = stream.peek(&mut [0_u8; 1]);
+    stream.set_nonblocking(false).expect("blocking");
+    peeked.is_ok()
 }
 
 /// Reads a response head: the status and the header fields.
