@@ -520,10 +520,11 @@ fn load(
         )?;
         last_ids.extend(*last);
     }
-    let mut last_messages: HashMap<MessageId, _> = messages::load(conn, &last_ids, Some(viewer))?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
+    let mut last_messages: HashMap<MessageId, _> =
+        messages::load_seen(conn, &last_ids, viewer, &hidden)?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
 
     Ok(ids
         .iter()

@@ -147,6 +147,24 @@ pub fn load(
     ids: &[MessageId],
     viewer: Option<UserId>,
 ) -> RepoResult<Vec<Message>> {
+    for_viewer(conn, rows(conn, ids)?, viewer)
+}
+
+/// What each of a viewer's conversations hides from them (`conversations::hidden_from`).
+pub type HiddenIn = HashMap<ConversationId, Hidden>;
+
+/// `load` for a viewer whose conversations' `hidden` the caller has read already.
+pub fn load_seen(
+    conn: &Connection,
+    ids: &[MessageId],
+    viewer: UserId,
+    hidden: &HiddenIn,
+) -> RepoResult<Vec<Message>> {
+    complete(conn, rows(conn, ids)?, Some(viewer), Some(hidden))
+}
+
+/// The messages by id, in id order, without reactions and attachments.
+fn rows(conn: &Connection, ids: &[MessageId]) -> RepoResult<Vec<Message>> {
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id IN rarray(?1) ORDER BY m.id"
     );
@@ -154,7 +172,7 @@ pub fn load(
     let messages = stmt
         .query_map([id_array(ids.iter().copied())], message_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    for_viewer(conn, messages, viewer)
+    Ok(messages)
 }
 
 /// A page of history from `cursor`, at most `limit` messages, without what is `hidden` from
@@ -207,7 +225,12 @@ pub fn page(
         }
     };
     Ok(Page {
-        messages: for_viewer(conn, messages, Some(viewer))?,
+        messages: complete(
+            conn,
+            messages,
+            Some(viewer),
+            Some(&HiddenIn::from([(conversation_id, hidden)])),
+        )?,
         has_more,
         has_newer,
     })
@@ -264,21 +287,28 @@ fn walk(
 /// whole: a stream hides previews per recipient.
 fn for_viewer(
     conn: &Connection,
-    mut messages: Vec<Message>,
+    messages: Vec<Message>,
     viewer: Option<UserId>,
 ) -> RepoResult<Vec<Message>> {
-    let hidden = match viewer {
-        Some(viewer) => {
-            let mut ids: Vec<ConversationId> = messages.iter().map(|m| m.conversation_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            Some(conversations::hidden_from(conn, &ids, viewer)?)
-        }
-        None => None,
+    let Some(viewer) = viewer else {
+        return complete(conn, messages, None, None);
     };
+    let mut ids: Vec<ConversationId> = messages.iter().map(|m| m.conversation_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let hidden = conversations::hidden_from(conn, &ids, viewer)?;
+    complete(conn, messages, Some(viewer), Some(&hidden))
+}
+
+/// `for_viewer` with what the viewer's conversations hide from them already read.
+fn complete(
+    conn: &Connection,
+    mut messages: Vec<Message>,
+    viewer: Option<UserId>,
+    hidden: Option<&HiddenIn>,
+) -> RepoResult<Vec<Message>> {
     let unseen_sender = |message: &Message| {
         hidden
-            .as_ref()
             .and_then(|h| h.get(&message.conversation_id))
             .and_then(|h| h.sender)
     };
@@ -299,7 +329,7 @@ fn for_viewer(
     for message in &mut messages {
         message.reactions = counts.remove(&message.id).unwrap_or_default();
         message.attachments = attached.remove(&message.id).unwrap_or_default();
-        if let (Some(hidden), Some(preview)) = (&hidden, &mut message.reply_to) {
+        if let (Some(hidden), Some(preview)) = (hidden, &mut message.reply_to) {
             // Not a member (no entry): nothing is vouched for, so nothing is quoted.
             let shows = hidden
                 .get(&message.conversation_id)
@@ -393,7 +423,7 @@ pub fn shown_to(
 }
 
 /// One message as `viewer` sees it; `NotFound` unless they are a member and their history
-/// shows it (`shown_to`): what every action on a single message starts from, so that none
+/// shows it (as `shown_to` says): what every action on a single message starts from, so that none
 /// tells a hidden message from a missing one.
 pub fn get_shown(
     conn: &Connection,
@@ -401,8 +431,18 @@ pub fn get_shown(
     id: MessageId,
     viewer: UserId,
 ) -> RepoResult<Message> {
-    if !shown_to(conn, conversation_id, id, viewer)? {
-        return Err(RepoError::NotFound);
+    let hidden = conversations::hidden_from(conn, &[conversation_id], viewer)?;
+    let seen = hidden
+        .get(&conversation_id)
+        .copied()
+        .ok_or(RepoError::NotFound)?;
+    match load_seen(conn, &[id], viewer, &hidden)?.pop() {
+        Some(message)
+            if message.conversation_id == conversation_id
+                && seen.shows_from(message.id, message.sender.id) =>
+        {
+            Ok(message)
+        }
+        _ => Err(RepoError::NotFound),
     }
-    get(conn, conversation_id, id, Some(viewer))
 }
