@@ -173,21 +173,36 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_member_added_after_an_event_gets_the_events_after_it() {
+    /// A database in a temp dir where Ada made a group with Bob, Cy is no member, and a hub
+    /// with room for a stream each, `queue` frames deep.
+    fn ada_and_bob_in_a_group_cy_not(
+        queue: usize,
+    ) -> (
+        tempfile::TempDir,
+        Pool,
+        Arc<Hub>,
+        [UserId; 3],
+        ConversationId,
+    ) {
         let dir = tempfile::tempdir().expect("temp dir");
         let pool = repo::open(&dir.path().join("dispatch.db"), 2).expect("open");
-        let (ada, bob, cy, group) = repo::write(&pool, |tx| {
+        let (users, group) = repo::write(&pool, |tx| {
             let (ada, bob, cy) = (user(tx, "ada")?, user(tx, "bob")?, user(tx, "cy")?);
             let group = conversations::create_group(tx, ada, None, &[bob], Timestamp::now())?;
-            Ok::<_, RepoError>((ada, bob, cy, group))
+            Ok::<_, RepoError>(([ada, bob, cy], group))
         })
         .expect("seed");
         let hub = Arc::new(Hub::new(HubLimits {
             streams_per_user: 1,
             streams_total: 3,
-            queue: 8,
+            queue,
         }));
+        (dir, pool, hub, users, group)
+    }
+
+    #[test]
+    fn a_member_added_after_an_event_gets_the_events_after_it() {
+        let (_dir, pool, hub, [ada, bob, cy], group) = ada_and_bob_in_a_group_cy_not(8);
         let ada_stream = hub.subscribe(ada, SessionId(1)).expect("ada");
         let bob_stream = hub.subscribe(bob, SessionId(2)).expect("bob");
         let cy_stream = hub.subscribe(cy, SessionId(3)).expect("cy");
@@ -213,19 +228,7 @@ mod tests {
     /// before and after both changes, and the members it reads are those after them.
     #[test]
     fn one_batch_across_a_removal_and_a_join_splits_exactly_at_them() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let pool = repo::open(&dir.path().join("dispatch.db"), 2).expect("open");
-        let (ada, bob, cy, group) = repo::write(&pool, |tx| {
-            let (ada, bob, cy) = (user(tx, "ada")?, user(tx, "bob")?, user(tx, "cy")?);
-            let group = conversations::create_group(tx, ada, None, &[bob], Timestamp::now())?;
-            Ok::<_, RepoError>((ada, bob, cy, group))
-        })
-        .expect("seed");
-        let hub = Arc::new(Hub::new(HubLimits {
-            streams_per_user: 1,
-            streams_total: 3,
-            queue: 16,
-        }));
+        let (_dir, pool, hub, [ada, bob, cy], group) = ada_and_bob_in_a_group_cy_not(16);
         let bob_stream = hub.subscribe(bob, SessionId(2)).expect("bob");
         let cy_stream = hub.subscribe(cy, SessionId(3)).expect("cy");
         let mut dispatcher = Dispatcher::new(pool.clone(), Arc::clone(&hub), EventId(0));
