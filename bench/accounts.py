@@ -15,18 +15,7 @@ import time
 import uuid
 from urllib.parse import urlparse
 
-
-def call(conn, method, path, body=None, token=None):
-    headers = {}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        body = json.dumps(body)
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    conn.request(method, path, body=body, headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    return response.status, json.loads(data) if data else None
+from benchlib import call
 
 
 def timed(n, action):

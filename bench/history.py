@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import call
+
 BODY = "x" * 100
 
 
@@ -44,17 +46,6 @@ def start(binary, db, log):
 def stop(proc):
     proc.send_signal(signal.SIGTERM)
     proc.wait()
-
-
-def call(conn, method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    return response.status, json.loads(data) if data else None
 
 
 def account(conn, name):

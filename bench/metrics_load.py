@@ -13,7 +13,6 @@ metrics page and stops the server with SIGTERM. Everything goes to 127.0.0.1 and
 itself. Figures, not assertions.
 """
 import http.client
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from benchlib import call
 
 PASSWORD = "correct horse battery"
 
@@ -49,17 +50,6 @@ def start(binary, db):
 def connect(hostport):
     host, port = hostport.rsplit(":", 1)
     return http.client.HTTPConnection(host, int(port), timeout=30)
-
-
-def call(conn, method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    return response.status, json.loads(data) if data else None
 
 
 def user(conn, name):

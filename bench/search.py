@@ -56,6 +56,8 @@ import threading
 import time
 import urllib.parse
 
+from benchlib import call
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = float(os.environ.get("BENCH_SEARCH_SECONDS", "10"))
 RUNS = int(os.environ.get("BENCH_SEARCH_RUNS", "3"))
@@ -98,17 +100,6 @@ def stop(proc):
     proc.send_signal(signal.SIGTERM)
     proc.wait()
     RUNNING.remove(proc)
-
-
-def call(conn, method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    return response.status, json.loads(data) if data else None
 
 
 def account(conn, name):
